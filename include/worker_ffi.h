@@ -1,0 +1,287 @@
+/**
+ * @file worker_ffi.h
+ * @brief The worker_cuda C ABI: contexts, models and streaming inference.
+ *
+ * A caller creates a context on a device, loads a GGUF model into that
+ * device's memory, starts an inference with a prompt and sampling parameters,
+ * and pulls generated text one token at a time:
+ *
+ * @code
+ * int err;
+ * CudaContext* ctx = cuda_init(WORKER_DEVICE_CPU, &err);
+ * CudaModel* model = cuda_load_model(ctx, "model.gguf", NULL, &err);
+ * InferenceResult* inf = cuda_inference_start(model, "Hello", 32, 0.0f, 42, &err);
+ * char piece[256]; int index;
+ * while (cuda_inference_next_token(inf, piece, sizeof piece, &index, &err)) fputs(piece, stdout);
+ * cuda_inference_free(inf); cuda_unload_model(model); cuda_destroy(ctx);
+ * @endcode
+ *
+ * @par Contract shared by every function
+ * - No function throws, aborts, or writes to stdout. The library is silent on
+ *   stderr too unless the environment variable `WORKER_LOG` is set.
+ * - Every pointer argument may be NULL. A NULL (or already freed) handle, or a
+ *   NULL required out-pointer, gives ::CUDA_ERROR_INVALID_PARAMETER and a
+ *   NULL/false/0 return; it never crashes. Freed handles are recognised
+ *   because the library keeps a registry of the live ones.
+ * - On success `*error_code` is ::CUDA_SUCCESS and cuda_last_error_detail()
+ *   is ""; on failure it holds the code and the detail names what is wrong.
+ * - A failure leaves nothing behind: no leak, and the context and the model
+ *   stay usable.
+ *
+ * @par Ownership and destruction order
+ * Handles may be freed in any order. A model keeps the resources of its
+ * context alive, and an inference those of its model, until the last handle
+ * that needs them is freed; freeing a handle makes only that handle invalid.
+ *
+ * @par Thread safety
+ * All functions may be called from any thread. Contexts are independent of
+ * each other. A context and a model may be used from several threads at once
+ * (for instance, several threads each starting and running their own
+ * inference on one model). One InferenceResult must not be used by two
+ * threads at the same time, but it may move from one thread to another
+ * between calls.
+ */
+#ifndef WORKER_FFI_H
+#define WORKER_FFI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "worker_errors.h"
+#include "worker_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief Creates a context on a device.
+ *
+ * @param gpu_device A CUDA device id in [0, cuda_get_device_count()), or
+ *        ::WORKER_DEVICE_CPU for the CPU reference device (which uses all
+ *        cores; the environment variable `WORKER_CPU_THREADS` overrides).
+ * @param error_code Out: the result code. Required.
+ * @return A new context to be freed with cuda_destroy(), or NULL on failure.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: `error_code` is NULL.
+ * - ::CUDA_ERROR_DEVICE_NOT_FOUND: a GPU was asked for and there is none (or
+ *   the library was built without its CUDA backend).
+ * - ::CUDA_ERROR_INVALID_DEVICE: `gpu_device` is out of range, or below -1.
+ * - ::CUDA_ERROR_OUT_OF_MEMORY: the context's resources could not be allocated.
+ * - ::CUDA_ERROR_UNKNOWN: the CUDA runtime failed in another way.
+ */
+CudaContext* cuda_init(int gpu_device, int* error_code);
+
+/**
+ * @brief Frees a context. NULL and already freed handles are ignored.
+ *
+ * Models still loaded on it stay valid; the device resources go when the
+ * last of them is unloaded.
+ *
+ * @param ctx The context to free, or NULL.
+ */
+void cuda_destroy(CudaContext* ctx);
+
+/**
+ * @brief Number of CUDA devices visible to this process.
+ * @return The count; 0 when there is no GPU, when the driver cannot be used,
+ *         or when the library was built without its CUDA backend.
+ *         Never fails; thread-safe.
+ */
+int cuda_get_device_count(void);
+
+/**
+ * @brief Loads a GGUF model onto the context's device.
+ *
+ * The file is memory-mapped and validated as untrusted input; weights stay in
+ * their stored (quantized) block format in the device's memory.
+ *
+ * @param ctx The context. Required.
+ * @param model_path Path of a GGUF file (version 2 or 3). Required.
+ * @param vram_bytes_used Out, optional: the bytes the model holds on its
+ *        device (weights). On the CPU device, the bytes of weight data it
+ *        uses from the mapped file.
+ * @param error_code Out: the result code. Required.
+ * @return A new model to be freed with cuda_unload_model(), or NULL.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: `ctx`, `model_path` or `error_code` is
+ *   NULL, or `ctx` is not a live context.
+ * - ::CUDA_ERROR_MODEL_LOAD_FAILED: the file is missing, unreadable, not a
+ *   regular file, malformed, or of an unsupported architecture; the detail
+ *   names the problem and where it is.
+ * - ::CUDA_ERROR_OUT_OF_MEMORY: the device has too little free memory; the
+ *   detail gives required and available bytes.
+ * - ::CUDA_ERROR_UNKNOWN: an unexpected failure.
+ */
+CudaModel* cuda_load_model(CudaContext* ctx, const char* model_path, uint64_t* vram_bytes_used,
+                           int* error_code);
+
+/**
+ * @brief Frees a model. NULL and already freed handles are ignored.
+ *
+ * Inferences started on it stay valid until they are freed.
+ *
+ * @param model The model to free, or NULL.
+ */
+void cuda_unload_model(CudaModel* model);
+
+/**
+ * @brief Bytes the model holds on its device (see cuda_load_model()).
+ * @param model The model; NULL or a dead handle gives 0.
+ * @return The byte count, or 0 when `model` is NULL or not live.
+ */
+uint64_t cuda_model_get_vram_usage(CudaModel* model);
+
+/**
+ * @brief Starts generating from a prompt with temperature sampling.
+ *
+ * Equivalent to cuda_inference_start_ex() with ::WORKER_INFERENCE_PARAMS_INIT
+ * except that `max_tokens`, `temperature` and `seed` are given, and top-k,
+ * top-p and min-p are off.
+ *
+ * The prompt is tokenized as the model's metadata says (BOS added when the
+ * model asks for it) and special-token text such as `<|im_start|>` is
+ * recognised, so callers can apply a chat template themselves. The prompt is
+ * evaluated (prefilled) before this function returns.
+ *
+ * @param model The model. Required.
+ * @param prompt NUL-terminated UTF-8 text. Required; may be "" when the model
+ *        adds a BOS token. Invalid UTF-8 is rejected.
+ * @param max_tokens Tokens to generate at most, >= 1. Prompt tokens plus
+ *        `max_tokens` must fit the model's context length.
+ * @param temperature In [0, 2]; 0 selects greedy decoding.
+ * @param seed Seed of the random draw.
+ * @param error_code Out: the result code. Required.
+ * @return A new inference to be freed with cuda_inference_free(), or NULL.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead handle/pointer, invalid
+ *   UTF-8, an empty tokenized prompt, a value out of range, or a prompt too
+ *   long for the context.
+ * - ::CUDA_ERROR_OUT_OF_MEMORY: the KV cache or activations do not fit.
+ * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
+ *   prompt could not be evaluated.
+ */
+InferenceResult* cuda_inference_start(CudaModel* model, const char* prompt, int max_tokens,
+                                      float temperature, uint64_t seed, int* error_code);
+
+/**
+ * @brief Starts generating from a prompt with full sampling control.
+ *
+ * @param model The model. Required.
+ * @param prompt As for cuda_inference_start().
+ * @param params Sampling parameters. Required; `params->struct_size` must be
+ *        at least the offset just past `seed` and at most
+ *        `sizeof(WorkerInferenceParams)`. The stop strings are copied.
+ * @param error_code Out: the result code. Required.
+ * @return A new inference to be freed with cuda_inference_free(), or NULL.
+ * @par Errors
+ * As cuda_inference_start(), and ::CUDA_ERROR_INVALID_PARAMETER for: a bad
+ * `struct_size`; `top_k` < 0; `top_p` outside (0, 1]; `min_p` outside [0, 1);
+ * `repetition_penalty` <= 0 or not finite; `n_stop` < 0; `stop` NULL with
+ * `n_stop` > 0; a NULL, empty or invalid UTF-8 stop string.
+ */
+InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
+                                         const WorkerInferenceParams* params, int* error_code);
+
+/**
+ * @brief Generates the next token and returns its text.
+ *
+ * Text is always whole UTF-8 characters: bytes of a character split across
+ * tokens are held back until it is complete (a piece may therefore be "");
+ * invalid byte sequences from the model become U+FFFD.
+ *
+ * @param result The inference. Required.
+ * @param token_out Out: the NUL-terminated piece. Required.
+ * @param token_buffer_size Size of `token_out` in bytes, including the NUL.
+ * @param token_index Out, optional: 0-based index of the generated token.
+ * @param error_code Out: the result code. Required.
+ * @return true with a piece; false with ::CUDA_SUCCESS when generation is
+ *         complete (end-of-generation token, `max_tokens`, or a stop string,
+ *         which is not returned) and on every later call; false with an error
+ *         code otherwise.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead pointer/handle, or
+ *   `token_buffer_size` too small for the piece. The piece is not lost: the
+ *   next call with a large enough buffer returns it.
+ * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
+ *   step failed; the inference cannot continue, but the model stays usable.
+ */
+bool cuda_inference_next_token(InferenceResult* result, char* token_out, int token_buffer_size,
+                               int* token_index, int* error_code);
+
+/**
+ * @brief Frees an inference. NULL and already freed handles are ignored.
+ * @param result The inference to free, or NULL.
+ */
+void cuda_inference_free(InferenceResult* result);
+
+/**
+ * @brief Checks that every weight of the model is resident in device memory.
+ *
+ * On a CUDA device each weight allocation is checked with
+ * `cudaPointerGetAttributes` to be plain device memory with no host mapping.
+ * On the CPU device weights are in host memory by design: the check returns
+ * true when every weight is mapped and readable.
+ *
+ * @param model The model. Required.
+ * @param error_code Out: the result code. Required.
+ * @return true when resident; false otherwise.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
+ * - ::CUDA_ERROR_VRAM_RESIDENCY_FAILED: an allocation is not device memory;
+ *   the detail names it.
+ */
+bool cuda_check_vram_residency(CudaModel* model, int* error_code);
+
+/**
+ * @brief Bytes the model and its live inferences hold on the device
+ *        (weights, KV caches and scratch).
+ * @param model The model; NULL or a dead handle gives 0.
+ * @return The byte count, or 0 when `model` is NULL or not live.
+ */
+uint64_t cuda_get_vram_usage(CudaModel* model);
+
+/**
+ * @brief Device memory this process holds on the context's device.
+ *
+ * On a CUDA device: total minus free memory of the device as the driver
+ * reports it (which includes other processes on a shared GPU). On the CPU
+ * device: the resident set size of the process.
+ *
+ * @param ctx The context; NULL or a dead handle gives 0.
+ * @return The byte count, or 0 when `ctx` is NULL or not live.
+ */
+uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
+
+/**
+ * @brief Checks that the context's device still works.
+ *
+ * On a CUDA device: no sticky error is pending and a small kernel round-trip
+ * completes. On the CPU device: always healthy.
+ *
+ * @param ctx The context. Required.
+ * @param error_code Out: the result code. Required.
+ * @return true when healthy.
+ * @par Errors
+ * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
+ * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED, ::CUDA_ERROR_UNKNOWN: the device is
+ *   in an error state; the detail gives the CUDA error.
+ */
+bool cuda_check_device_health(CudaContext* ctx, int* error_code);
+
+/**
+ * @brief Version of the loaded library, packed as
+ *        `(major << 16) | (minor << 8) | patch`.
+ *
+ * Callers compare its major part with ::WORKER_VERSION_MAJOR: within one
+ * major version the ABI only ever grows. Never fails; thread-safe.
+ *
+ * @return The packed version, e.g. 0x000100 for 0.1.0.
+ */
+uint32_t cuda_api_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WORKER_FFI_H */

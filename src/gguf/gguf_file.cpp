@@ -1,0 +1,415 @@
+#include "gguf/gguf_file.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+
+namespace worker::gguf {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
+constexpr int kMaxArrayDepth = 8;
+constexpr uint64_t kMaxNameLength = 65535;
+
+// Sequential bounds-checked reader over the mapped bytes.
+class Reader {
+public:
+    Reader(const uint8_t* data, size_t size, const std::string& file) : data_(data), size_(size), file_(file) {}
+
+    size_t pos() const { return pos_; }
+    size_t remaining() const { return size_ - pos_; }
+
+    template <typename... Parts>
+    [[noreturn]] void bad(const Parts&... parts) const {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "invalid GGUF file '", file_, "': ", parts...);
+    }
+
+    void need(uint64_t n, const char* what) const {
+        if (n > remaining()) {
+            bad(what, " at offset ", pos_, " needs ", n, " bytes but the file ends after ", remaining(),
+                " (file size ", size_, " bytes)");
+        }
+    }
+
+    template <typename T>
+    T read(const char* what) {
+        need(sizeof(T), what);
+        T value;
+        std::memcpy(&value, data_ + pos_, sizeof(T));
+        pos_ += sizeof(T);
+        return value;
+    }
+
+    std::string read_string(const char* what) {
+        const size_t at = pos_;
+        const auto length = read<uint64_t>(what);
+        if (length > remaining()) {
+            bad(what, " at offset ", at, ": string length ", length, " exceeds the ", remaining(),
+                " bytes left in the file");
+        }
+        std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(length));
+        pos_ += static_cast<size_t>(length);
+        return s;
+    }
+
+private:
+    const uint8_t* data_;
+    size_t size_;
+    size_t pos_ = 0;
+    const std::string& file_;
+};
+
+// Smallest encoded size of one value of the type: bounds a claimed array
+// length by the bytes left before anything is allocated.
+uint64_t min_encoded_size(ValueType type) {
+    switch (type) {
+        case ValueType::UINT8:
+        case ValueType::INT8:
+        case ValueType::BOOL: return 1;
+        case ValueType::UINT16:
+        case ValueType::INT16: return 2;
+        case ValueType::UINT32:
+        case ValueType::INT32:
+        case ValueType::FLOAT32: return 4;
+        case ValueType::UINT64:
+        case ValueType::INT64:
+        case ValueType::FLOAT64:
+        case ValueType::STRING: return 8;
+        case ValueType::ARRAY: return 12;
+    }
+    return 1;
+}
+
+bool known_value_type(uint32_t type) { return type <= static_cast<uint32_t>(ValueType::FLOAT64); }
+
+Value read_value(Reader& in, ValueType type, const std::string& key, int depth) {
+    Value v;
+    v.type = type;
+    switch (type) {
+        case ValueType::UINT8: v.u = in.read<uint8_t>("metadata value"); break;
+        case ValueType::INT8: v.i = in.read<int8_t>("metadata value"); break;
+        case ValueType::UINT16: v.u = in.read<uint16_t>("metadata value"); break;
+        case ValueType::INT16: v.i = in.read<int16_t>("metadata value"); break;
+        case ValueType::UINT32: v.u = in.read<uint32_t>("metadata value"); break;
+        case ValueType::INT32: v.i = in.read<int32_t>("metadata value"); break;
+        case ValueType::UINT64: v.u = in.read<uint64_t>("metadata value"); break;
+        case ValueType::INT64: v.i = in.read<int64_t>("metadata value"); break;
+        case ValueType::FLOAT32: v.f = in.read<float>("metadata value"); break;
+        case ValueType::FLOAT64: v.f = in.read<double>("metadata value"); break;
+        case ValueType::BOOL: {
+            const auto b = in.read<uint8_t>("metadata value");
+            if (b > 1) in.bad("metadata key '", key, "': bool value ", unsigned(b), " is neither 0 nor 1");
+            v.u = b;
+            break;
+        }
+        case ValueType::STRING: v.s = in.read_string("metadata string"); break;
+        case ValueType::ARRAY: {
+            if (depth >= kMaxArrayDepth) in.bad("metadata key '", key, "': arrays nested deeper than ", kMaxArrayDepth);
+            const auto element_type = in.read<uint32_t>("array element type");
+            if (!known_value_type(element_type)) {
+                in.bad("metadata key '", key, "': unknown array element type ", element_type);
+            }
+            v.element_type = static_cast<ValueType>(element_type);
+            const size_t at = in.pos();
+            const auto count = in.read<uint64_t>("array length");
+            const uint64_t min_size = min_encoded_size(v.element_type);
+            if (count > in.remaining() / min_size) {
+                in.bad("metadata key '", key, "': array length ", count, " at offset ", at, " cannot fit in the ",
+                       in.remaining(), " bytes left in the file");
+            }
+            v.array.reserve(static_cast<size_t>(count));
+            for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, key, depth + 1));
+            break;
+        }
+    }
+    return v;
+}
+
+bool fits_u64_mul(uint64_t a, uint64_t b) { return a == 0 || b <= std::numeric_limits<uint64_t>::max() / a; }
+
+const Value& require(const File& file, std::string_view key) {
+    const Value* v = file.find(key);
+    if (v == nullptr) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': required metadata key '", key,
+             "' is missing");
+    }
+    return *v;
+}
+
+[[noreturn]] void wrong_type(const File& file, std::string_view key, const Value& v, const char* wanted) {
+    fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': metadata key '", key, "' has type ",
+         value_type_name(v.type), v.type == ValueType::ARRAY ? str_cat(" of ", value_type_name(v.element_type)) : "",
+         ", expected ", wanted);
+}
+
+// Integer value as int64 when it is an integer type that fits.
+bool as_i64(const Value& v, int64_t& out) {
+    switch (v.type) {
+        case ValueType::UINT8:
+        case ValueType::UINT16:
+        case ValueType::UINT32:
+        case ValueType::UINT64:
+            if (v.u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return false;
+            out = static_cast<int64_t>(v.u);
+            return true;
+        case ValueType::INT8:
+        case ValueType::INT16:
+        case ValueType::INT32:
+        case ValueType::INT64: out = v.i; return true;
+        default: return false;
+    }
+}
+
+}  // namespace
+
+const char* value_type_name(ValueType type) {
+    switch (type) {
+        case ValueType::UINT8: return "uint8";
+        case ValueType::INT8: return "int8";
+        case ValueType::UINT16: return "uint16";
+        case ValueType::INT16: return "int16";
+        case ValueType::UINT32: return "uint32";
+        case ValueType::INT32: return "int32";
+        case ValueType::FLOAT32: return "float32";
+        case ValueType::BOOL: return "bool";
+        case ValueType::STRING: return "string";
+        case ValueType::ARRAY: return "array";
+        case ValueType::UINT64: return "uint64";
+        case ValueType::INT64: return "int64";
+        case ValueType::FLOAT64: return "float64";
+    }
+    return "unknown";
+}
+
+bool Value::is_integer() const {
+    switch (type) {
+        case ValueType::UINT8:
+        case ValueType::INT8:
+        case ValueType::UINT16:
+        case ValueType::INT16:
+        case ValueType::UINT32:
+        case ValueType::INT32:
+        case ValueType::UINT64:
+        case ValueType::INT64: return true;
+        default: return false;
+    }
+}
+
+std::shared_ptr<const File> File::open(const std::string& path) {
+    std::shared_ptr<File> file(new File(MappedFile::open(path)));
+    file->parse_all();
+    return file;
+}
+
+std::shared_ptr<const File> File::parse(const uint8_t* data, size_t size, std::string name) {
+    std::shared_ptr<File> file(new File(MappedFile::borrow(data, size, std::move(name))));
+    file->parse_all();
+    return file;
+}
+
+void File::parse_all() {
+    Reader in(file_.data(), file_.size(), file_.name());
+    const auto magic = in.read<uint32_t>("magic");
+    if (magic != kMagic) in.bad("bad magic (not a GGUF file)");
+    version_ = in.read<uint32_t>("version");
+    if (version_ != 2 && version_ != 3) {
+        in.bad("unsupported version ", version_, " (supported: 2 and 3; big-endian files are not supported)");
+    }
+    const auto n_tensors = in.read<uint64_t>("tensor count");
+    const auto n_kv = in.read<uint64_t>("metadata count");
+    // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes.
+    if (n_kv > in.remaining() / 13) in.bad("metadata count ", n_kv, " cannot fit in a file of ", file_.size(), " bytes");
+
+    for (uint64_t k = 0; k < n_kv; ++k) {
+        const size_t at = in.pos();
+        std::string key = in.read_string("metadata key");
+        if (key.empty()) in.bad("metadata entry ", k, " at offset ", at, " has an empty key");
+        if (key.size() > kMaxNameLength) in.bad("metadata entry ", k, " at offset ", at, " has a key longer than ", kMaxNameLength, " bytes");
+        const auto type = in.read<uint32_t>("metadata type");
+        if (!known_value_type(type)) in.bad("metadata key '", key, "' has unknown value type ", type);
+        Value value = read_value(in, static_cast<ValueType>(type), key, 0);
+        if (metadata_.count(key) != 0) in.bad("duplicate metadata key '", key, "'");
+        metadata_.emplace(std::move(key), std::move(value));
+    }
+
+    if (const Value* a = find("general.alignment")) {
+        int64_t alignment = 0;
+        if (!as_i64(*a, alignment) || alignment <= 0 || alignment > (1 << 30) || (alignment & (alignment - 1)) != 0) {
+            in.bad("general.alignment must be a power-of-two integer in [1, 2^30] (type ", value_type_name(a->type), ")");
+        }
+        alignment_ = static_cast<uint32_t>(alignment);
+    }
+
+    // Each tensor info takes at least 8 (name length) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
+    if (n_tensors > in.remaining() / 32) in.bad("tensor count ", n_tensors, " cannot fit in a file of ", file_.size(), " bytes");
+    tensors_.reserve(static_cast<size_t>(n_tensors));
+    for (uint64_t t = 0; t < n_tensors; ++t) {
+        const size_t at = in.pos();
+        TensorInfo info;
+        info.name = in.read_string("tensor name");
+        if (info.name.empty()) in.bad("tensor ", t, " at offset ", at, " has an empty name");
+        if (info.name.size() > kMaxNameLength) in.bad("tensor ", t, " at offset ", at, " has a name longer than ", kMaxNameLength, " bytes");
+        const auto n_dims = in.read<uint32_t>("tensor dimension count");
+        if (n_dims == 0 || n_dims > kMaxDims) {
+            in.bad("tensor '", info.name, "': dimension count ", n_dims, " is outside [1, ", kMaxDims, "]");
+        }
+        info.n_elements = 1;
+        for (uint32_t d = 0; d < n_dims; ++d) {
+            const auto dim = in.read<uint64_t>("tensor dimension");
+            if (dim == 0) in.bad("tensor '", info.name, "': dimension ", d, " is zero");
+            if (!fits_u64_mul(info.n_elements, dim) || info.n_elements * dim > (uint64_t{1} << 48)) {
+                in.bad("tensor '", info.name, "': element count overflows (dimension ", d, " = ", dim, ")");
+            }
+            info.n_elements *= dim;
+            info.dims.push_back(dim);
+        }
+        const auto type = in.read<uint32_t>("tensor type");
+        const TypeTraits traits = type_traits(type);
+        if (traits.name == nullptr) in.bad("tensor '", info.name, "': unknown or unsupported tensor type ", type);
+        info.type = static_cast<GgmlType>(type);
+        if (info.dims[0] % traits.block_size != 0) {
+            in.bad("tensor '", info.name, "': first dimension ", info.dims[0], " is not a multiple of the ",
+                   traits.name, " block size ", traits.block_size);
+        }
+        info.n_bytes = info.n_elements / traits.block_size * traits.type_size;
+        info.offset = in.read<uint64_t>("tensor data offset");
+        if (info.offset % alignment_ != 0) {
+            in.bad("tensor '", info.name, "': data offset ", info.offset, " is not a multiple of the alignment ", alignment_);
+        }
+        if (tensor_index_.count(info.name) != 0) in.bad("duplicate tensor name '", info.name, "'");
+        tensor_index_.emplace(info.name, tensors_.size());
+        tensors_.push_back(std::move(info));
+    }
+
+    // The data section starts at the next multiple of the alignment.
+    const uint64_t end_of_header = in.pos();
+    data_offset_ = (end_of_header + alignment_ - 1) / alignment_ * alignment_;
+    const uint64_t size = file_.size();
+
+    for (TensorInfo& info : tensors_) {
+        const uint64_t relative = info.offset;
+        if (relative > size || data_offset_ > size - relative) {
+            in.bad("tensor '", info.name, "': data offset ", relative, " (absolute ", data_offset_, " + ", relative,
+                   ") lies past end of file (", size, " bytes)");
+        }
+        info.offset = data_offset_ + relative;
+        if (info.n_bytes > size - info.offset) {
+            in.bad("tensor '", info.name, "': data [", info.offset, ", ", info.offset + info.n_bytes,
+                   ") ends past end of file (", size, " bytes)");
+        }
+    }
+
+    std::vector<const TensorInfo*> by_offset;
+    by_offset.reserve(tensors_.size());
+    for (const TensorInfo& info : tensors_) by_offset.push_back(&info);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const TensorInfo* a, const TensorInfo* b) { return a->offset < b->offset; });
+    for (size_t i = 1; i < by_offset.size(); ++i) {
+        const TensorInfo& prev = *by_offset[i - 1];
+        const TensorInfo& next = *by_offset[i];
+        if (prev.offset + prev.n_bytes > next.offset) {
+            in.bad("tensor '", next.name, "': data [", next.offset, ", ", next.offset + next.n_bytes,
+                   ") overlaps tensor '", prev.name, "' [", prev.offset, ", ", prev.offset + prev.n_bytes, ")");
+        }
+    }
+}
+
+const Value* File::find(std::string_view key) const {
+    const auto it = metadata_.find(key);
+    return it == metadata_.end() ? nullptr : &it->second;
+}
+
+const TensorInfo* File::find_tensor(std::string_view name) const {
+    const auto it = tensor_index_.find(name);
+    return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+}
+
+std::string File::get_string(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (v.type != ValueType::STRING) wrong_type(*this, key, v, "string");
+    return v.s;
+}
+
+std::string File::get_string_or(std::string_view key, std::string fallback) const {
+    return has(key) ? get_string(key) : fallback;
+}
+
+int64_t File::get_i64(std::string_view key) const {
+    const Value& v = require(*this, key);
+    int64_t out = 0;
+    if (!as_i64(v, out)) wrong_type(*this, key, v, "an integer");
+    return out;
+}
+
+uint32_t File::get_u32(std::string_view key) const {
+    const int64_t value = get_i64(key);
+    if (value < 0 || value > std::numeric_limits<uint32_t>::max()) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path(), "': metadata key '", key, "' = ", value,
+             " is out of range for an unsigned 32-bit value");
+    }
+    return static_cast<uint32_t>(value);
+}
+
+uint32_t File::get_u32_or(std::string_view key, uint32_t fallback) const { return has(key) ? get_u32(key) : fallback; }
+
+float File::get_f32(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (!v.is_float()) wrong_type(*this, key, v, "a float");
+    return static_cast<float>(v.f);
+}
+
+float File::get_f32_or(std::string_view key, float fallback) const { return has(key) ? get_f32(key) : fallback; }
+
+bool File::get_bool_or(std::string_view key, bool fallback) const {
+    const Value* v = find(key);
+    if (v == nullptr) return fallback;
+    if (v->type != ValueType::BOOL) wrong_type(*this, key, *v, "bool");
+    return v->u != 0;
+}
+
+size_t File::get_array_size(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (v.type != ValueType::ARRAY) wrong_type(*this, key, v, "an array");
+    return v.array.size();
+}
+
+std::vector<std::string> File::get_string_array(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (v.type != ValueType::ARRAY || v.element_type != ValueType::STRING) wrong_type(*this, key, v, "array of string");
+    std::vector<std::string> out;
+    out.reserve(v.array.size());
+    for (const Value& e : v.array) out.push_back(e.s);
+    return out;
+}
+
+std::vector<float> File::get_f32_array(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (v.type != ValueType::ARRAY || (v.element_type != ValueType::FLOAT32 && v.element_type != ValueType::FLOAT64)) {
+        wrong_type(*this, key, v, "array of float32");
+    }
+    std::vector<float> out;
+    out.reserve(v.array.size());
+    for (const Value& e : v.array) out.push_back(static_cast<float>(e.f));
+    return out;
+}
+
+std::vector<int32_t> File::get_i32_array(std::string_view key) const {
+    const Value& v = require(*this, key);
+    if (v.type != ValueType::ARRAY) wrong_type(*this, key, v, "array of int32");
+    std::vector<int32_t> out;
+    out.reserve(v.array.size());
+    for (size_t i = 0; i < v.array.size(); ++i) {
+        int64_t x = 0;
+        if (!as_i64(v.array[i], x) || x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max()) {
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path(), "': metadata key '", key, "' element ", i,
+                 " is not an int32 value");
+        }
+        out.push_back(static_cast<int32_t>(x));
+    }
+    return out;
+}
+
+}  // namespace worker::gguf

@@ -195,7 +195,7 @@ TEST_F(FfiBoundary, InferenceParamsStructSizeIsChecked) {
     EXPECT_EQ(params.struct_size, sizeof(WorkerInferenceParams));
     EXPECT_EQ(params.top_p, 0.95f);
     params.struct_size = 4;
-    // With a NULL model the handle check comes first.
+    // A struct_size outside the known range is refused before anything else.
     EXPECT_EQ(cuda_inference_start_ex(nullptr, "p", &params, &err), nullptr);
     EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
 }

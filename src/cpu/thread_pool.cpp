@@ -12,9 +12,10 @@
 namespace worker::cpu {
 
 namespace {
-// About 20-50 microseconds of spinning: longer than the gap between two ops of
-// a decode step, far shorter than the gap between two tokens.
-constexpr int kSpinIterations = 20000;
+// A few tens of microseconds of spinning (a pause is ~40-140 cycles): longer
+// than the gap between two ops of a decode step, short enough that a thread
+// descheduled on a busy machine costs little before everyone sleeps instead.
+constexpr int kSpinIterations = 2000;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
@@ -43,7 +44,7 @@ void ThreadPool::worker(int index) {
         seen = now;
         if (stop_.load()) return;
         (*job_)(index, n_threads_);
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
     }
 }
 
@@ -57,7 +58,15 @@ void ThreadPool::run(const std::function<void(int, int)>& job) {
     generation_.fetch_add(1, std::memory_order_acq_rel);
     generation_.notify_all();
     job(0, n_threads_);
-    while (pending_.load(std::memory_order_acquire) != 0) WORKER_CPU_RELAX();
+    for (int spin = 0; spin < kSpinIterations; ++spin) {
+        if (pending_.load(std::memory_order_acquire) == 0) return;
+        WORKER_CPU_RELAX();
+    }
+    // The workers may have been descheduled: sleep rather than burn their core.
+    for (int left = pending_.load(std::memory_order_acquire); left != 0;
+         left = pending_.load(std::memory_order_acquire)) {
+        pending_.wait(left, std::memory_order_acquire);
+    }
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t min_per_thread, const std::function<void(int64_t, int64_t)>& fn) {

@@ -11,6 +11,7 @@
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
 #include "quant/blocks.h"
+#include "quant/dequant.h"
 
 namespace worker::cpu {
 
@@ -74,8 +75,9 @@ public:
             if (id[i] < 0 || id[i] >= table.ne1) {
                 fail(CUDA_ERROR_INFERENCE_FAILED, "embed: token id ", id[i], " outside the vocabulary of ", table.ne1);
             }
-            dequantize_row(table.type, static_cast<const char*>(table.data) + static_cast<size_t>(id[i]) * table.nb1,
-                           row_f32(out, i), table.ne0);
+            worker::dequantize_row(table.type,
+                                   static_cast<const char*>(table.data) + static_cast<size_t>(id[i]) * table.nb1,
+                                   row_f32(out, i), table.ne0);
         }
     }
 
@@ -297,8 +299,8 @@ private:
         pool_.parallel_for(w.ne1, 16, [&](int64_t rb, int64_t re) {
             std::vector<float> wrow(static_cast<size_t>(w.ne0));
             for (int64_t r = rb; r < re; ++r) {
-                dequantize_row(w.type, static_cast<const char*>(w.data) + static_cast<size_t>(r) * w.nb1, wrow.data(),
-                               w.ne0);
+                worker::dequantize_row(w.type, static_cast<const char*>(w.data) + static_cast<size_t>(r) * w.nb1,
+                                       wrow.data(), w.ne0);
                 for (int64_t i = 0; i < x.ne1; ++i) {
                     const float* xi = row_f32(x, i);
                     float s = 0.0f;

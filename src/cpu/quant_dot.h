@@ -32,7 +32,4 @@ DotFn dot_kernel_scalar(GgmlType type);
 // Name of the instruction set dot_kernel() selected ("avx2" or "scalar").
 const char* dot_kernel_isa();
 
-// Dequantizes one row of n elements of any supported type to f32.
-void dequantize_row(GgmlType type, const void* row, float* out, int64_t n);
-
 }  // namespace worker::cpu

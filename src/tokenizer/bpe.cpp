@@ -272,66 +272,91 @@ private:
         std::string key;
         std::vector<Symbol> symbols;
         std::priority_queue<Pair, std::vector<Pair>, Later> queue;
+        // Words repeat a lot in real text: remember the ids of short words
+        // within this call (a per-call cache keeps encode() thread-safe).
+        StringMap<std::pair<size_t, size_t>> cache;  // word -> (offset, count) in cached_ids
+        std::vector<int32_t> cached_ids;
+        constexpr size_t kMaxCachedWordBytes = 64;
+        constexpr size_t kMaxCachedWords = 1 << 16;
         for (const Span& span : words) {
-            word.clear();
-            for (size_t i = span.begin; i < span.end; ++i) word += byte_encoded_[static_cast<uint8_t>(text[i])];
-            if (word.empty()) continue;
-            if (ignore_merges_) {
-                if (const int32_t id = vocab_.find(word); id >= 0) {
-                    out.push_back(id);
+            const std::string_view raw_word = std::string_view(text).substr(span.begin, span.end - span.begin);
+            const bool cacheable = raw_word.size() <= kMaxCachedWordBytes;
+            if (cacheable) {
+                if (const auto it = cache.find(raw_word); it != cache.end()) {
+                    out.insert(out.end(), cached_ids.begin() + it->second.first,
+                               cached_ids.begin() + it->second.first + it->second.second);
                     continue;
                 }
             }
-
-            // One symbol per byte of the original word; each merge queues only
-            // the two pairs around it, so a word costs O(n log n) however long
-            // the run of one character.
-            symbols.clear();
-            for (size_t offset = 0; offset < word.size();) {
-                const size_t n = utf8_sequence_length(static_cast<uint8_t>(word[offset]));
-                const auto index = static_cast<int32_t>(symbols.size());
-                symbols.push_back({index - 1, offset + n == word.size() ? -1 : index + 1, static_cast<uint32_t>(offset),
-                                   static_cast<uint32_t>(n)});
-                offset += n;
+            const size_t out_before = out.size();
+            encode_word(raw_word, word, key, symbols, queue, out);
+            if (cacheable && cache.size() < kMaxCachedWords) {
+                cache.emplace(raw_word, std::make_pair(cached_ids.size(), out.size() - out_before));
+                cached_ids.insert(cached_ids.end(), out.begin() + out_before, out.end());
             }
-            const std::string_view w(word);
-            const auto try_pair = [&](int32_t left, int32_t right) {
-                if (left < 0 || right < 0) return;
-                const Symbol& l = symbols[left];
-                const Symbol& r = symbols[right];
-                const int32_t found = rank(w.substr(l.offset, l.length), w.substr(r.offset, r.length), key);
-                if (found >= 0) queue.push({found, left, right, l.length, r.length});
-            };
-            for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_pair(i - 1, i);
-            while (!queue.empty()) {
-                const Pair top = queue.top();
-                queue.pop();
-                Symbol& left = symbols[top.left];
-                Symbol& right = symbols[top.right];
-                if (left.length != top.left_length || right.length != top.right_length || left.next != top.right) {
-                    continue;  // one side changed since the pair was queued
-                }
-                left.length += right.length;
-                right.length = 0;
-                left.next = right.next;
-                if (right.next >= 0) symbols[right.next].prev = top.left;
-                try_pair(left.prev, top.left);
-                try_pair(top.left, left.next);
-            }
+        }
+    }
 
-            for (int32_t i = 0; i >= 0; i = symbols[i].next) {
-                const std::string_view piece = w.substr(symbols[i].offset, symbols[i].length);
-                const int32_t id = vocab_.find(piece);
-                if (id >= 0) {
-                    out.push_back(id);
-                    continue;
-                }
-                // A merge result missing from the vocabulary: fall back to
-                // single-byte tokens where they exist (llama.cpp does the same).
-                for (char c : piece) {
-                    if (const int32_t byte_id = vocab_.find(std::string_view(&c, 1)); byte_id >= 0) {
-                        out.push_back(byte_id);
-                    }
+    void encode_word(std::string_view raw_word, std::string& word, std::string& key, std::vector<Symbol>& symbols,
+                     std::priority_queue<Pair, std::vector<Pair>, Later>& queue, std::vector<int32_t>& out) const {
+        word.clear();
+        for (char c : raw_word) word += byte_encoded_[static_cast<uint8_t>(c)];
+        if (word.empty()) return;
+        if (ignore_merges_) {
+            if (const int32_t id = vocab_.find(word); id >= 0) {
+                out.push_back(id);
+                return;
+            }
+        }
+
+        // One symbol per byte of the original word; each merge queues only
+        // the two pairs around it, so a word costs O(n log n) however long
+        // the run of one character.
+        symbols.clear();
+        for (size_t offset = 0; offset < word.size();) {
+            const size_t n = utf8_sequence_length(static_cast<uint8_t>(word[offset]));
+            const auto index = static_cast<int32_t>(symbols.size());
+            symbols.push_back({index - 1, offset + n == word.size() ? -1 : index + 1, static_cast<uint32_t>(offset),
+                               static_cast<uint32_t>(n)});
+            offset += n;
+        }
+        const std::string_view w(word);
+        const auto try_pair = [&](int32_t left, int32_t right) {
+            if (left < 0 || right < 0) return;
+            const Symbol& l = symbols[left];
+            const Symbol& r = symbols[right];
+            const int32_t found = rank(w.substr(l.offset, l.length), w.substr(r.offset, r.length), key);
+            if (found >= 0) queue.push({found, left, right, l.length, r.length});
+        };
+        for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_pair(i - 1, i);
+        while (!queue.empty()) {
+            const Pair top = queue.top();
+            queue.pop();
+            Symbol& left = symbols[top.left];
+            Symbol& right = symbols[top.right];
+            if (left.length != top.left_length || right.length != top.right_length || left.next != top.right) {
+                continue;  // one side changed since the pair was queued
+            }
+            left.length += right.length;
+            right.length = 0;
+            left.next = right.next;
+            if (right.next >= 0) symbols[right.next].prev = top.left;
+            try_pair(left.prev, top.left);
+            try_pair(top.left, left.next);
+        }
+
+        for (int32_t i = 0; i >= 0; i = symbols[i].next) {
+            const std::string_view piece = w.substr(symbols[i].offset, symbols[i].length);
+            const int32_t id = vocab_.find(piece);
+            if (id >= 0) {
+                out.push_back(id);
+                continue;
+            }
+            // A merge result missing from the vocabulary: fall back to
+            // single-byte tokens where they exist (llama.cpp does the same).
+            for (char c : piece) {
+                if (const int32_t byte_id = vocab_.find(std::string_view(&c, 1)); byte_id >= 0) {
+                    out.push_back(byte_id);
                 }
             }
         }

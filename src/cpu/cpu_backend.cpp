@@ -242,40 +242,37 @@ public:
                  k_cache.ne0, "] do not fit ", p.n_head, "/", p.n_head_kv, " heads of ", hd, " at ", p.pos0);
         }
         const int64_t n_kv = p.pos0 + n;
-        // One (token, head) pair per work item; each thread keeps its own score row.
-        pool_.run([&](int t, int nt) {
-            std::vector<float>& scores = scratch_[static_cast<size_t>(t)];
-            scores.resize(static_cast<size_t>(n_kv));
-            const int64_t items = n * p.n_head;
-            for (int64_t item = items * t / nt; item < items * (t + 1) / nt; ++item) {
-                const int64_t i = item / p.n_head;
-                const int h = static_cast<int>(item % p.n_head);
-                const int kvh = h / group;
-                const int64_t pos = p.pos0 + i;
-                const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-                const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
-                float max_score = -INFINITY;
-                for (int64_t k = first; k <= pos; ++k) {
-                    const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
-                    float s = dot_f32(qv, kv, hd) * p.scale;
-                    if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
-                    scores[static_cast<size_t>(k)] = s;
-                    max_score = std::max(max_score, s);
-                }
-                float total = 0.0f;
-                for (int64_t k = first; k <= pos; ++k) {
-                    float& s = scores[static_cast<size_t>(k)];
-                    s = std::exp(s - max_score);
-                    total += s;
-                }
-                float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
-                std::fill(o, o + hd, 0.0f);
-                const float inv = 1.0f / total;
-                for (int64_t k = first; k <= pos; ++k) {
-                    const float wgt = scores[static_cast<size_t>(k)] * inv;
-                    const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
-                    axpy_f32(wgt, vv, o, hd);
-                }
+        // One (token, head) pair per chunk; each thread keeps its own score row.
+        pool_.run(n * p.n_head, [&](int64_t item, int thread) {
+            std::vector<float>& scores = scratch_[static_cast<size_t>(thread)];
+            if (scores.size() < static_cast<size_t>(n_kv)) scores.resize(static_cast<size_t>(n_kv));
+            const int64_t i = item / p.n_head;
+            const int h = static_cast<int>(item % p.n_head);
+            const int kvh = h / group;
+            const int64_t pos = p.pos0 + i;
+            const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+            const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
+            float max_score = -INFINITY;
+            for (int64_t k = first; k <= pos; ++k) {
+                const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
+                float s = dot_f32(qv, kv, hd) * p.scale;
+                if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+                scores[static_cast<size_t>(k)] = s;
+                max_score = std::max(max_score, s);
+            }
+            float total = 0.0f;
+            for (int64_t k = first; k <= pos; ++k) {
+                float& s = scores[static_cast<size_t>(k)];
+                s = std::exp(s - max_score);
+                total += s;
+            }
+            float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
+            std::fill(o, o + hd, 0.0f);
+            const float inv = 1.0f / total;
+            for (int64_t k = first; k <= pos; ++k) {
+                const float wgt = scores[static_cast<size_t>(k)] * inv;
+                const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
+                axpy_f32(wgt, vv, o, hd);
             }
         });
     }

@@ -6,7 +6,9 @@ each string of the corpus below is tokenized twice with llama_tokenize
 (add_special=False, i.e. no BOS/EOS): once with parse_special=False and once
 with parse_special=True. The ids are then detokenized with llama.cpp's
 llama_detokenize(remove_special=False, unparse_special=parse_special), and
-"roundtrip" says whether that gives the input back byte for byte.
+"roundtrip" says whether that gives the input back byte for byte, and
+"pieces_roundtrip" whether the plain concatenation of the token pieces does
+(llama_detokenize applies clean_spaces, e.g. " ?" -> "?", on the gpt-2 family).
 
 Output: tests/data/tokenizer/llamacpp_vectors.json
   {"_meta": {...},
@@ -171,6 +173,8 @@ def run_file(path, corpus):
             e = {"text": text, "parse_special": special, "ids": ids}
             e.update(detok_field(d))
             e["roundtrip"] = rt
+            # plain concatenation of llama_token_to_piece(special=parse_special) bytes, no clean-up
+            e["pieces_roundtrip"] = b"".join(v.piece(t, special) for t in ids) == b
             vectors.append(e)
     info["roundtrip_plain"] = f"{n_rt_plain}/{len(corpus)}"
     info["roundtrip_all"] = f"{n_rt}/{2 * len(corpus)}"
@@ -201,6 +205,7 @@ def main():
             "tokenize": "llama_tokenize(add_special=False, parse_special=<parse_special>)",
             "detokenize": "llama_detokenize(remove_special=False, unparse_special=<parse_special>)",
             "roundtrip": "detok bytes == text bytes",
+            "pieces_roundtrip": "concatenated llama_token_to_piece bytes == text bytes (no clean_spaces, no leading-space strip)",
         }
     }
     for f in files:

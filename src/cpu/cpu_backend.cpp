@@ -172,7 +172,8 @@ public:
             const float* px = row_f32(x, i);
             float* po = row_f32(out, i);
             double sum = 0.0;
-            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j]) * px[j];
+            // Squares in float, summed in double, as llama.cpp does.
+            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j] * px[j]);
             const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(x.ne0)) + eps);
             for (int64_t j = 0; j < x.ne0; ++j) po[j] = px[j] * inv * (w ? w[j] : 1.0f);
         });
@@ -214,10 +215,23 @@ public:
         gated(gate, up, out, [](float g) { return g / (1.0f + std::exp(-g)); });
     }
 
+    // GELU goes through a table over all half values, as in llama.cpp's CPU
+    // backend: the input is rounded to half and so is the result. Matching
+    // that matters for Gemma, whose logits move visibly with it.
     void geglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
-        gated(gate, up, out, [](float g) {
-            constexpr float kSqrt2OverPi = 0.7978845608028654f;
-            return 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g)));
+        if (gelu_table_.empty()) {
+            gelu_table_.resize(65536);
+            for (uint32_t h = 0; h < 65536; ++h) {
+                const float x = quant::fp16_to_f32(static_cast<uint16_t>(h));
+                constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+                gelu_table_[h] = quant::fp16_to_f32(quant::f32_to_fp16(y));
+            }
+        }
+        gated(gate, up, out, [this](float g) {
+            if (g <= -10.0f) return 0.0f;
+            if (g >= 10.0f) return g;
+            return gelu_table_[quant::f32_to_fp16(g)];
         });
     }
 
@@ -350,6 +364,7 @@ private:
 
     ThreadPool pool_;
     std::vector<BlockQ8> xq_;
+    std::vector<float> gelu_table_;
     std::vector<std::vector<float>> scratch_;
 };
 

@@ -195,7 +195,8 @@ TEST_F(CpuOps, GatedActivations) {
     backend->geglu(host_tensor(g, 64), host_tensor(u, 64), host_tensor(out, 64));
     for (int j = 0; j < 64; ++j) {
         const double gelu = 0.5 * g[j] * (1 + std::tanh(std::sqrt(2 / M_PI) * (g[j] + 0.044715 * std::pow(g[j], 3))));
-        EXPECT_NEAR(out[j], gelu * u[j], 1e-5);
+        // The input and the GELU value are rounded to half (llama.cpp's table).
+        EXPECT_NEAR(out[j], gelu * u[j], 2e-3 * (std::fabs(gelu) + std::fabs(g[j])) * std::fabs(u[j]) + 1e-6);
     }
 }
 

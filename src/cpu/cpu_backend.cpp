@@ -276,7 +276,6 @@ public:
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
             std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
             if (scratch.size() < static_cast<size_t>(n_kv + hd)) scratch.resize(static_cast<size_t>(n_kv + hd));
-            float* scores = scratch.data();
             float* qh = scratch.data() + n_kv;
             const int64_t i = item / p.n_head;
             const int h = static_cast<int>(item % p.n_head);
@@ -285,36 +284,49 @@ public:
             const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
             const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
             // With a half cache, q meets K in half precision, as in llama.cpp.
-            for (int d = 0; d < hd; ++d) qh[d] = half ? quant::fp16_to_f32(quant::f32_to_fp16(qv[d])) : qv[d];
+            std::copy(qv, qv + hd, qh);
+            if (half) round_to_f16(qh, hd);
             auto cache_row = [&](const Tensor& c, int64_t k) {
                 return static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1;
             };
+            const int64_t count = pos - first + 1;
+            float* scores = scratch.data() + first;
+            if (half) {
+                const int64_t stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
+                dot_f16_rows(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride, count,
+                             hd, scores);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    scores[k] =
+                        dot_f32(qh, reinterpret_cast<const float*>(cache_row(k_cache, first + k)) + kv_offset, hd);
+                }
+            }
             float max_score = -INFINITY;
-            for (int64_t k = first; k <= pos; ++k) {
-                const char* kr = cache_row(k_cache, k);
-                float s = half ? dot_f16(qh, reinterpret_cast<const uint16_t*>(kr) + kv_offset, hd)
-                               : dot_f32(qh, reinterpret_cast<const float*>(kr) + kv_offset, hd);
-                s *= p.scale;
+            for (int64_t k = 0; k < count; ++k) {
+                float s = scores[k] * p.scale;
                 if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
                 scores[k] = s;
                 max_score = std::max(max_score, s);
             }
             double total = 0.0;
-            for (int64_t k = first; k <= pos; ++k) {
+            for (int64_t k = 0; k < count; ++k) {
                 scores[k] = std::exp(scores[k] - max_score);
                 total += scores[k];
             }
             float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
             std::fill(o, o + hd, 0.0f);
             const auto inv = static_cast<float>(1.0 / total);
-            for (int64_t k = first; k <= pos; ++k) {
-                const char* vr = cache_row(v_cache, k);
-                if (half) {
-                    // The probabilities meet V in half precision too.
-                    const float wgt = quant::fp16_to_f32(quant::f32_to_fp16(scores[k] * inv));
-                    axpy_f16(wgt, reinterpret_cast<const uint16_t*>(vr) + kv_offset, o, hd);
-                } else {
-                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(vr) + kv_offset, o, hd);
+            if (half) {
+                // The probabilities meet V in half precision too.
+                for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
+                round_to_f16(scores, count);
+                const int64_t stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
+                axpy_f16_rows(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset, stride,
+                              count, hd, o);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(cache_row(v_cache, first + k)) + kv_offset,
+                             o, hd);
                 }
             }
         });

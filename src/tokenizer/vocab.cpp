@@ -187,9 +187,9 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
 
 // ---- SpecialMatcher -----------------------------------------------------------
 
-SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t attr_mask) {
+SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t exclude) {
     for (int32_t id = 0; id < vocab.size(); ++id) {
-        if ((vocab.attr[id] & attr_mask) == 0) continue;
+        if ((vocab.attr[id] & include) == 0 || (vocab.attr[id] & exclude) != 0) continue;
         const std::string& text = vocab.text[id];
         if (text.empty()) continue;
         int32_t node = 0;
@@ -244,8 +244,8 @@ bool SpecialMatcher::find(std::string_view text, size_t from, Match& match) cons
 VocabTokenizer::VocabTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
 
 void VocabTokenizer::finish_setup() {
-    all_special_ = SpecialMatcher(vocab_, kAttrControl | kAttrUserDefined | kAttrUnknown);
-    user_defined_ = SpecialMatcher(vocab_, kAttrUserDefined);
+    all_special_ = SpecialMatcher(vocab_, kAttrControl | kAttrUserDefined | kAttrUnknown, 0);
+    user_defined_ = SpecialMatcher(vocab_, kAttrUserDefined, kAttrControl | kAttrUnknown);
     pieces_.resize(vocab_.text.size());
     for (int32_t id = 0; id < vocab_.size(); ++id) {
         if (vocab_.attr[id] & (kAttrControl | kAttrUnknown)) continue;  // never part of generated text

@@ -159,40 +159,41 @@ public:
         }
     }
 
-    // Splits valid UTF-8 text into words. Like llama.cpp's splitter, what lies
-    // between two matches is a word too, so no byte is ever dropped.
-    void split(std::string_view text, std::vector<Span>& words) const {
-        words.clear();
+    // Splits valid UTF-8 text into words and calls on_word(Span) for each,
+    // in order. Like llama.cpp's splitter, what lies between two matches is a
+    // word too, so no byte is ever dropped. Depth-first over the patterns, so
+    // no list of all words is ever built.
+    template <typename OnWord>
+    void split(std::string_view text, OnWord&& on_word) const {
         if (text.empty()) return;
-        words.push_back({0, text.size()});
-        std::vector<Span> next;
-        MatchScratch& s = scratch();
-        for (const Code& code : codes_) {
-            next.clear();
-            for (const Span& piece : words) {
-                split_piece(code.get(), text, piece, s, next);
-            }
-            words.swap(next);
-        }
+        split_piece(0, text, {0, text.size()}, scratch(), on_word);
     }
 
 private:
-    static void split_piece(pcre2_code* code, std::string_view text, const Span& piece, MatchScratch& s,
-                            std::vector<Span>& out) {
+    template <typename OnWord>
+    void split_piece(size_t level, std::string_view text, Span piece, MatchScratch& s, OnWord& on_word) const {
+        if (level == codes_.size()) {
+            on_word(piece);
+            return;
+        }
         const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + piece.begin);
         const size_t length = piece.end - piece.begin;
         size_t last = 0;
         size_t start = 0;
         while (start < length) {
-            const int rc = pcre2_match(code, subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
+            const int rc =
+                pcre2_match(codes_[level].get(), subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
             if (rc == PCRE2_ERROR_NOMATCH) break;
             if (rc < 0) fail(CUDA_ERROR_INFERENCE_FAILED, "pre-tokenizer match failed: ", pcre2_message(rc));
+            // Read the match before recursing: the deeper levels reuse s.data.
             const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(s.data);
             const size_t match_begin = ovector[0];
             const size_t match_end = ovector[1];
-            if (match_begin > last) out.push_back({piece.begin + last, piece.begin + match_begin});
+            if (match_begin > last) {
+                split_piece(level + 1, text, {piece.begin + last, piece.begin + match_begin}, s, on_word);
+            }
             if (match_end > match_begin) {
-                out.push_back({piece.begin + match_begin, piece.begin + match_end});
+                split_piece(level + 1, text, {piece.begin + match_begin, piece.begin + match_end}, s, on_word);
                 last = match_end;
                 start = match_end;
             } else {
@@ -201,7 +202,7 @@ private:
                 start = match_begin + utf8_sequence_length(static_cast<uint8_t>(text[piece.begin + match_begin]));
             }
         }
-        if (last < length) out.push_back({piece.begin + last, piece.end});
+        if (last < length) split_piece(level + 1, text, {piece.begin + last, piece.end}, s, on_word);
     }
 
     std::vector<Code> codes_;
@@ -264,9 +265,12 @@ private:
     }
 
     void encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const override {
-        const std::string text = utf8_is_valid(raw) ? std::string(raw) : utf8_sanitize(raw);
-        std::vector<Span> words;
-        pre_.split(text, words);
+        std::string sanitized;
+        std::string_view text = raw;
+        if (!utf8_is_valid(raw)) {
+            sanitized = utf8_sanitize(raw);
+            text = sanitized;
+        }
 
         std::string word;
         std::string key;
@@ -278,14 +282,14 @@ private:
         std::vector<int32_t> cached_ids;
         constexpr size_t kMaxCachedWordBytes = 64;
         constexpr size_t kMaxCachedWords = 1 << 16;
-        for (const Span& span : words) {
-            const std::string_view raw_word = std::string_view(text).substr(span.begin, span.end - span.begin);
+        pre_.split(text, [&](const Span& span) {
+            const std::string_view raw_word = text.substr(span.begin, span.end - span.begin);
             const bool cacheable = raw_word.size() <= kMaxCachedWordBytes;
             if (cacheable) {
                 if (const auto it = cache.find(raw_word); it != cache.end()) {
                     out.insert(out.end(), cached_ids.begin() + it->second.first,
                                cached_ids.begin() + it->second.first + it->second.second);
-                    continue;
+                    return;
                 }
             }
             const size_t out_before = out.size();
@@ -294,7 +298,7 @@ private:
                 cache.emplace(raw_word, std::make_pair(cached_ids.size(), out.size() - out_before));
                 cached_ids.insert(cached_ids.end(), out.begin() + out_before, out.end());
             }
-        }
+        });
     }
 
     void encode_word(std::string_view raw_word, std::string& word, std::string& key, std::vector<Symbol>& symbols,

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -131,6 +132,22 @@ TEST(TokenizerSpecial, InvalidUtf8InputDoesNotBreakEncoding) {
         EXPECT_FALSE(ids.empty()) << vocab;
         for (int32_t id : ids) EXPECT_TRUE(id >= 0 && id < tok->n_vocab());
     }
+}
+
+TEST(TokenizerThreads, ConcurrentEncodesAgree) {
+    // encode() is const and shared between inference threads.
+    const auto tok = load_vocab("starcoder");
+    const std::string text = repeat("def f(x):\n    return x * 42  # 🙂 日本\n", 200);
+    const std::vector<int32_t> expected = tok->encode(text, false, false);
+    std::vector<std::vector<int32_t>> results(4);
+    std::vector<std::thread> threads;
+    for (auto& r : results) {
+        threads.emplace_back([&tok, &text, &r] {
+            for (int i = 0; i < 5; ++i) r = tok->encode(text, false, false);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 // ---- metadata errors: a minimal GGUF v3 with only metadata ---------------------

@@ -61,6 +61,8 @@ CORPUS = [
     "line1\r\nline2\rline3\n",
     "\u00a0non\u00a0breaking\u2009thin\u3000ideographic\u0085nel",
     "zero\u200bwidth\u200djoiner\ufeffbom",
+    # Unicode spaces next to CJK-range and punctuation classes (deepseek's patterns).
+    "\u2029 123the \u3000\u3000 \u3000\u3002 a\u2028 b \u1680x \u0085 y\u205f",
     "ctrl\x01\x02\x1f\x7fchars",
     "日本語のテキストと中文文本。今日は良い天気ですね。",
     "你好，世界！这是一个测试。",

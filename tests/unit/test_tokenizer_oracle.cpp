@@ -278,8 +278,8 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Vocab, VocabVectors,
                          ::testing::Values("falcon", "mpt", "gpt-neox", "refact", "deepseek-coder", "baichuan", "gpt-2",
                                            "llama-spm", "phi-3", "deepseek-llm", "starcoder"),
-                         [](const auto& info) {
-                             std::string name = info.param;
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                             std::string name = param.param;
                              for (char& c : name) {
                                  if (c == '-') c = '_';
                              }

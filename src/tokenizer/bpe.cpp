@@ -421,8 +421,11 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file) {
     }
     VocabDefaults defaults;
     defaults.add_bos = spec.add_bos;
-    return std::make_unique<BpeTokenizer>(load_vocab(file, defaults), file.get_string_array("tokenizer.ggml.merges"),
-                                          spec);
+    Vocab vocab = load_vocab(file, defaults);
+    // The BPE encoder never adds a leading space, so decode() must not take
+    // one off, whatever tokenizer.ggml.add_space_prefix says.
+    vocab.add_space_prefix = false;
+    return std::make_unique<BpeTokenizer>(std::move(vocab), file.get_string_array("tokenizer.ggml.merges"), spec);
 }
 
 }  // namespace worker::tokenizer

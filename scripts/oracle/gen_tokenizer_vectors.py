@@ -30,6 +30,12 @@ OUT_DIR = os.path.join(REPO, "tests", "data", "tokenizer")
 
 VOCABS = ["falcon", "mpt", "gpt-neox", "refact", "deepseek-coder", "baichuan",
           "gpt-2", "llama-spm", "phi-3", "deepseek-llm", "starcoder"]
+# Pre-tokenizers without a vocab file of their own: the GPT-2 vocabulary with
+# tokenizer.ggml.pre set to each name (the tests build the same file in memory).
+PRE_VARIANTS = ["llama-bpe", "qwen2", "smollm", "gpt-4o", "tekken", "poro-chat", "viking", "deepseek-v3",
+                "stablelm2", "dbrx", "command-r", "phi-2"]
+GPT2_BOS_EOS = 50256
+
 REAL_MODELS = {
     "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3": "gemma-3-270m-q4_k_m.gguf",
@@ -159,6 +165,24 @@ def transformers_tokenizer(path):
     return tokenize, "transformers " + transformers.__version__
 
 
+def make_pre_variant(pre, out_path):
+    """The GPT-2 vocab file with another pre-tokenizer name, via gguf-py."""
+    import gguf
+
+    r = gguf.GGUFReader(os.path.join(SHARED_VOCAB, "ggml-vocab-gpt-2.gguf"))
+    w = gguf.GGUFWriter(out_path, arch="gpt2")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(r.fields["tokenizer.ggml.tokens"].contents())
+    w.add_token_types(r.fields["tokenizer.ggml.token_type"].contents())
+    w.add_token_merges(r.fields["tokenizer.ggml.merges"].contents())
+    w.add_bos_token_id(GPT2_BOS_EOS)
+    w.add_eos_token_id(GPT2_BOS_EOS)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.close()
+
+
 def write(name, model_file, location, oracle, cases, notes):
     os.makedirs(OUT_DIR, exist_ok=True)
     doc = {
@@ -191,6 +215,16 @@ def main():
         path = os.path.join(SHARED_VOCAB, f"ggml-vocab-{vocab}.gguf")
         tokenize, oracle = llama_cpp_tokenizer(path)
         write("vocab-" + vocab, os.path.basename(path), "shared:vocab", oracle, cases_for(tokenize, texts), [])
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for pre in PRE_VARIANTS:
+            path = os.path.join(tmp, f"gpt-2-as-{pre}.gguf")
+            make_pre_variant(pre, path)
+            tokenize, oracle = llama_cpp_tokenizer(path)
+            write("pre-" + pre, "ggml-vocab-gpt-2.gguf", "shared:vocab", oracle, cases_for(tokenize, texts),
+                  [f"tokenizer.ggml.pre set to '{pre}'; tokens, types, merges and BOS/EOS id of gpt-2"])
 
     for name, file in REAL_MODELS.items():
         path = os.path.join(MODEL_CACHE, file)

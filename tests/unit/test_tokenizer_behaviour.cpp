@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "support/test_models.h"
+#include "test_tokenizer_gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -152,47 +153,7 @@ TEST(TokenizerThreads, ConcurrentEncodesAgree) {
 
 // ---- metadata errors: a minimal GGUF v3 with only metadata ---------------------
 
-class MetadataWriter {
-public:
-    void string_kv(const std::string& key, const std::string& value) {
-        str(key);
-        u32(8);
-        str(value);
-        ++n_kv_;
-    }
-    void string_array_kv(const std::string& key, const std::vector<std::string>& values) {
-        str(key);
-        u32(9);
-        u32(8);
-        u64(values.size());
-        for (const auto& v : values) str(v);
-        ++n_kv_;
-    }
-    std::vector<uint8_t> finish() const {
-        std::vector<uint8_t> out = {'G', 'G', 'U', 'F'};
-        append(out, uint32_t{3});
-        append(out, uint64_t{0});
-        append(out, n_kv_);
-        out.insert(out.end(), body_.begin(), body_.end());
-        return out;
-    }
-
-private:
-    template <typename T>
-    static void append(std::vector<uint8_t>& out, T v) {
-        uint8_t bytes[sizeof(T)];
-        std::memcpy(bytes, &v, sizeof(T));
-        out.insert(out.end(), bytes, bytes + sizeof(T));
-    }
-    void u32(uint32_t v) { append(body_, v); }
-    void u64(uint64_t v) { append(body_, v); }
-    void str(const std::string& s) {
-        u64(s.size());
-        body_.insert(body_.end(), s.begin(), s.end());
-    }
-    std::vector<uint8_t> body_;
-    uint64_t n_kv_ = 0;
-};
+using worker::test::MetadataWriter;
 
 void expect_load_error(const MetadataWriter& writer, const std::string& needle) {
     const std::vector<uint8_t> bytes = writer.finish();

@@ -15,6 +15,7 @@
 
 #include "gguf/gguf_file.h"
 #include "support/test_models.h"
+#include "test_tokenizer_gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -236,12 +237,11 @@ std::string escaped(const std::string& s) {
 }
 
 // Compares every case; checks the round trip on the plain-text cases.
-void check_vectors(const std::string& name, const std::string& model_path) {
+void check_vectors(const std::string& name, const Tokenizer& tokenizer) {
     const Json doc = load_vectors(name);
     const auto& cases = doc.at("cases").array;
     ASSERT_GE(cases.size(), 100u) << name;
-    const auto file = worker::gguf::File::open(model_path);
-    const auto tok = Tokenizer::from_gguf(*file);
+    const Tokenizer* tok = &tokenizer;
 
     size_t passed = 0;
     size_t round_trips = 0;
@@ -268,6 +268,11 @@ void check_vectors(const std::string& name, const std::string& model_path) {
                 round_trips);
 }
 
+void check_vectors(const std::string& name, const std::string& model_path) {
+    const auto file = worker::gguf::File::open(model_path);
+    check_vectors(name, *Tokenizer::from_gguf(*file));
+}
+
 class VocabVectors : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(VocabVectors, MatchLlamaCpp) {
@@ -278,6 +283,37 @@ TEST_P(VocabVectors, MatchLlamaCpp) {
 INSTANTIATE_TEST_SUITE_P(Vocab, VocabVectors,
                          ::testing::Values("falcon", "mpt", "gpt-neox", "refact", "deepseek-coder", "baichuan", "gpt-2",
                                            "llama-spm", "phi-3", "deepseek-llm", "starcoder"),
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                             std::string name = param.param;
+                             for (char& c : name) {
+                                 if (c == '-') c = '_';
+                             }
+                             return name;
+                         });
+
+// The GPT-2 vocabulary under other pre-tokenizer names, built here the way
+// the generator builds it with gguf-py: the same keys and values.
+class PreTokenizerVectors : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PreTokenizerVectors, MatchLlamaCpp) {
+    const auto gpt2 = worker::gguf::File::open(worker::test::shared_testdata("vocab/ggml-vocab-gpt-2.gguf"));
+    worker::test::MetadataWriter w;
+    w.string_kv("general.architecture", "gpt2");
+    w.string_kv("tokenizer.ggml.model", "gpt2");
+    w.string_kv("tokenizer.ggml.pre", GetParam());
+    w.string_array_kv("tokenizer.ggml.tokens", gpt2->get_string_array("tokenizer.ggml.tokens"));
+    w.i32_array_kv("tokenizer.ggml.token_type", gpt2->get_i32_array("tokenizer.ggml.token_type"));
+    w.string_array_kv("tokenizer.ggml.merges", gpt2->get_string_array("tokenizer.ggml.merges"));
+    w.u32_kv("tokenizer.ggml.bos_token_id", 50256);
+    w.u32_kv("tokenizer.ggml.eos_token_id", 50256);
+    const std::vector<uint8_t> bytes = w.finish();
+    const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), std::string("gpt-2-as-") + GetParam());
+    check_vectors(std::string("pre-") + GetParam(), *Tokenizer::from_gguf(*file));
+}
+
+INSTANTIATE_TEST_SUITE_P(Pre, PreTokenizerVectors,
+                         ::testing::Values("llama-bpe", "qwen2", "smollm", "gpt-4o", "tekken", "poro-chat", "viking",
+                                           "deepseek-v3", "stablelm2", "dbrx", "command-r", "phi-2"),
                          [](const ::testing::TestParamInfo<const char*>& param) {
                              std::string name = param.param;
                              for (char& c : name) {

@@ -107,6 +107,23 @@ CORPUS = [
 ]
 
 
+# Bytes that are not UTF-8 (a prompt is any C string): llama.cpp's decoder
+# repairs them; written to the JSON as "text_hex".
+BYTE_CORPUS = [
+    b"ok \xff\xc3 done", b"\xed\xa0\x80 surrogate", b"\xc0\xaf overlong \xe0\x80\xaf", b"\xf0\x9f\x99 cut",
+    b"\xe2\x82\xac\xe2\x82", b"a\x80b\xf8c\xfe",
+]
+# Not in the list: 4-byte forms above U+10FFFF (F4 90.., F5..F7 leads), on
+# which llama.cpp's byte-level BPE throws and aborts; ours reads U+FFFD.
+
+
+def random_byte_strings(count, seed=31337):
+    rng = random.Random(seed)
+    pool = [b"a", b" ", b"\xe2", b"\x82", b"\xac", b"\xf0\x9f", b"\x99\x82", b"\xff", b"\xc0\xaf", b"\xed\xa0\x80",
+            b"\n", b"\xc3", b"\xa9", b"<|im_end|>", b"123", b"\xe6\x97\xa5"]
+    return [b"".join(rng.choice(pool) for _ in range(rng.randint(1, 20))) for _ in range(count)]
+
+
 def random_strings(count, seed=20261123):
     """Fixed-seed strings that mix the pieces above at random."""
     rng = random.Random(seed)
@@ -129,7 +146,8 @@ def cases_for(tokenize, texts):
         for add_special in (False, True):
             for parse_special in (False, True):
                 ids = tokenize(text, add_special, parse_special)
-                cases.append({"text": text, "add_special": add_special, "parse_special": parse_special, "ids": ids})
+                key = {"text_hex": text.hex()} if isinstance(text, bytes) else {"text": text}
+                cases.append({**key, "add_special": add_special, "parse_special": parse_special, "ids": ids})
     return cases
 
 
@@ -139,7 +157,8 @@ def llama_cpp_tokenizer(path):
     llm = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
 
     def tokenize(text, add_special, parse_special):
-        return list(llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=parse_special))
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        return list(llm.tokenize(data, add_bos=add_special, special=parse_special))
 
     return tokenize, "llama-cpp-python " + llama_cpp.__version__
 
@@ -209,7 +228,7 @@ def main():
     parser.add_argument("--random", type=int, default=40, help="number of random mixed strings")
     parser.add_argument("--no-transformers", action="store_true", help="skip the transformers cross-check")
     args = parser.parse_args()
-    texts = CORPUS + random_strings(args.random)
+    texts = CORPUS + random_strings(args.random) + BYTE_CORPUS + random_byte_strings(args.random // 4)
 
     for vocab in VOCABS:
         path = os.path.join(SHARED_VOCAB, f"ggml-vocab-{vocab}.gguf")
@@ -237,7 +256,7 @@ def main():
         second = None if args.no_transformers else transformers_tokenizer(path)
         if second is not None:
             hf_tokenize, hf_name = second
-            checked = [c for c in cases if c["parse_special"] and not c["add_special"]]
+            checked = [c for c in cases if "text" in c and c["parse_special"] and not c["add_special"]]
             differ = [c["text"] for c in checked if hf_tokenize(c["text"], False, True) != c["ids"]]
             notes.append(f"{hf_name} agrees on {len(checked) - len(differ)} of {len(checked)} texts "
                          f"(special tokens parsed, no BOS)")

@@ -270,11 +270,17 @@ private:
     }
 
     void encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const override {
-        std::string sanitized;
+        // Words are cut from `text`; the patterns run on `match`, which has the
+        // same length and offsets but is valid UTF-8 for PCRE2.
+        std::string repaired;
+        std::string match_copy;
         std::string_view text = raw;
+        std::string_view match = raw;
         if (!utf8_is_valid(raw)) {
-            sanitized = utf8_sanitize(raw);
-            text = sanitized;
+            repaired = utf8_repair_like_llama(raw);
+            match_copy = utf8_without_surrogates(repaired);
+            text = repaired;
+            match = match_copy;
         }
 
         std::string word;
@@ -287,7 +293,7 @@ private:
         std::vector<int32_t> cached_ids;
         constexpr size_t kMaxCachedWordBytes = 64;
         constexpr size_t kMaxCachedWords = 1 << 16;
-        pre_.split(text, [&](const Span& span) {
+        pre_.split(match, [&](const Span& span) {
             const std::string_view raw_word = text.substr(span.begin, span.end - span.begin);
             const bool cacheable = raw_word.size() <= kMaxCachedWordBytes;
             if (cacheable) {

@@ -8,7 +8,8 @@ real models, Hugging Face `transformers` (loading the tokenizer from the same
 GGUF file) is run as a second opinion when it is installed; its agreement is
 recorded in the output but the expected ids are llama.cpp's, since our
 tokenizer follows llama.cpp's GGUF conventions (see the README of the vocab
-test data: its vectors come from llama.cpp too).
+test data: its vectors come from llama.cpp too). transformers' GGUF loader
+imports torch; without torch installed the cross-check is skipped.
 
     python3 -m venv /tmp/oracle && /tmp/oracle/bin/pip install llama-cpp-python
     # optional second opinion: /tmp/oracle/bin/pip install transformers tokenizers gguf sentencepiece protobuf

@@ -3,8 +3,10 @@
 tests/unit/test_gguf_real_models.cpp to compare the library's parser with.
 
 For each model: header facts, every tensor (name, type, dims in GGUF order,
-absolute data offset, byte size), per-type totals, and every metadata key with
-its type and value (arrays: element type, length, first and last 8 elements).
+absolute data offset, byte size), per-type totals, every metadata key with its
+type and value (arrays: element type, length, first and last 8 elements), and
+for the first tensor of each type its first 512 values as gguf.quants
+dequantizes them (checks our dequantizers on real weights).
 Strings that are not valid UTF-8 are written as {"hex": "..."}.
 
 Usage: python3 scripts/oracle/gen_model_summaries.py [--models DIR] [--out tests/data/models]
@@ -17,13 +19,14 @@ import os
 import pathlib
 
 import numpy as np
-from gguf import GGUFReader, GGUFValueType
+from gguf import GGML_QUANT_SIZES, GGUFReader, GGUFValueType, quants
 
 MODELS = {
     "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
     "gemma3": "gemma-3-270m-q4_k_m.gguf",
 }
 ARRAY_EDGE = 8
+SAMPLE_VALUES = 512
 
 
 def decode(raw: bytes):
@@ -69,7 +72,14 @@ def summarise(path: pathlib.Path) -> dict:
         metadata[name] = field_json(field)
     tensors = []
     per_type: dict[str, dict[str, int]] = {}
+    samples = {}
     for t in reader.tensors:
+        if t.tensor_type.name not in per_type:
+            block_size, type_size = GGML_QUANT_SIZES[t.tensor_type]
+            n = min(SAMPLE_VALUES, int(t.n_elements))
+            raw = t.data.reshape(-1).view(np.uint8)[: n // block_size * type_size]
+            values = quants.dequantize(raw, t.tensor_type).reshape(-1)
+            samples[t.name] = [float(v) for v in values.astype(np.float32)]
         dims = [int(d) for d in t.shape]  # GGUF order: dims[0] is the contiguous one
         tensors.append({
             "name": t.name,
@@ -96,6 +106,7 @@ def summarise(path: pathlib.Path) -> dict:
         "per_type": per_type,
         "tensors": tensors,
         "metadata": metadata,
+        "samples": samples,
     }
 
 

@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -410,6 +412,72 @@ TEST(MalformedCorpus, TruncationAtEveryStructuralBoundary) {
     GgufBytes exact = b;
     exact.truncate(b.layout.tensors[2].data_at + b.layout.tensors[2].data_size);
     EXPECT_NO_THROW(gguf::File::parse(exact.bytes.data(), exact.bytes.size(), "exact"));
+}
+
+// Random damage to the header (bytes flipped, count and length fields set to
+// edge values): every outcome is either a clean refusal or a file whose
+// tensors all lie inside it, aligned and apart. Meant to run under ASan.
+TEST(MalformedCorpus, RandomDamageIsRefusedOrHarmless) {
+    const GgufBytes b = base();
+    std::vector<uint64_t> u64_fields = {GgufLayout::kTensorCountAt, GgufLayout::kMetadataCountAt};
+    for (const auto& kv : b.layout.kvs) u64_fields.push_back(kv.key_at);
+    u64_fields.push_back(b.layout.kvs[2].value_at + 4);  // array length
+    for (const auto& t : b.layout.tensors) {
+        u64_fields.push_back(t.name_at);
+        u64_fields.push_back(t.dims_at);
+        u64_fields.push_back(t.offset_at);
+    }
+    const uint64_t edges[] = {0,
+                              1,
+                              2,
+                              31,
+                              32,
+                              33,
+                              255,
+                              4096,
+                              uint64_t{1} << 31,
+                              uint64_t{1} << 32,
+                              uint64_t{1} << 48,
+                              kU64Max / 2,
+                              kU64Max - 31,
+                              kU64Max};
+    uint64_t state = 12345;
+    auto next = [&state] {  // xorshift64: deterministic across platforms
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return state;
+    };
+    int refused = 0, accepted = 0;
+    for (int round = 0; round < 4000; ++round) {
+        GgufBytes t = b;
+        const int edits = 1 + static_cast<int>(next() % 3);
+        for (int e = 0; e < edits; ++e) {
+            if (next() % 2 == 0) {
+                t.bytes[next() % b.layout.data_section] = static_cast<uint8_t>(next());
+            } else {
+                t.patch<uint64_t>(u64_fields[next() % u64_fields.size()], edges[next() % std::size(edges)]);
+            }
+        }
+        try {
+            const auto f = gguf::File::parse(t.bytes.data(), t.bytes.size(), "damaged");
+            ++accepted;
+            std::vector<std::pair<uint64_t, uint64_t>> spans;
+            for (const gguf::TensorInfo& info : f->tensors()) {
+                ASSERT_LE(info.offset + info.n_bytes, t.bytes.size()) << "round " << round;
+                ASSERT_EQ(info.offset % f->alignment(), 0u) << "round " << round;
+                spans.emplace_back(info.offset, info.offset + info.n_bytes);
+            }
+            std::sort(spans.begin(), spans.end());
+            for (size_t i = 1; i < spans.size(); ++i) ASSERT_LE(spans[i - 1].second, spans[i].first) << round;
+        } catch (const Error& e) {
+            ++refused;
+            ASSERT_EQ(e.code(), CUDA_ERROR_MODEL_LOAD_FAILED) << e.message();
+            ASSERT_NE(e.message().find("invalid GGUF file 'damaged'"), std::string::npos) << e.message();
+        }
+    }
+    EXPECT_GT(refused, 1000);  // the damage is real...
+    EXPECT_GT(accepted, 10);   // ...and harmless edits (e.g. in string bytes) still parse
 }
 
 // Keys of the wrong type or missing: the typed getters name the key.

@@ -173,7 +173,8 @@ private:
 
 // ---- quantization of float data ------------------------------------------------
 
-// Types quantize() writes: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K.
+// Types quantize() writes: every type dequantize_row() reads (F32, F16, BF16,
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, MXFP4).
 bool can_quantize(GgmlType type);
 // Round-to-nearest quantization of `values` (a whole number of blocks) into
 // the stored bytes of `type`; accuracy is reasonable, not llama.cpp's best.

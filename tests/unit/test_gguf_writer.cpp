@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,17 +102,16 @@ TEST_P(QuantizeRoundTrip, ErrorIsWithinTheFormatsStep) {
     std::vector<float> y(x.size());
     dequantize_row(type, q.data(), y.data(), static_cast<int64_t>(y.size()));
     // Relative to the block's range (max |x| = 7): bits of the format.
-    const float levels = type == GgmlType::F32    ? 1e9f
-                         : type == GgmlType::F16  ? 2048.0f
-                         : type == GgmlType::BF16 ? 256.0f
-                         : type == GgmlType::Q8_0 ? 127.0f
-                         : type == GgmlType::Q6_K ? 31.0f
-                         : type == GgmlType::Q5_0 ? 16.0f
-                                                  : 7.5f;
+    // Levels on each side of zero the format resolves over a block's range.
+    const std::map<GgmlType, float> levels = {
+        {GgmlType::F32, 1e9f},    {GgmlType::F16, 2048.0f}, {GgmlType::BF16, 256.0f}, {GgmlType::Q8_0, 127.0f},
+        {GgmlType::Q8_K, 127.0f}, {GgmlType::Q6_K, 31.0f},  {GgmlType::Q5_0, 16.0f},  {GgmlType::Q5_1, 15.5f},
+        {GgmlType::Q5_K, 15.5f},  {GgmlType::Q4_0, 7.5f},   {GgmlType::Q4_1, 7.5f},   {GgmlType::Q4_K, 7.5f},
+        {GgmlType::Q3_K, 4.0f},   {GgmlType::Q2_K, 1.5f},   {GgmlType::MXFP4, 6.0f}};
     double max_err = 0;
     for (size_t i = 0; i < x.size(); ++i) max_err = std::max<double>(max_err, std::fabs(x[i] - y[i]));
     // Round to nearest gives half a step; scales rounded to fp16 or 6 bits add a little: allow one step.
-    EXPECT_LE(max_err, 7.0 / levels) << traits.name;
+    EXPECT_LE(max_err, 7.0 / levels.at(type)) << traits.name;
     if (type == GgmlType::F32) {
         EXPECT_EQ(max_err, 0.0);
     } else {
@@ -121,13 +121,15 @@ TEST_P(QuantizeRoundTrip, ErrorIsWithinTheFormatsStep) {
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizeRoundTrip,
                          testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
-                                         GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q6_K),
+                                         GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
+                                         GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K,
+                                         GgmlType::MXFP4),
                          [](const testing::TestParamInfo<GgmlType>& p) {
                              return std::string(type_traits(p.param).name);
                          });
 
 TEST(GgufWriter, QuantizeRefusesWhatItCannotWrite) {
-    EXPECT_THROW(quantize(GgmlType::Q2_K, std::vector<float>(256)), std::invalid_argument);
+    EXPECT_THROW(quantize(GgmlType::Q8_1, std::vector<float>(32)), std::invalid_argument);
     EXPECT_THROW(quantize(GgmlType::Q8_0, std::vector<float>(31)), std::invalid_argument);
     // The all-zero block must not divide by zero.
     const std::vector<uint8_t> q = quantize(GgmlType::Q4_K, std::vector<float>(256, 0.0f));

@@ -776,6 +776,8 @@ SyntheticVocab synthetic_vocab() {
             }
         }
     }
+    // Sorting keeps every merge after the merges that build its left part
+    // ("h e" < "he l": the space sorts before any symbol) and lets duplicates go.
     std::sort(vocab.merges.begin(), vocab.merges.end());
     vocab.merges.erase(std::unique(vocab.merges.begin(), vocab.merges.end()), vocab.merges.end());
     for (const char* special : {"<|endoftext|>", "<|im_start|>", "<|im_end|>"}) {

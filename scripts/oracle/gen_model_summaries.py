@@ -9,7 +9,11 @@ for the first tensor of each type its first 512 values as gguf.quants
 dequantizes them (checks our dequantizers on real weights).
 Strings that are not valid UTF-8 are written as {"hex": "..."}.
 
-Usage: python3 scripts/oracle/gen_model_summaries.py [--models DIR] [--out tests/data/models]
+Also tests/data/models/vocab.json: for each vocabulary-only file in
+../shared/testdata/vocab, the architecture, tokenizer model, vocabulary size
+and counts of keys and tensors (what worker-cli info reports for them).
+
+Usage: python3 scripts/oracle/gen_model_summaries.py [--models DIR] [--vocab DIR] [--out tests/data/models]
 Requires: pip install gguf==0.19.0 numpy; the models fetched by scripts/fetch-models.sh.
 """
 
@@ -115,6 +119,7 @@ def main() -> None:
     default_models = os.environ.get("WORKER_MODEL_CACHE", str(pathlib.Path.home() / ".cache/worker_cuda/models"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=default_models)
+    parser.add_argument("--vocab", default=str(root.parent / "shared/testdata/vocab"))
     parser.add_argument("--out", default=str(root / "tests/data/models"))
     args = parser.parse_args()
     out = pathlib.Path(args.out)
@@ -123,6 +128,19 @@ def main() -> None:
         summary = summarise(pathlib.Path(args.models) / file)
         (out / f"{key}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"{key}: {summary['tensor_count']} tensors, {summary['metadata_count']} keys")
+    vocab = {}
+    for path in sorted(pathlib.Path(args.vocab).glob("*.gguf")):
+        reader = GGUFReader(str(path))
+        fields = {k: v for k, v in reader.fields.items() if not k.startswith("GGUF.")}
+        vocab[path.name] = {
+            "architecture": fields["general.architecture"].contents(),
+            "tokenizer_model": fields["tokenizer.ggml.model"].contents(),
+            "vocab_size": len(fields["tokenizer.ggml.tokens"].data),
+            "metadata_count": len(fields),
+            "tensor_count": len(reader.tensors),
+        }
+    (out / "vocab.json").write_text(json.dumps(vocab, indent=1) + "\n", encoding="utf-8")
+    print(f"vocab: {len(vocab)} files")
 
 
 if __name__ == "__main__":

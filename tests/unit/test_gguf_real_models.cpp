@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -175,6 +176,28 @@ TEST_P(RealModel, FirstValuesOfEachTensorTypeMatchTheGgufPackage) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, RealModel, testing::Values("smollm2", "gemma3"));
+
+// Vocabulary-only files have no tensors; info must still summarise them.
+TEST(VocabOnlyFiles, SummaryMatchesTheGgufPackage) {
+    const Json want = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/models/vocab.json");
+    ASSERT_FALSE(want.members().empty());
+    if (!std::filesystem::exists(shared_testdata("vocab"))) {
+        GTEST_SKIP() << "no " << shared_testdata("vocab") << " (shared test data is outside the repository)";
+    }
+    for (const auto& [name, w] : want.members()) {
+        const std::string path = shared_testdata("vocab/" + name);
+        ASSERT_TRUE(std::filesystem::exists(path)) << path;
+        const auto file = gguf::File::open(path);
+        const gguf::Summary s = gguf::summarize(*file);
+        EXPECT_EQ(s.architecture, w["architecture"].as_string()) << name;
+        EXPECT_EQ(s.tokenizer_model, w["tokenizer_model"].as_string()) << name;
+        EXPECT_EQ(s.vocab_size, w["vocab_size"].as_u64()) << name;
+        EXPECT_EQ(s.tensor_count, w["tensor_count"].as_u64()) << name;
+        EXPECT_EQ(s.parameter_count, 0u) << name;
+        EXPECT_TRUE(s.types.empty()) << name;
+        EXPECT_EQ(file->metadata().size(), w["metadata_count"].as_u64()) << name;
+    }
+}
 
 TEST(Json, ParsesWhatTheOracleScriptsWrite) {
     const Json j = Json::parse(R"({"a": [1, -2, 3.5e2, true, null], "s": "x\"\u00e9\ud83d\ude00\n", "o": {}})");

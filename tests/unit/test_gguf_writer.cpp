@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -226,6 +227,68 @@ TEST(GgufWriter, CopiesTokenizerMetadataFromAnotherFile) {
     EXPECT_EQ(f->get_string_array("tokenizer.ggml.tokens"), src->get_string_array("tokenizer.ggml.tokens"));
     EXPECT_EQ(f->find_tensor("token_embd.weight")->dims[1], src->get_array_size("tokenizer.ggml.tokens"));
     std::filesystem::remove(path);
+}
+
+// Seeds for the libFuzzer target tests/fuzz/fuzz_gguf.cpp: small valid files
+// of every shape the writer makes, each under the fuzzer's 64 KiB input limit.
+// WORKER_WRITE_FUZZ_SEEDS=1 rewrites tests/fuzz/seeds/fuzz_gguf/ from them.
+std::vector<std::pair<std::string, GgufBytes>> fuzz_seeds() {
+    std::vector<std::pair<std::string, GgufBytes>> seeds;
+    {
+        GgufWriter w;
+        w.add_u8("u8", 1).add_i8("i8", -1).add_u16("u16", 2).add_i16("i16", -2).add_u32("u32", 3).add_i32("i32", -3);
+        w.add_u64("u64", 4).add_i64("i64", -4).add_f32("f32", 0.5f).add_f64("f64", 0.25).add_bool("b", true);
+        w.add_string("s", "text").add_string_array("sa", {"a", "bc"}).add_f32_array("fa", {1.0f, 2.0f});
+        w.add("nested", value_array(ValueType::ARRAY, {value_array(ValueType::INT16, {value_i16(-1)})}));
+        seeds.emplace_back("metadata_all_types", w.build());
+    }
+    {
+        GgufWriter w;
+        w.add_string("general.architecture", "llama");
+        uint64_t seed = 1;
+        for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                              GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
+                              GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K, GgmlType::MXFP4}) {
+            const uint64_t n = type_traits(type).block_size == 1 ? 8 : type_traits(type).block_size;
+            w.add_random_tensor(std::string("t.") + type_traits(type).name, {n, 1}, type, ++seed);
+        }
+        seeds.emplace_back("tensor_every_type", w.build());
+    }
+    {
+        GgufWriter w;
+        w.set_version(2).set_alignment(64).add_u32("general.alignment", 64);
+        w.add_random_tensor("a", {32, 2, 1, 1}, GgmlType::Q8_0, 7).add_random_tensor("b", {3}, GgmlType::F32, 8);
+        seeds.emplace_back("v2_alignment_64_four_dims", w.build());
+    }
+    for (const char* arch : {"llama", "qwen2", "phi3", "gemma3"}) {
+        SyntheticModelSpec spec;
+        spec.arch = arch;
+        spec.n_embd = 32;
+        spec.n_layer = 1;
+        spec.n_head = 2;
+        spec.n_head_kv = 1;
+        spec.head_dim = 16;
+        spec.n_ff = 32;
+        spec.weight_type = GgmlType::Q8_0;
+        spec.embedding_type = GgmlType::Q8_0;
+        spec.output_weight = false;
+        GgufWriter w;
+        add_synthetic_model(w, spec);
+        seeds.emplace_back(std::string("model_") + arch, w.build());
+    }
+    return seeds;
+}
+
+TEST(GgufWriter, FuzzSeedsAreValidFiles) {
+    const std::string dir = std::string(WORKER_SOURCE_DIR) + "/tests/fuzz/seeds/fuzz_gguf/";
+    const char* rewrite = std::getenv("WORKER_WRITE_FUZZ_SEEDS");
+    for (const auto& [name, bytes] : fuzz_seeds()) {
+        EXPECT_LE(bytes.bytes.size(), 65536u) << name;
+        EXPECT_NO_THROW(parse(bytes)) << name;
+        if (rewrite != nullptr && std::string(rewrite) == "1") bytes.write(dir + name + ".gguf");
+        // The committed seeds must be valid files too (the fuzzer starts from them).
+        EXPECT_NO_THROW(gguf::File::open(dir + name + ".gguf")) << name << ": rerun with WORKER_WRITE_FUZZ_SEEDS=1";
+    }
 }
 
 }  // namespace

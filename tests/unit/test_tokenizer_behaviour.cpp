@@ -11,8 +11,8 @@
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
+#include "support/gguf_writer.h"
 #include "support/test_models.h"
-#include "test_tokenizer_gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
@@ -153,10 +153,10 @@ TEST(TokenizerThreads, ConcurrentEncodesAgree) {
 
 // ---- metadata errors: a minimal GGUF v3 with only metadata ---------------------
 
-using worker::test::MetadataWriter;
+using worker::test::GgufWriter;
 
-void expect_load_error(const MetadataWriter& writer, const std::string& needle) {
-    const std::vector<uint8_t> bytes = writer.finish();
+void expect_load_error(const GgufWriter& writer, const std::string& needle) {
+    const std::vector<uint8_t> bytes = writer.build().bytes;
     const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), "synthetic.gguf");
     try {
         Tokenizer::from_gguf(*file);
@@ -168,42 +168,42 @@ void expect_load_error(const MetadataWriter& writer, const std::string& needle) 
 }
 
 TEST(TokenizerMetadata, UnsupportedModelIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "bert");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "bert");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b"});
     expect_load_error(w, "tokenizer.ggml.model");
 }
 
 TEST(TokenizerMetadata, MissingTokensIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "llama");
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "llama");
     expect_load_error(w, "tokenizer.ggml.tokens");
 }
 
 TEST(TokenizerMetadata, UnknownPreTokenizerIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_kv("tokenizer.ggml.pre", "no-such-pre");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "ab"});
-    w.string_array_kv("tokenizer.ggml.merges", {"a b"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "no-such-pre");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    w.add_string_array("tokenizer.ggml.merges", {"a b"});
     expect_load_error(w, "tokenizer.ggml.pre");
 }
 
 TEST(TokenizerMetadata, MissingMergesIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
     expect_load_error(w, "tokenizer.ggml.merges");
 }
 
 TEST(TokenizerMetadata, TinySyntheticBpeMergesByRank) {
     // Rank 0 "b c" beats rank 1 "a b": "abc" -> "a" + "bc", not "ab" + "c".
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_kv("tokenizer.ggml.pre", "gpt-2");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "c", "ab", "bc"});
-    w.string_array_kv("tokenizer.ggml.merges", {"b c", "a b"});
-    const std::vector<uint8_t> bytes = w.finish();
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "gpt-2");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "c", "ab", "bc"});
+    w.add_string_array("tokenizer.ggml.merges", {"b c", "a b"});
+    const std::vector<uint8_t> bytes = w.build().bytes;
     const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), "synthetic.gguf");
     const auto tok = Tokenizer::from_gguf(*file);
     EXPECT_EQ(tok->encode("abc", false, false), (std::vector<int32_t>{0, 4}));

@@ -4,220 +4,24 @@
 // tests/data/tokenizer/*.json.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <map>
-#include <memory>
-#include <stdexcept>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "gguf/gguf_file.h"
+#include "support/gguf_writer.h"
+#include "support/json.h"
 #include "support/test_models.h"
-#include "test_tokenizer_gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
 
 using worker::tokenizer::Tokenizer;
 
-// ---- a small JSON reader for the vector files -----------------------------------
-
-struct Json {
-    enum Kind { kNull, kBool, kNumber, kString, kArray, kObject } kind = kNull;
-    bool boolean = false;
-    double number = 0;
-    std::string string;
-    std::vector<Json> array;
-    std::map<std::string, Json> object;
-
-    const Json& at(const std::string& key) const {
-        const auto it = object.find(key);
-        if (it == object.end()) throw std::runtime_error("missing key " + key);
-        return it->second;
-    }
-};
-
-class JsonParser {
-public:
-    explicit JsonParser(const std::string& text) : s_(text) {}
-    Json parse() {
-        Json v = value();
-        skip_space();
-        if (pos_ != s_.size()) throw std::runtime_error("trailing data");
-        return v;
-    }
-
-private:
-    void skip_space() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t')) {
-            ++pos_;
-        }
-    }
-    char peek() {
-        skip_space();
-        if (pos_ >= s_.size()) throw std::runtime_error("unexpected end");
-        return s_[pos_];
-    }
-    void expect(char c) {
-        if (peek() != c) throw std::runtime_error(std::string("expected ") + c + " at " + std::to_string(pos_));
-        ++pos_;
-    }
-    bool literal(const char* word) {
-        const std::string w = word;
-        if (s_.compare(pos_, w.size(), w) != 0) return false;
-        pos_ += w.size();
-        return true;
-    }
-    static void append_utf8(std::string& out, uint32_t cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-    uint32_t hex4() {
-        if (pos_ + 4 > s_.size()) throw std::runtime_error("short \\u escape");
-        const uint32_t v = static_cast<uint32_t>(std::stoul(s_.substr(pos_, 4), nullptr, 16));
-        pos_ += 4;
-        return v;
-    }
-    std::string string_value() {
-        expect('"');
-        std::string out;
-        while (true) {
-            if (pos_ >= s_.size()) throw std::runtime_error("unterminated string");
-            const char c = s_[pos_++];
-            if (c == '"') return out;
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            const char e = s_[pos_++];
-            switch (e) {
-                case '"':
-                    out += '"';
-                    break;
-                case '\\':
-                    out += '\\';
-                    break;
-                case '/':
-                    out += '/';
-                    break;
-                case 'b':
-                    out += '\b';
-                    break;
-                case 'f':
-                    out += '\f';
-                    break;
-                case 'n':
-                    out += '\n';
-                    break;
-                case 'r':
-                    out += '\r';
-                    break;
-                case 't':
-                    out += '\t';
-                    break;
-                case 'u': {
-                    uint32_t cp = hex4();
-                    if (cp >= 0xD800 && cp < 0xDC00 && s_.compare(pos_, 2, "\\u") == 0) {
-                        pos_ += 2;
-                        const uint32_t low = hex4();
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                    }
-                    append_utf8(out, cp);
-                    break;
-                }
-                default:
-                    throw std::runtime_error("bad escape");
-            }
-        }
-    }
-    Json value() {
-        Json v;
-        const char c = peek();
-        if (c == '{') {
-            v.kind = Json::kObject;
-            ++pos_;
-            if (peek() == '}') {
-                ++pos_;
-                return v;
-            }
-            while (true) {
-                const std::string key = string_value();
-                expect(':');
-                v.object[key] = value();
-                if (peek() == ',') {
-                    ++pos_;
-                    continue;
-                }
-                expect('}');
-                return v;
-            }
-        }
-        if (c == '[') {
-            v.kind = Json::kArray;
-            ++pos_;
-            if (peek() == ']') {
-                ++pos_;
-                return v;
-            }
-            while (true) {
-                v.array.push_back(value());
-                if (peek() == ',') {
-                    ++pos_;
-                    continue;
-                }
-                expect(']');
-                return v;
-            }
-        }
-        if (c == '"') {
-            v.kind = Json::kString;
-            v.string = string_value();
-            return v;
-        }
-        if (literal("true")) {
-            v.kind = Json::kBool;
-            v.boolean = true;
-            return v;
-        }
-        if (literal("false")) {
-            v.kind = Json::kBool;
-            return v;
-        }
-        if (literal("null")) return v;
-        size_t used = 0;
-        v.kind = Json::kNumber;
-        v.number = std::stod(s_.substr(pos_, 32), &used);
-        pos_ += used;
-        return v;
-    }
-
-    const std::string& s_;
-    size_t pos_ = 0;
-};
-
-// ---- the vectors ------------------------------------------------------------------
-
 std::string data_dir() { return std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer"; }
 
-Json load_vectors(const std::string& name) {
-    std::ifstream in(data_dir() + "/" + name + ".json", std::ios::binary);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return JsonParser(text).parse();
+worker::test::Json load_vectors(const std::string& name) {
+    return worker::test::Json::parse_file(data_dir() + "/" + name + ".json");
 }
 
 std::string escaped(const std::string& s) {
@@ -244,21 +48,21 @@ std::string from_hex(const std::string& hex) {
 
 // Compares every case; checks the round trip on the plain-text cases.
 void check_vectors(const std::string& name, const Tokenizer& tokenizer) {
-    const Json doc = load_vectors(name);
-    const auto& cases = doc.at("cases").array;
+    const worker::test::Json doc = load_vectors(name);
+    const auto& cases = doc["cases"].items();
     ASSERT_GE(cases.size(), 100u) << name;
     const Tokenizer* tok = &tokenizer;
 
     size_t passed = 0;
     size_t round_trips = 0;
-    for (const Json& c : cases) {
+    for (const worker::test::Json& c : cases) {
         // "text_hex" holds inputs that are not UTF-8 (JSON strings cannot).
-        const bool raw_bytes = c.object.count("text_hex") > 0;
-        const std::string text = raw_bytes ? from_hex(c.at("text_hex").string) : c.at("text").string;
-        const bool add_special = c.at("add_special").boolean;
-        const bool parse_special = c.at("parse_special").boolean;
+        const bool raw_bytes = c.contains("text_hex");
+        const std::string text = raw_bytes ? from_hex(c["text_hex"].as_string()) : c["text"].as_string();
+        const bool add_special = c["add_special"].as_bool();
+        const bool parse_special = c["parse_special"].as_bool();
         std::vector<int32_t> expected;
-        for (const Json& id : c.at("ids").array) expected.push_back(static_cast<int32_t>(id.number));
+        for (const worker::test::Json& id : c["ids"].items()) expected.push_back(static_cast<int32_t>(id.as_i64()));
 
         const std::vector<int32_t> ids = tok->encode(text, add_special, parse_special);
         EXPECT_EQ(ids, expected) << name << ": '" << escaped(text) << "' add_special=" << add_special
@@ -305,16 +109,16 @@ class PreTokenizerVectors : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(PreTokenizerVectors, MatchLlamaCpp) {
     const auto gpt2 = worker::gguf::File::open(worker::test::shared_testdata("vocab/ggml-vocab-gpt-2.gguf"));
-    worker::test::MetadataWriter w;
-    w.string_kv("general.architecture", "gpt2");
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_kv("tokenizer.ggml.pre", GetParam());
-    w.string_array_kv("tokenizer.ggml.tokens", gpt2->get_string_array("tokenizer.ggml.tokens"));
-    w.i32_array_kv("tokenizer.ggml.token_type", gpt2->get_i32_array("tokenizer.ggml.token_type"));
-    w.string_array_kv("tokenizer.ggml.merges", gpt2->get_string_array("tokenizer.ggml.merges"));
-    w.u32_kv("tokenizer.ggml.bos_token_id", 50256);
-    w.u32_kv("tokenizer.ggml.eos_token_id", 50256);
-    const std::vector<uint8_t> bytes = w.finish();
+    worker::test::GgufWriter w;
+    w.add_string("general.architecture", "gpt2");
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", GetParam());
+    w.add_string_array("tokenizer.ggml.tokens", gpt2->get_string_array("tokenizer.ggml.tokens"));
+    w.add_i32_array("tokenizer.ggml.token_type", gpt2->get_i32_array("tokenizer.ggml.token_type"));
+    w.add_string_array("tokenizer.ggml.merges", gpt2->get_string_array("tokenizer.ggml.merges"));
+    w.add_u32("tokenizer.ggml.bos_token_id", 50256);
+    w.add_u32("tokenizer.ggml.eos_token_id", 50256);
+    const std::vector<uint8_t> bytes = w.build().bytes;
     const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), std::string("gpt-2-as-") + GetParam());
     check_vectors(std::string("pre-") + GetParam(), *Tokenizer::from_gguf(*file));
 }

@@ -16,11 +16,46 @@
 //! # }
 //! ```
 //!
+//! # Ownership and threads
+//!
 //! Every handle of the C API is an owning type whose `Drop` frees it. The
-//! borrow checker keeps a [`Model`] from outliving its [`Context`] and an
-//! [`Inference`] from outliving its [`Model`]. Contexts and models may be
-//! shared between threads (each thread running its own inference); an
-//! inference may move to another thread but not be shared.
+//! borrow checker keeps a [`Model`] from outliving its [`Context`]:
+//!
+//! ```compile_fail,E0597
+//! # use worker_cuda::{Context, DEVICE_CPU};
+//! let model = {
+//!     let ctx = Context::new(DEVICE_CPU).unwrap();
+//!     ctx.load_model("model.gguf").unwrap()
+//! };
+//! ```
+//!
+//! and an [`Inference`] from outliving its [`Model`]:
+//!
+//! ```compile_fail,E0597
+//! # use worker_cuda::{Context, DEVICE_CPU};
+//! let ctx = Context::new(DEVICE_CPU).unwrap();
+//! let inference = {
+//!     let model = ctx.load_model("model.gguf").unwrap();
+//!     model.start_inference("Hello", 8, 0.0, 0).unwrap()
+//! };
+//! ```
+//!
+//! Contexts and models are `Send` and `Sync`: several threads may share a
+//! model, each running its own inference. An inference is `Send` — it may
+//! move to another thread between calls — but not `Sync`:
+//!
+//! ```
+//! fn send_and_sync<T: Send + Sync>() {}
+//! fn send<T: Send>() {}
+//! send_and_sync::<worker_cuda::Context>();
+//! send_and_sync::<worker_cuda::Model<'static>>();
+//! send::<worker_cuda::Inference<'static>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn sync<T: Sync>() {}
+//! sync::<worker_cuda::Inference<'static>>();
+//! ```
 #![warn(missing_docs)]
 
 mod context;

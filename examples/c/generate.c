@@ -27,8 +27,8 @@ static double now_ms(void) {
 }
 
 static void report(const char* call, int error_code) {
-    fprintf(stderr, "generate: %s failed: %s (code %d): %s\n", call, cuda_error_message(error_code),
-            error_code, cuda_last_error_detail());
+    fprintf(stderr, "generate: %s failed: %s (code %d): %s\n", call, cuda_error_message(error_code), error_code,
+            cuda_last_error_detail());
 }
 
 static int parse_max_tokens(const char* text, int* max_tokens) {
@@ -87,8 +87,8 @@ static int stream(InferenceResult* inference, double started_ms) {
     putchar('\n');
     if (generated > 1) {
         const double decode_ms = last_ms - started_ms - first_token_ms;
-        fprintf(stderr, "generate: %d tokens; first token %.2f ms, then %.2f tokens/s\n", generated,
-                first_token_ms, (generated - 1) * 1e3 / decode_ms);
+        fprintf(stderr, "generate: %d tokens; first token %.2f ms, then %.2f tokens/s\n", generated, first_token_ms,
+                (generated - 1) * 1e3 / decode_ms);
     } else {
         fprintf(stderr, "generate: %d token(s)\n", generated);
     }

@@ -52,7 +52,10 @@ fn main() {
         header.display()
     );
     for name in ["worker_ffi.h", "worker_types.h", "worker_errors.h"] {
-        println!("cargo:rerun-if-changed={}", include_dir.join(name).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            include_dir.join(name).display()
+        );
     }
 
     let bindings = bindgen::Builder::default()

@@ -5,6 +5,9 @@
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_WORKER_CUDA_LIB_DIR");
     if let Some(lib_dir) = std::env::var_os("DEP_WORKER_CUDA_LIB_DIR") {
-        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.to_string_lossy());
+        println!(
+            "cargo:rustc-link-arg=-Wl,-rpath,{}",
+            lib_dir.to_string_lossy()
+        );
     }
 }

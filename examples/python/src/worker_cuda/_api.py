@@ -7,11 +7,10 @@ import os
 import threading
 import weakref
 from ctypes import byref, c_char_p, c_int
-from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, Tuple, TypeVar, Union
 
 from ._library import (
     DEVICE_CPU,
-    InferenceHandle,
     WorkerInferenceParams,
     check,
     last_error,
@@ -20,6 +19,7 @@ from ._library import (
 from .errors import ErrorCode, InvalidParameterError
 
 PathLike = Union[str, "os.PathLike[str]"]
+_Self = TypeVar("_Self", bound="_Owned")
 
 # The first buffer a token's text is read into; it doubles when a piece does
 # not fit (the library keeps the piece for the retry), up to the maximum.
@@ -98,7 +98,7 @@ class _Owned:
         :class:`~worker_cuda.InvalidParameterError`; closing twice is fine."""
         self._finalizer()
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self: _Self) -> _Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -294,7 +294,7 @@ class Generation(_Owned, Iterator[str]):
         with self._lock:
             if self._done:
                 raise StopIteration
-            handle: InferenceHandle = self._live()
+            handle = self._live()
             lib = library()
             index = c_int(-1)
             err = c_int(-1)

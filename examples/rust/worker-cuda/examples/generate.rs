@@ -18,7 +18,9 @@ fn main() -> ExitCode {
         eprintln!("usage: {} MODEL [PROMPT] [MAX_TOKENS]", args[0]);
         return ExitCode::from(2);
     }
-    let prompt = args.get(2).map_or("The capital of France is", String::as_str);
+    let prompt = args
+        .get(2)
+        .map_or("The capital of France is", String::as_str);
     let max_tokens = match args.get(3).map(|n| n.parse::<u32>()) {
         None => 32,
         Some(Ok(n)) if n > 0 => n,
@@ -37,7 +39,11 @@ fn main() -> ExitCode {
 }
 
 fn generate(model_path: &str, prompt: &str, max_tokens: u32) -> Result<(), CudaError> {
-    let device = if Context::device_count() > 0 { 0 } else { DEVICE_CPU };
+    let device = if Context::device_count() > 0 {
+        0
+    } else {
+        DEVICE_CPU
+    };
     let ctx = Context::new(device)?;
     let model = ctx.load_model(model_path)?;
     eprintln!("generate: {} MiB of weights", model.vram_bytes() >> 20);

@@ -28,7 +28,10 @@ unsafe impl Sync for Model<'_> {}
 
 impl<'ctx> Model<'ctx> {
     pub(crate) fn from_raw(raw: NonNull<sys::CudaModel>) -> Model<'ctx> {
-        Model { raw, _context: PhantomData }
+        Model {
+            raw,
+            _context: PhantomData,
+        }
     }
 
     /// Bytes the model's weights hold on its device (on the CPU device, the

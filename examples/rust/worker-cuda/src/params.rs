@@ -137,8 +137,13 @@ impl InferenceParams {
             top_p: self.top_p,
             min_p: self.min_p,
             repetition_penalty: self.repetition_penalty,
-            stop: if stop.is_empty() { ptr::null() } else { stop.as_ptr() },
-            n_stop: i32::try_from(stop.len()).map_err(|_| too_large("the number of stop strings"))?,
+            stop: if stop.is_empty() {
+                ptr::null()
+            } else {
+                stop.as_ptr()
+            },
+            n_stop: i32::try_from(stop.len())
+                .map_err(|_| too_large("the number of stop strings"))?,
         })
     }
 }
@@ -146,6 +151,9 @@ impl InferenceParams {
 /// `max_tokens` as the C API's `int`.
 pub(crate) fn max_tokens_to_c(max_tokens: u32) -> Result<i32, CudaError> {
     i32::try_from(max_tokens).map_err(|_| {
-        CudaError::InvalidParameter(format!("max_tokens {max_tokens} is larger than {}", i32::MAX))
+        CudaError::InvalidParameter(format!(
+            "max_tokens {max_tokens} is larger than {}",
+            i32::MAX
+        ))
     })
 }

@@ -8,12 +8,30 @@ const ALL_CODES: [(CudaErrorCode, u32); 10] = [
     (CudaErrorCode::Success, sys::CUDA_SUCCESS),
     (CudaErrorCode::InvalidDevice, sys::CUDA_ERROR_INVALID_DEVICE),
     (CudaErrorCode::OutOfMemory, sys::CUDA_ERROR_OUT_OF_MEMORY),
-    (CudaErrorCode::ModelLoadFailed, sys::CUDA_ERROR_MODEL_LOAD_FAILED),
-    (CudaErrorCode::InferenceFailed, sys::CUDA_ERROR_INFERENCE_FAILED),
-    (CudaErrorCode::InvalidParameter, sys::CUDA_ERROR_INVALID_PARAMETER),
-    (CudaErrorCode::KernelLaunchFailed, sys::CUDA_ERROR_KERNEL_LAUNCH_FAILED),
-    (CudaErrorCode::VramResidencyFailed, sys::CUDA_ERROR_VRAM_RESIDENCY_FAILED),
-    (CudaErrorCode::DeviceNotFound, sys::CUDA_ERROR_DEVICE_NOT_FOUND),
+    (
+        CudaErrorCode::ModelLoadFailed,
+        sys::CUDA_ERROR_MODEL_LOAD_FAILED,
+    ),
+    (
+        CudaErrorCode::InferenceFailed,
+        sys::CUDA_ERROR_INFERENCE_FAILED,
+    ),
+    (
+        CudaErrorCode::InvalidParameter,
+        sys::CUDA_ERROR_INVALID_PARAMETER,
+    ),
+    (
+        CudaErrorCode::KernelLaunchFailed,
+        sys::CUDA_ERROR_KERNEL_LAUNCH_FAILED,
+    ),
+    (
+        CudaErrorCode::VramResidencyFailed,
+        sys::CUDA_ERROR_VRAM_RESIDENCY_FAILED,
+    ),
+    (
+        CudaErrorCode::DeviceNotFound,
+        sys::CUDA_ERROR_DEVICE_NOT_FOUND,
+    ),
     (CudaErrorCode::Unknown, sys::CUDA_ERROR_UNKNOWN),
 ];
 
@@ -32,8 +50,14 @@ fn codes_have_the_c_values() {
 #[test]
 fn codes_carry_the_library_message() {
     assert_eq!(CudaErrorCode::Success.message(), "success");
-    assert_eq!(CudaErrorCode::ModelLoadFailed.message(), "model load failed");
-    assert_eq!(CudaErrorCode::DeviceNotFound.to_string(), "no CUDA device found");
+    assert_eq!(
+        CudaErrorCode::ModelLoadFailed.message(),
+        "model load failed"
+    );
+    assert_eq!(
+        CudaErrorCode::DeviceNotFound.to_string(),
+        "no CUDA device found"
+    );
     for (code, _) in ALL_CODES {
         assert_ne!(code.message(), "unknown error code", "{code:?}");
     }
@@ -45,8 +69,14 @@ fn from_code_maps_every_failure_code_to_its_variant() {
         let error = CudaError::from_code(code.raw());
         assert_eq!(error.code(), *code);
     }
-    assert!(matches!(CudaError::from_code(3), CudaError::ModelLoadFailed(_)));
-    assert!(matches!(CudaError::from_code(8), CudaError::DeviceNotFound(_)));
+    assert!(matches!(
+        CudaError::from_code(3),
+        CudaError::ModelLoadFailed(_)
+    ));
+    assert!(matches!(
+        CudaError::from_code(8),
+        CudaError::DeviceNotFound(_)
+    ));
     // Not failure codes: reported as Unknown, never as a success.
     assert_eq!(CudaError::from_code(0).code(), CudaErrorCode::Unknown);
     assert_eq!(CudaError::from_code(1234).code(), CudaErrorCode::Unknown);
@@ -89,21 +119,38 @@ fn a_gpu_that_is_not_there_is_reported() {
 fn the_cpu_device_is_healthy() {
     let ctx = Context::new(DEVICE_CPU).expect("CPU context");
     assert_eq!(ctx.check_device_health(), Ok(true));
-    assert!(ctx.process_vram_usage() > 0, "resident set size of this process");
+    assert!(
+        ctx.process_vram_usage() > 0,
+        "resident set size of this process"
+    );
 }
 
 #[test]
 fn missing_and_malformed_models_fail_to_load() {
     let ctx = Context::new(DEVICE_CPU).unwrap();
     let missing = ctx.load_model("/nonexistent/model.gguf").unwrap_err();
-    assert!(matches!(missing, CudaError::ModelLoadFailed(_)), "{missing:?}");
-    assert!(missing.detail().contains("/nonexistent/model.gguf"), "{missing:?}");
+    assert!(
+        matches!(missing, CudaError::ModelLoadFailed(_)),
+        "{missing:?}"
+    );
+    assert!(
+        missing.detail().contains("/nonexistent/model.gguf"),
+        "{missing:?}"
+    );
 
     let directory = ctx.load_model(env!("CARGO_MANIFEST_DIR")).unwrap_err();
-    assert!(matches!(directory, CudaError::ModelLoadFailed(_)), "{directory:?}");
+    assert!(
+        matches!(directory, CudaError::ModelLoadFailed(_)),
+        "{directory:?}"
+    );
 
-    let not_gguf = ctx.load_model(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap_err();
-    assert!(matches!(not_gguf, CudaError::ModelLoadFailed(_)), "{not_gguf:?}");
+    let not_gguf = ctx
+        .load_model(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .unwrap_err();
+    assert!(
+        matches!(not_gguf, CudaError::ModelLoadFailed(_)),
+        "{not_gguf:?}"
+    );
 
     // The context stays usable after failures.
     assert_eq!(ctx.check_device_health(), Ok(true));

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use worker_cuda::{Context, CudaError, InferenceParams, Model, DEVICE_CPU};
 
-const PROMPT: &str = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
+const PROMPT: &str =
+    "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
 
 /// Loads the model on a CPU context and runs `test` on it; skips (see
 /// `common::smollm2`) when the model is not fetched.
@@ -40,7 +41,11 @@ fn text(tokens: &[(String, u32)]) -> String {
 #[test]
 fn the_model_is_loaded_and_resident() {
     with_model(|model| {
-        assert!(model.vram_bytes() > 50_000_000, "{} bytes of weights", model.vram_bytes());
+        assert!(
+            model.vram_bytes() > 50_000_000,
+            "{} bytes of weights",
+            model.vram_bytes()
+        );
         assert_eq!(model.check_vram_residency(), Ok(true));
     });
 }
@@ -75,7 +80,12 @@ fn next_token_reports_completion_and_keeps_reporting_it() {
 #[test]
 fn sampling_is_reproducible_by_seed() {
     with_model(|model| {
-        let params = InferenceParams::new().max_tokens(16).temperature(1.0).top_k(0).top_p(1.0).min_p(0.0);
+        let params = InferenceParams::new()
+            .max_tokens(16)
+            .temperature(1.0)
+            .top_k(0)
+            .top_p(1.0)
+            .min_p(0.0);
         let run = |seed| -> String {
             model
                 .start_inference_with(PROMPT, &params.clone().seed(seed))
@@ -87,7 +97,10 @@ fn sampling_is_reproducible_by_seed() {
         let first = run(7);
         assert_eq!(run(7), first);
         let others: Vec<String> = (8..12).map(run).collect();
-        assert!(others.iter().any(|other| *other != first), "every seed gave {first:?}");
+        assert!(
+            others.iter().any(|other| *other != first),
+            "every seed gave {first:?}"
+        );
     });
 }
 
@@ -96,8 +109,13 @@ fn a_stop_string_ends_generation_and_is_not_returned() {
     with_model(|model| {
         let free = text(&greedy(model, 24));
         let stop = "Paris";
-        let at = free.find(stop).unwrap_or_else(|| panic!("{free:?} has no {stop:?}"));
-        let params = InferenceParams::new().max_tokens(24).temperature(0.0).stop([stop]);
+        let at = free
+            .find(stop)
+            .unwrap_or_else(|| panic!("{free:?} has no {stop:?}"));
+        let params = InferenceParams::new()
+            .max_tokens(24)
+            .temperature(0.0)
+            .stop([stop]);
         let stopped: String = model
             .start_inference_with(PROMPT, &params)
             .unwrap()
@@ -111,7 +129,9 @@ fn a_stop_string_ends_generation_and_is_not_returned() {
 #[test]
 fn bad_arguments_are_invalid_parameters() {
     with_model(|model| {
-        let nul = model.start_inference("Hello\0world", 8, 0.0, 0).unwrap_err();
+        let nul = model
+            .start_inference("Hello\0world", 8, 0.0, 0)
+            .unwrap_err();
         assert!(matches!(nul, CudaError::InvalidParameter(_)), "{nul:?}");
         assert!(nul.detail().contains("NUL"));
 
@@ -130,7 +150,10 @@ fn bad_arguments_are_invalid_parameters() {
         ];
         for params in &bad {
             let error = model.start_inference_with(PROMPT, params).unwrap_err();
-            assert!(matches!(error, CudaError::InvalidParameter(_)), "{params:?}: {error:?}");
+            assert!(
+                matches!(error, CudaError::InvalidParameter(_)),
+                "{params:?}: {error:?}"
+            );
             assert!(!error.detail().is_empty());
         }
         // The model stays usable.

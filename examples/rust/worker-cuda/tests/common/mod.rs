@@ -10,7 +10,9 @@ use std::path::PathBuf;
 pub fn smollm2() -> Option<PathBuf> {
     let cache = env::var_os("WORKER_MODEL_CACHE")
         .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/worker_cuda/models")))
+        .or_else(|| {
+            env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/worker_cuda/models"))
+        })
         .expect("neither WORKER_MODEL_CACHE nor HOME is set");
     let path = cache.join("SmolLM2-135M-Instruct.Q4_1.gguf");
     if path.is_file() {
@@ -22,6 +24,9 @@ pub fn smollm2() -> Option<PathBuf> {
         "{} is missing (run scripts/fetch-models.sh)",
         path.display()
     );
-    eprintln!("skipped: {} not fetched (run scripts/fetch-models.sh)", path.display());
+    eprintln!(
+        "skipped: {} not fetched (run scripts/fetch-models.sh)",
+        path.display()
+    );
     None
 }

@@ -57,6 +57,8 @@
 //! sync::<worker_cuda::Inference<'static>>();
 //! ```
 #![warn(missing_docs)]
+// Every unsafe block says why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 mod context;
 mod error;

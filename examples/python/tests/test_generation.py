@@ -100,19 +100,20 @@ def test_bad_prompts_are_refused(model: worker_cuda.Model) -> None:
 
 
 def test_streaming_keeps_utf8_intact(model: worker_cuda.Model, monkeypatch: pytest.MonkeyPatch) -> None:
-    prompt = ("<|im_start|>user\nRepeat exactly: café, naïve, Ärger, 東京, 😀😀😀<|im_end|>\n"
-              "<|im_start|>assistant\n")
-    pieces = greedy(model, 40, prompt)
+    # Each emoji is four bytes that the model produces as several byte tokens.
+    prompt = "Emojis: 😀😃😄😁😆😅😂🤣"
+    generation = model.generate(prompt, max_tokens=30, temperature=0.0)
+    pieces = list(generation)
     text = "".join(pieces)
-    assert any(ord(ch) > 127 for ch in text), text
-    # Every piece is whole characters: each one survives a UTF-8 round trip
-    # on its own, so no character was split between two pieces.
+    assert any(ord(ch) > 0xFFFF for ch in text), text
+    assert "\ufffd" not in text
+    # Pieces are whole characters: more tokens than characters came out.
+    assert generation.tokens > len(text)
     for piece in pieces:
         assert piece.encode("utf-8").decode("utf-8") == piece
-    assert "\ufffd" not in text
     # With a one-byte buffer every non-empty piece is first refused; none is lost.
     monkeypatch.setattr(_api, "_PIECE_CAPACITY", 1)
-    assert greedy(model, 40, prompt) == pieces
+    assert list(model.generate(prompt, max_tokens=30, temperature=0.0)) == pieces
 
 
 def test_a_closed_generation_raises(model: worker_cuda.Model) -> None:

@@ -192,3 +192,20 @@ fn an_inference_moves_between_threads() {
         assert_eq!(all, expected);
     });
 }
+
+#[test]
+fn characters_split_across_tokens_come_out_whole() {
+    with_model(|model| {
+        // Each emoji is four bytes that the model produces as several tokens.
+        let tokens = model
+            .start_inference("Emojis: 😀😃😄😁😆😅😂🤣", 30, 0.0, 0)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let text = text(&tokens);
+        assert!(text.chars().any(|c| u32::from(c) > 0xFFFF), "{text:?}");
+        assert!(!text.contains('\u{FFFD}'), "{text:?}");
+        let last_index = tokens.last().map(|(_, index)| *index).unwrap();
+        assert!(last_index as usize + 1 > text.chars().count(), "{tokens:?}");
+    });
+}

@@ -65,7 +65,9 @@ public:
         if (p == nullptr) fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot allocate ", bytes, " bytes for ", purpose);
         return std::make_unique<HostBuffer>(p, bytes);
     }
-    GgmlType kv_type() const override { return GgmlType::F32; }
+    // Half precision, as llama.cpp's default cache: it halves the cache traffic,
+    // and rounding where llama.cpp rounds keeps our logits close to its own.
+    GgmlType kv_type() const override { return GgmlType::F16; }
     void write(const Tensor& dst, const void* host, size_t bytes) override { std::memcpy(dst.data, host, bytes); }
     void read(const Tensor& src, void* host, size_t bytes) override { std::memcpy(host, src.data, bytes); }
     void synchronize() override {}
@@ -103,7 +105,7 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
         xq_.resize(static_cast<size_t>(n * nb));
         pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) quantize_q8(row_f32(x, i), xq_.data() + i * nb, w.ne0);
+            for (int64_t i = b; i < e; ++i) quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0);
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per
@@ -184,13 +186,15 @@ public:
         }
         const int half = p.n_rot / 2;
         for_rows(x.ne1, x.ne0, [&](int64_t i) {
-            const float pos = static_cast<float>(p.pos0 + i) * p.freq_scale;
+            // Angles by repeated multiplication, as llama.cpp computes them, so
+            // that both round alike.
+            const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+            float theta = static_cast<float>(p.pos0 + i);
             float cs[512], sn[512];
             for (int k = 0; k < half && k < 512; ++k) {
-                const float theta =
-                    pos * std::pow(p.freq_base, -2.0f * static_cast<float>(k) / static_cast<float>(p.n_rot));
-                cs[k] = std::cos(theta);
-                sn[k] = std::sin(theta);
+                cs[k] = std::cos(theta * p.freq_scale);
+                sn[k] = std::sin(theta * p.freq_scale);
+                theta *= theta_scale;
             }
             float* row = row_f32(x, i);
             for (int h = 0; h < p.n_head; ++h) {
@@ -219,13 +223,20 @@ public:
 
     void copy_to_cache(const Tensor& src, const Tensor& cache, int32_t pos) override {
         require_f32(src, "copy_to_cache", "src");
-        require_f32(cache, "copy_to_cache", "cache");
+        if (cache.type != GgmlType::F32 && cache.type != GgmlType::F16) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "copy_to_cache: cache type ", type_name(cache.type), " is not supported");
+        }
         if (src.ne0 != cache.ne0 || pos < 0 || pos + src.ne1 > cache.ne1) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "copy_to_cache: ", src.ne1, " rows of ", src.ne0, " at ", pos,
                  " do not fit a cache of ", cache.ne1, " rows of ", cache.ne0);
         }
         for (int64_t i = 0; i < src.ne1; ++i) {
-            std::memcpy(row_f32(cache, pos + i), row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
+            void* dst = static_cast<char*>(cache.data) + static_cast<size_t>(pos + i) * cache.nb1;
+            if (cache.type == GgmlType::F16) {
+                to_f16(row_f32(src, i), static_cast<uint16_t*>(dst), src.ne0);
+            } else {
+                std::memcpy(dst, row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
+            }
         }
     }
 
@@ -241,38 +252,56 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "attention: q [", n, "][", q.ne0, "] and cache [", k_cache.ne1, "][",
                  k_cache.ne0, "] do not fit ", p.n_head, "/", p.n_head_kv, " heads of ", hd, " at ", p.pos0);
         }
+        if (k_cache.type != v_cache.type || (k_cache.type != GgmlType::F32 && k_cache.type != GgmlType::F16)) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "attention: cache types ", type_name(k_cache.type), "/",
+                 type_name(v_cache.type), " are not supported");
+        }
+        const bool half = k_cache.type == GgmlType::F16;
         const int64_t n_kv = p.pos0 + n;
         // One (token, head) pair per chunk; each thread keeps its own score row.
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
-            std::vector<float>& scores = scratch_[static_cast<size_t>(thread)];
-            if (scores.size() < static_cast<size_t>(n_kv)) scores.resize(static_cast<size_t>(n_kv));
+            std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
+            if (scratch.size() < static_cast<size_t>(n_kv + hd)) scratch.resize(static_cast<size_t>(n_kv + hd));
+            float* scores = scratch.data();
+            float* qh = scratch.data() + n_kv;
             const int64_t i = item / p.n_head;
             const int h = static_cast<int>(item % p.n_head);
-            const int kvh = h / group;
+            const size_t kv_offset = static_cast<size_t>(h / group) * hd;
             const int64_t pos = p.pos0 + i;
             const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
             const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
+            // With a half cache, q meets K in half precision, as in llama.cpp.
+            for (int d = 0; d < hd; ++d) qh[d] = half ? quant::fp16_to_f32(quant::f32_to_fp16(qv[d])) : qv[d];
+            auto cache_row = [&](const Tensor& c, int64_t k) {
+                return static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1;
+            };
             float max_score = -INFINITY;
             for (int64_t k = first; k <= pos; ++k) {
-                const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
-                float s = dot_f32(qv, kv, hd) * p.scale;
+                const char* kr = cache_row(k_cache, k);
+                float s = half ? dot_f16(qh, reinterpret_cast<const uint16_t*>(kr) + kv_offset, hd)
+                               : dot_f32(qh, reinterpret_cast<const float*>(kr) + kv_offset, hd);
+                s *= p.scale;
                 if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
-                scores[static_cast<size_t>(k)] = s;
+                scores[k] = s;
                 max_score = std::max(max_score, s);
             }
-            float total = 0.0f;
+            double total = 0.0;
             for (int64_t k = first; k <= pos; ++k) {
-                float& s = scores[static_cast<size_t>(k)];
-                s = std::exp(s - max_score);
-                total += s;
+                scores[k] = std::exp(scores[k] - max_score);
+                total += scores[k];
             }
             float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
             std::fill(o, o + hd, 0.0f);
-            const float inv = 1.0f / total;
+            const auto inv = static_cast<float>(1.0 / total);
             for (int64_t k = first; k <= pos; ++k) {
-                const float wgt = scores[static_cast<size_t>(k)] * inv;
-                const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
-                axpy_f32(wgt, vv, o, hd);
+                const char* vr = cache_row(v_cache, k);
+                if (half) {
+                    // The probabilities meet V in half precision too.
+                    const float wgt = quant::fp16_to_f32(quant::f32_to_fp16(scores[k] * inv));
+                    axpy_f16(wgt, reinterpret_cast<const uint16_t*>(vr) + kv_offset, o, hd);
+                } else {
+                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(vr) + kv_offset, o, hd);
+                }
             }
         });
     }

@@ -11,5 +11,10 @@ namespace worker::cpu {
 float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += s * x[i]
 void axpy_f32(float s, const float* x, float* y, int64_t n);
+// The same with x stored as IEEE half (the KV cache).
+float dot_f16(const float* a, const uint16_t* b, int64_t n);
+void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);
+// dst[i] = half(src[i]), round to nearest even.
+void to_f16(const float* src, uint16_t* dst, int64_t n);
 
 }  // namespace worker::cpu

@@ -271,6 +271,10 @@ class Generation(_Owned, Iterator[str]):
     handle is freed when generation completes, on :meth:`close` or at the
     end of a ``with`` block. One generation may be used from any thread;
     concurrent calls on it are serialised.
+
+    Attributes:
+        model: The :class:`Model` it runs on.
+        tokens: Tokens generated so far (a piece may cover several tokens).
     """
 
     _kind = "Generation"

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 apt_packages=(cmake ninja-build g++ pkg-config libpcre2-dev libgtest-dev libgmock-dev doxygen valgrind
-              clang libclang-rt-14-dev python3-pip)
+              clang libclang-rt-14-dev python3-pip
+              cargo rustc rust-clippy bindgen librust-bindgen-dev librust-pkg-config-dev librust-thiserror-dev)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,168 @@
+"""Finds and loads libworker_cuda, and declares the C prototypes of its 17
+functions for ctypes."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from ctypes import POINTER, c_bool, c_char, c_char_p, c_float, c_int, c_int32, c_uint32, c_uint64
+from typing import List, Optional
+
+from .errors import LibraryLoadError, WorkerError, error_for_code
+
+#: The major version of the C API this package is written against.
+API_MAJOR = 0
+
+#: ``WORKER_DEVICE_CPU``: the device id of the CPU reference device.
+DEVICE_CPU = -1
+
+#: The environment variable that names the library file to load.
+LIBRARY_ENV = "WORKER_CUDA_LIBRARY"
+
+
+class _CudaContext(ctypes.Structure):
+    """Opaque ``CudaContext``."""
+
+
+class _CudaModel(ctypes.Structure):
+    """Opaque ``CudaModel``."""
+
+
+class _InferenceResult(ctypes.Structure):
+    """Opaque ``InferenceResult``."""
+
+
+ContextHandle = POINTER(_CudaContext)
+ModelHandle = POINTER(_CudaModel)
+InferenceHandle = POINTER(_InferenceResult)
+
+
+class WorkerInferenceParams(ctypes.Structure):
+    """``WorkerInferenceParams`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("max_tokens", c_int32),
+        ("temperature", c_float),
+        ("seed", c_uint64),
+        ("top_k", c_int32),
+        ("top_p", c_float),
+        ("min_p", c_float),
+        ("repetition_penalty", c_float),
+        ("stop", POINTER(c_char_p)),
+        ("n_stop", c_int32),
+    ]
+
+
+_ERR = POINTER(c_int)
+
+# name: (restype, argtypes) for every function of worker_ffi.h.
+_PROTOTYPES = {
+    "cuda_init": (ContextHandle, [c_int, _ERR]),
+    "cuda_destroy": (None, [ContextHandle]),
+    "cuda_get_device_count": (c_int, []),
+    "cuda_load_model": (ModelHandle, [ContextHandle, c_char_p, POINTER(c_uint64), _ERR]),
+    "cuda_unload_model": (None, [ModelHandle]),
+    "cuda_model_get_vram_usage": (c_uint64, [ModelHandle]),
+    "cuda_inference_start": (
+        InferenceHandle,
+        [ModelHandle, c_char_p, c_int, c_float, c_uint64, _ERR],
+    ),
+    "cuda_inference_start_ex": (
+        InferenceHandle,
+        [ModelHandle, c_char_p, POINTER(WorkerInferenceParams), _ERR],
+    ),
+    "cuda_inference_next_token": (
+        c_bool,
+        [InferenceHandle, POINTER(c_char), c_int, POINTER(c_int), _ERR],
+    ),
+    "cuda_inference_free": (None, [InferenceHandle]),
+    "cuda_check_vram_residency": (c_bool, [ModelHandle, _ERR]),
+    "cuda_get_vram_usage": (c_uint64, [ModelHandle]),
+    "cuda_get_process_vram_usage": (c_uint64, [ContextHandle]),
+    "cuda_check_device_health": (c_bool, [ContextHandle, _ERR]),
+    "cuda_error_message": (c_char_p, [c_int]),
+    "cuda_last_error_detail": (c_char_p, []),
+    "cuda_api_version": (c_uint32, []),
+}
+
+
+def _candidates() -> List[str]:
+    """Where to look, in order: ``$WORKER_CUDA_LIBRARY``; the installed
+    library by its SONAME through the dynamic loader (system library folders,
+    ``LD_LIBRARY_PATH``); then ``ctypes.util.find_library``."""
+    explicit = os.environ.get(LIBRARY_ENV)
+    if explicit:
+        return [explicit]
+    candidates = [f"libworker_cuda.so.{API_MAJOR}"]
+    found = ctypes.util.find_library("worker_cuda")
+    if found:
+        candidates.append(found)
+    return candidates
+
+
+def _open() -> ctypes.CDLL:
+    failures = []
+    for candidate in _candidates():
+        try:
+            lib = ctypes.CDLL(candidate)
+            break
+        except OSError as e:
+            failures.append(f"{candidate}: {e}")
+    else:
+        raise LibraryLoadError(
+            "libworker_cuda not found; set "
+            f"{LIBRARY_ENV} to the path of libworker_cuda.so or install the library "
+            "(tried " + "; ".join(failures) + ")"
+        )
+    for name, (restype, argtypes) in _PROTOTYPES.items():
+        try:
+            function = getattr(lib, name)
+        except AttributeError:
+            raise LibraryLoadError(f"{lib._name} does not export {name}") from None
+        function.restype = restype
+        function.argtypes = argtypes
+    version = lib.cuda_api_version()
+    major = version >> 16
+    if major != API_MAJOR:
+        raise LibraryLoadError(
+            f"{lib._name} has API version {major}.{(version >> 8) & 0xFF}.{version & 0xFF}; "
+            f"this package needs major version {API_MAJOR}"
+        )
+    return lib
+
+
+_lib: Optional[ctypes.CDLL] = None
+_lib_lock = threading.Lock()
+
+
+def library() -> ctypes.CDLL:
+    """The loaded library, loading it on first use.
+
+    Raises:
+        LibraryLoadError: when it cannot be found or loaded, or its major API
+            version differs from :data:`API_MAJOR`.
+    """
+    global _lib
+    if _lib is None:
+        with _lib_lock:
+            if _lib is None:
+                _lib = _open()
+    return _lib
+
+
+def last_error(code: int) -> WorkerError:
+    """The exception for ``code``, as the failed call just before reported
+    it, with the calling thread's detail message."""
+    lib = library()
+    detail = lib.cuda_last_error_detail().decode("utf-8", errors="replace")
+    message = lib.cuda_error_message(code).decode("utf-8", errors="replace")
+    return error_for_code(code, detail, message)
+
+
+def check(code: c_int) -> None:
+    """Raises the error a call reported through its ``error_code``."""
+    if code.value != 0:
+        raise last_error(code.value)

@@ -1,0 +1,108 @@
+use std::ffi::CString;
+use std::path::Path;
+use std::ptr::{self, NonNull};
+
+use worker_cuda_sys as sys;
+
+use crate::error::{check, CudaError};
+use crate::model::Model;
+
+/// Device id that selects the CPU reference device in [`Context::new`].
+pub const DEVICE_CPU: i32 = sys::WORKER_DEVICE_CPU;
+
+/// A context on one device: a CUDA GPU, or the CPU reference device.
+///
+/// Dropping it frees the context (`cuda_destroy`).
+#[derive(Debug)]
+pub struct Context {
+    raw: NonNull<sys::CudaContext>,
+}
+
+// SAFETY: the C API documents that all functions may be called from any
+// thread and that a context may be used from several threads at once.
+unsafe impl Send for Context {}
+// SAFETY: as above; every method takes `&self` and the library synchronises
+// concurrent use of one context internally.
+unsafe impl Sync for Context {}
+
+impl Context {
+    /// Creates a context on CUDA device `device` (in
+    /// `0..Context::device_count()`), or on the CPU with [`DEVICE_CPU`].
+    ///
+    /// # Errors
+    /// [`CudaError::DeviceNotFound`] when a GPU is asked for and there is
+    /// none, [`CudaError::InvalidDevice`] for an id out of range.
+    pub fn new(device: i32) -> Result<Context, CudaError> {
+        let mut code = 0;
+        // SAFETY: `code` is a valid out-pointer for the duration of the call.
+        let raw = unsafe { sys::cuda_init(device, &mut code) };
+        let raw = check(code, raw)?;
+        NonNull::new(raw)
+            .map(|raw| Context { raw })
+            .ok_or_else(|| CudaError::Unknown("cuda_init returned NULL with success".into()))
+    }
+
+    /// Number of CUDA devices visible to this process (0 without a GPU).
+    pub fn device_count() -> i32 {
+        // SAFETY: takes no arguments and never fails.
+        unsafe { sys::cuda_get_device_count() }
+    }
+
+    /// Loads a GGUF model onto this context's device.
+    ///
+    /// # Errors
+    /// [`CudaError::ModelLoadFailed`] when the file is missing, malformed or
+    /// unsupported; [`CudaError::OutOfMemory`] when it does not fit;
+    /// [`CudaError::InvalidParameter`] for a path with a NUL byte.
+    pub fn load_model(&self, path: impl AsRef<Path>) -> Result<Model<'_>, CudaError> {
+        let path = path_to_cstring(path.as_ref())?;
+        let mut code = 0;
+        // SAFETY: `self.raw` is a live context, `path` is NUL-terminated and
+        // outlives the call, the VRAM out-pointer may be NULL, and `code` is a
+        // valid out-pointer.
+        let raw = unsafe {
+            sys::cuda_load_model(self.raw.as_ptr(), path.as_ptr(), ptr::null_mut(), &mut code)
+        };
+        let raw = check(code, raw)?;
+        NonNull::new(raw)
+            .map(Model::from_raw)
+            .ok_or_else(|| CudaError::Unknown("cuda_load_model returned NULL with success".into()))
+    }
+
+    /// Device memory this process holds on the context's device, in bytes
+    /// (the resident set size on the CPU device).
+    pub fn process_vram_usage(&self) -> u64 {
+        // SAFETY: `self.raw` is a live context.
+        unsafe { sys::cuda_get_process_vram_usage(self.raw.as_ptr()) }
+    }
+
+    /// Whether the device still works (always true on the CPU device).
+    ///
+    /// # Errors
+    /// [`CudaError::KernelLaunchFailed`] or [`CudaError::Unknown`] when the
+    /// device is in an error state.
+    pub fn check_device_health(&self) -> Result<bool, CudaError> {
+        let mut code = 0;
+        // SAFETY: `self.raw` is a live context and `code` a valid out-pointer.
+        let healthy = unsafe { sys::cuda_check_device_health(self.raw.as_ptr(), &mut code) };
+        check(code, healthy)
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: `self.raw` came from cuda_init and is freed only here.
+        unsafe { sys::cuda_destroy(self.raw.as_ptr()) }
+    }
+}
+
+/// The path as the C API takes it: its bytes, NUL-terminated.
+fn path_to_cstring(path: &Path) -> Result<CString, CudaError> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|e| {
+        CudaError::InvalidParameter(format!(
+            "model path has a NUL byte at offset {}",
+            e.nul_position()
+        ))
+    })
+}

@@ -136,7 +136,9 @@ TEST_F(ReliabilityFaults, EveryAllocationOfAGenerationFailsCleanly) {
             EXPECT_EQ(g.pieces, reference.pieces);
             break;
         }
-        if (g.error != CUDA_SUCCESS) EXPECT_FALSE(g.detail.empty()) << "n=" << n;
+        if (g.error != CUDA_SUCCESS) {
+            EXPECT_FALSE(g.detail.empty()) << "n=" << n;
+        }
         // The model stays usable and still produces the same text.
         const auto again = worker::test::generate_greedy(model.get(), "hello world", 3);
         ASSERT_EQ(again.error, CUDA_SUCCESS) << "n=" << n << ": " << again.detail;

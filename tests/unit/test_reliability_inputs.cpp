@@ -176,7 +176,9 @@ TEST_F(ReliabilityInputs, BufferSizesZeroOneAndExact) {
     auto reference = worker::test::generate_greedy(model_, "The capital of France is", 6);
     ASSERT_EQ(reference.error, CUDA_SUCCESS) << reference.detail;
     ASSERT_FALSE(reference.pieces.empty());
-    if (!got) EXPECT_EQ(first, reference.pieces[0]);
+    if (!got) {
+        EXPECT_EQ(first, reference.pieces[0]);
+    }
 }
 
 TEST_F(ReliabilityInputs, NextTokenAfterCompletionKeepsReturningFalse) {

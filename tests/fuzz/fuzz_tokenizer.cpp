@@ -1,0 +1,52 @@
+// libFuzzer target: the tokenizers (byte-level BPE from the gpt-2 vocabulary,
+// SentencePiece from the llama-spm vocabulary) on arbitrary text. Nothing may
+// crash; ids must be in range; valid UTF-8 round-trips through the lossless
+// BPE tokenizer.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/error.h"
+#include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace {
+
+struct Vocab {
+    std::shared_ptr<const worker::gguf::File> file;
+    std::unique_ptr<worker::tokenizer::Tokenizer> tokenizer;
+};
+
+Vocab load(const char* name) {
+    Vocab v;
+    v.file = worker::gguf::File::open(std::string(WORKER_SHARED_TESTDATA) + "/vocab/" + name);
+    v.tokenizer = worker::tokenizer::Tokenizer::from_gguf(*v.file);
+    return v;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static Vocab bpe = load("ggml-vocab-gpt-2.gguf");
+    static Vocab spm = load("ggml-vocab-llama-spm.gguf");
+    if (size == 0) return 0;
+    const uint8_t flags = data[0];
+    const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
+    const Vocab& v = (flags & 1) ? spm : bpe;
+    const bool add_special = flags & 2;
+    const bool parse_special = flags & 4;
+    try {
+        const auto ids = v.tokenizer->encode(text, add_special, parse_special);
+        for (int32_t id : ids) {
+            if (id < 0 || id >= v.tokenizer->n_vocab()) __builtin_trap();
+            (void)v.tokenizer->token_bytes(id);
+        }
+        const std::string back = v.tokenizer->decode(ids);
+        if (&v == &bpe && !add_special && !parse_special && back != text) __builtin_trap();
+    } catch (const worker::Error& e) {
+        // Refusing text (e.g. invalid UTF-8) is fine when it says why.
+        if (e.message().empty()) __builtin_trap();
+    }
+    return 0;
+}

@@ -1,0 +1,164 @@
+// Fault injection: the N-th host allocation (and the model file's opening)
+// fails, swept over every N for a model load and for a short generation on a
+// tiny synthetic model. Each run must end in success or a clean error code
+// with a detail; the context and the model stay usable; LeakSanitizer (the
+// ASan build of the test command) checks that nothing leaks.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+#include <string>
+
+#include "core/fault.h"
+#include "support/abi_helpers.h"
+#include "support/gguf_writer.h"
+
+// ---- a failing operator new for this test binary ------------------------------
+namespace {
+std::atomic<long> g_countdown{0};  // > 0: the allocation that brings it to 0 fails
+std::atomic<long> g_allocations{0};
+
+void* allocate(size_t size) {
+    if (g_countdown.load(std::memory_order_relaxed) > 0) {
+        g_allocations.fetch_add(1, std::memory_order_relaxed);
+        if (g_countdown.fetch_sub(1) == 1) throw std::bad_alloc();
+    }
+    void* p = std::malloc(size == 0 ? 1 : size);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+}
+}  // namespace
+
+void* operator new(size_t size) { return allocate(size); }
+void* operator new[](size_t size) { return allocate(size); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+    try {
+        return allocate(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+    try {
+        return allocate(size);
+    } catch (...) {
+        return nullptr;
+    }
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+namespace {
+
+using worker::test::ContextPtr;
+using worker::test::ModelPtr;
+
+class ReliabilityFaults : public ::testing::Test {
+protected:
+    void SetUp() override {
+        path_ = (std::filesystem::temp_directory_path() / ("worker_faults_" + std::to_string(::getpid()) + ".gguf")).string();
+        worker::test::SyntheticModelSpec spec;
+        spec.n_layer = 1;
+        spec.n_embd = 32;
+        spec.n_head = 2;
+        spec.n_head_kv = 1;
+        spec.head_dim = 16;
+        spec.n_ff = 64;
+        spec.weight_type = worker::GgmlType::Q8_0;
+        worker::test::write_synthetic_model(path_, spec);
+    }
+    void TearDown() override {
+        g_countdown = 0;
+        worker::fault::disarm_all();
+        std::filesystem::remove(path_);
+    }
+    std::string path_;
+};
+
+// Arms the allocation countdown at n, runs body, disarms; true when the
+// n-th allocation was reached (so larger n may still fail something).
+template <typename Body>
+bool with_failing_allocation(long n, Body&& body) {
+    g_allocations = 0;
+    g_countdown = n;
+    body();
+    const bool reached = g_countdown.load() <= 0;
+    g_countdown = 0;
+    return reached;
+}
+
+TEST_F(ReliabilityFaults, EveryAllocationOfALoadFailsCleanly) {
+    int err = -1;
+    ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));
+    ASSERT_NE(ctx, nullptr);
+    long n = 1;
+    for (;; ++n) {
+        CudaModel* model = nullptr;
+        int code = -1;
+        const bool reached = with_failing_allocation(n, [&] { model = cuda_load_model(ctx.get(), path_.c_str(), nullptr, &code); });
+        if (!reached) {
+            ASSERT_NE(model, nullptr) << "load without a fault failed: " << cuda_last_error_detail();
+            cuda_unload_model(model);
+            break;
+        }
+        if (model == nullptr) {
+            EXPECT_NE(code, CUDA_SUCCESS) << "n=" << n;
+            EXPECT_STRNE(cuda_last_error_detail(), "") << "n=" << n;
+        } else {
+            cuda_unload_model(model);  // the failure was absorbed (e.g. a cache that is optional)
+        }
+        // The context stays usable.
+        ASSERT_TRUE(cuda_check_device_health(ctx.get(), &code)) << "n=" << n;
+    }
+    RecordProperty("allocations_swept", n);
+    std::printf("swept %ld allocation failure points over a load\n", n);
+    EXPECT_GT(n, 10);
+}
+
+TEST_F(ReliabilityFaults, EveryAllocationOfAGenerationFailsCleanly) {
+    int err = -1;
+    ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));
+    ModelPtr model(cuda_load_model(ctx.get(), path_.c_str(), nullptr, &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    const auto reference = worker::test::generate_greedy(model.get(), "hello world", 3);
+    ASSERT_EQ(reference.error, CUDA_SUCCESS) << reference.detail;
+
+    long n = 1;
+    for (;; ++n) {
+        worker::test::Generation g;
+        const bool reached = with_failing_allocation(n, [&] { g = worker::test::generate_greedy(model.get(), "hello world", 3); });
+        if (!reached) {
+            EXPECT_EQ(g.error, CUDA_SUCCESS);
+            EXPECT_EQ(g.pieces, reference.pieces);
+            break;
+        }
+        if (g.error != CUDA_SUCCESS) {
+            EXPECT_FALSE(g.detail.empty()) << "n=" << n;
+        }
+        // The model stays usable and still produces the same text.
+        const auto again = worker::test::generate_greedy(model.get(), "hello world", 3);
+        ASSERT_EQ(again.error, CUDA_SUCCESS) << "n=" << n << ": " << again.detail;
+        ASSERT_EQ(again.pieces, reference.pieces) << "n=" << n;
+    }
+    RecordProperty("allocations_swept", n);
+    std::printf("swept %ld allocation failure points over a generation\n", n);
+    EXPECT_GT(n, 5);
+}
+
+TEST_F(ReliabilityFaults, FileOpenFailureIsCleanAndRecoverable) {
+    int err = -1;
+    ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));
+    worker::fault::arm(worker::fault::Site::FileRead, 1, worker::fault::Kind::WorkerError);
+    EXPECT_EQ(cuda_load_model(ctx.get(), path_.c_str(), nullptr, &err), nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_MODEL_LOAD_FAILED);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("injected"), std::string::npos);
+    worker::fault::disarm_all();
+    ModelPtr model(cuda_load_model(ctx.get(), path_.c_str(), nullptr, &err));
+    EXPECT_NE(model, nullptr) << cuda_last_error_detail();
+}
+
+}  // namespace

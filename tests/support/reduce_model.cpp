@@ -19,14 +19,9 @@ constexpr std::string_view kPerTokenKeys[] = {kTokensKey, "tokenizer.ggml.scores
 // Tensors with one row per token.
 constexpr std::string_view kPerTokenTensors[] = {"token_embd.weight", "output.weight"};
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // The block index of a "blk.<i>.<rest>" tensor name; -1 for other names.
 int64_t block_index(std::string_view name) {
-    if (!starts_with(name, "blk.")) return -1;
+    if (!name.starts_with("blk.")) return -1;
     int64_t index = 0;
     size_t pos = 4;
     for (; pos < name.size() && name[pos] >= '0' && name[pos] <= '9'; ++pos) index = index * 10 + (name[pos] - '0');
@@ -42,11 +37,6 @@ bool is_per_token_tensor(std::string_view name) {
 // The metadata of the reduced file, in the parser's (sorted) key order.
 struct Metadata {
     std::vector<std::pair<std::string, Value>> entries;
-    const Value* find(std::string_view key) const {
-        for (const auto& [k, v] : entries)
-            if (k == key) return &v;
-        return nullptr;
-    }
     Value* find(std::string_view key) {
         for (auto& [k, v] : entries)
             if (k == key) return &v;
@@ -57,21 +47,19 @@ struct Metadata {
     }
 };
 
+bool is_unsigned(ValueType t) {
+    return t == ValueType::UINT8 || t == ValueType::UINT16 || t == ValueType::UINT32 || t == ValueType::UINT64;
+}
+
+uint64_t integer_of(const Value& v) { return is_unsigned(v.type) ? v.u : static_cast<uint64_t>(v.i); }
+
 // Sets an integer entry to `n`, keeping the entry's own integer type.
 void set_integer(Value& v, uint64_t n) {
-    if (v.type == ValueType::UINT8 || v.type == ValueType::UINT16 || v.type == ValueType::UINT32 ||
-        v.type == ValueType::UINT64) {
+    if (is_unsigned(v.type)) {
         v.u = n;
     } else {
         v.i = static_cast<int64_t>(n);
     }
-}
-
-uint64_t integer_of(const Value& v) {
-    return v.type == ValueType::UINT8 || v.type == ValueType::UINT16 || v.type == ValueType::UINT32 ||
-                   v.type == ValueType::UINT64
-               ? v.u
-               : static_cast<uint64_t>(v.i);
 }
 
 void truncate_vocabulary(Metadata& meta, const std::string& arch, uint32_t n_vocab) {
@@ -84,15 +72,17 @@ void truncate_vocabulary(Metadata& meta, const std::string& arch, uint32_t n_voc
     // flag that would make the tokenizer add the token.
     std::vector<std::string> dropped;
     for (const auto& [key, value] : meta.entries) {
-        if (starts_with(key, "tokenizer.ggml.") && ends_with(key, "_token_id") && value.is_integer() &&
+        if (key.starts_with("tokenizer.ggml.") && key.ends_with("_token_id") && value.is_integer() &&
             integer_of(value) >= n_vocab) {
             dropped.push_back(key);
         }
     }
+    constexpr size_t kPrefix = std::string_view("tokenizer.ggml.").size();
+    constexpr size_t kSuffix = std::string_view("_token_id").size();
     for (const std::string& key : dropped) {
         meta.erase(key);
-        const std::string_view kind = std::string_view(key).substr(15, key.size() - 15 - 9);  // "bos", "eos", ...
-        if (Value* flag = meta.find("tokenizer.ggml.add_" + std::string(kind) + "_token")) flag->u = 0;
+        const std::string kind = key.substr(kPrefix, key.size() - kPrefix - kSuffix);  // "bos", "eos", ...
+        if (Value* flag = meta.find("tokenizer.ggml.add_" + kind + "_token")) flag->u = 0;
     }
 
     // A merge is usable only when both of its parts and what it makes are tokens.

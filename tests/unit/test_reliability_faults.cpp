@@ -19,9 +19,12 @@
 namespace {
 std::atomic<long> g_countdown{0};  // > 0: the allocation that brings it to 0 fails
 std::atomic<long> g_allocations{0};
+// Only allocations made while a library call runs (on any thread, so the CPU
+// backend's workers count too) are candidates; the test's own are not.
+std::atomic<bool> g_in_library{false};
 
 void* allocate(size_t size) {
-    if (g_countdown.load(std::memory_order_relaxed) > 0) {
+    if (g_in_library.load(std::memory_order_relaxed) && g_countdown.load(std::memory_order_relaxed) > 0) {
         g_allocations.fetch_add(1, std::memory_order_relaxed);
         if (g_countdown.fetch_sub(1) == 1) throw std::bad_alloc();
     }
@@ -73,11 +76,21 @@ protected:
     }
     void TearDown() override {
         g_countdown = 0;
+        g_in_library = false;
         worker::fault::disarm_all();
         std::filesystem::remove(path_);
     }
     std::string path_;
 };
+
+// Runs one library call with allocation failures armed.
+template <typename Call>
+auto in_library(Call&& call) {
+    g_in_library = true;
+    auto result = call();
+    g_in_library = false;
+    return result;
+}
 
 // Arms the allocation countdown at n, runs body, disarms; true when the
 // n-th allocation was reached (so larger n may still fail something).
@@ -91,6 +104,32 @@ bool with_failing_allocation(long n, Body&& body) {
     return reached;
 }
 
+// A greedy generation whose library calls (only) see the armed faults.
+worker::test::Generation faulty_generation(CudaModel* model, const char* prompt, int max_tokens) {
+    worker::test::Generation g;
+    WorkerInferenceParams p = WORKER_INFERENCE_PARAMS_INIT;
+    p.max_tokens = max_tokens;
+    p.temperature = 0.0f;
+    int err = -1;
+    InferenceResult* r = in_library([&] { return cuda_inference_start_ex(model, prompt, &p, &err); });
+    if (r == nullptr) {
+        g.error = err;
+        g.detail = cuda_last_error_detail();
+        return g;
+    }
+    char piece[1024];
+    while (in_library([&] { return cuda_inference_next_token(r, piece, sizeof piece, nullptr, &err); })) {
+        g.pieces.emplace_back(piece);
+    }
+    g.error = err;
+    if (err != CUDA_SUCCESS) g.detail = cuda_last_error_detail();
+    in_library([&] {
+        cuda_inference_free(r);
+        return 0;
+    });
+    return g;
+}
+
 TEST_F(ReliabilityFaults, EveryAllocationOfALoadFailsCleanly) {
     int err = -1;
     ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));
@@ -99,7 +138,8 @@ TEST_F(ReliabilityFaults, EveryAllocationOfALoadFailsCleanly) {
     for (;; ++n) {
         CudaModel* model = nullptr;
         int code = -1;
-        const bool reached = with_failing_allocation(n, [&] { model = cuda_load_model(ctx.get(), path_.c_str(), nullptr, &code); });
+        const bool reached = with_failing_allocation(
+            n, [&] { model = in_library([&] { return cuda_load_model(ctx.get(), path_.c_str(), nullptr, &code); }); });
         if (!reached) {
             ASSERT_NE(model, nullptr) << "load without a fault failed: " << cuda_last_error_detail();
             cuda_unload_model(model);
@@ -130,7 +170,7 @@ TEST_F(ReliabilityFaults, EveryAllocationOfAGenerationFailsCleanly) {
     long n = 1;
     for (;; ++n) {
         worker::test::Generation g;
-        const bool reached = with_failing_allocation(n, [&] { g = worker::test::generate_greedy(model.get(), "hello world", 3); });
+        const bool reached = with_failing_allocation(n, [&] { g = faulty_generation(model.get(), "hello world", 3); });
         if (!reached) {
             EXPECT_EQ(g.error, CUDA_SUCCESS);
             EXPECT_EQ(g.pieces, reference.pieces);

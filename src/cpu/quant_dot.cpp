@@ -1,0 +1,538 @@
+#include "cpu/quant_dot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/blocks.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace worker::cpu {
+
+using namespace worker::quant;
+
+void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            const int q = static_cast<int>(std::nearbyint(v[j] * id));
+            out[b].qs[j] = static_cast<int8_t>(q);
+            sum += q;
+        }
+        out[b].d = d;
+        out[b].dsum = d * static_cast<float>(sum);
+    }
+}
+
+namespace {
+
+// Scale and min of sub-block j of a Q4_K super-block: 6 bits each, packed.
+inline void q4k_scale_min(int j, const uint8_t* q, int& sc, int& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// The 6-bit value (before the -32 offset) of element l (0..31) of sub-block s
+// (0..3) of 128-element chunk c of a Q6_K super-block.
+inline int q6k_value(const BlockQ6_K& b, int c, int s, int l) {
+    const uint8_t* ql = b.ql + 64 * c + (s & 1) * 32;
+    const uint8_t* qh = b.qh + 32 * c;
+    const int low = s < 2 ? (ql[l] & 0xF) : (ql[l] >> 4);
+    return low | (((qh[l] >> (2 * s)) & 3) << 4);
+}
+
+// ---- scalar kernels -----------------------------------------------------------
+
+float dot_q4_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) {
+            s += ((b[i].qs[j] & 0xF) - 8) * x[i].qs[j] + ((b[i].qs[j] >> 4) - 8) * x[i].qs[j + 16];
+        }
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q4_1_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_1*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) s += (b[i].qs[j] & 0xF) * x[i].qs[j] + (b[i].qs[j] >> 4) * x[i].qs[j + 16];
+        acc += x[i].d * fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * x[i].dsum;
+    }
+    return acc;
+}
+
+float dot_q5_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ5_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        uint32_t qh;
+        std::memcpy(&qh, b[i].qh, 4);
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) {
+            const int lo = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            const int hi = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            s += lo * x[i].qs[j] + hi * x[i].qs[j + 16];
+        }
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q8_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ8_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; ++j) s += b[i].qs[j] * x[i].qs[j];
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_K*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        const float dmin = fp16_to_f32(b[i].dmin);
+        for (int sb = 0; sb < 8; ++sb) {
+            const BlockQ8& xb = x[i * 8 + sb];
+            const uint8_t* q = b[i].qs + (sb / 2) * 32;
+            const int shift = (sb & 1) * 4;
+            int32_t s = 0;
+            for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
+            int sc, m;
+            q4k_scale_min(sb, b[i].scales, sc, m);
+            acc += xb.d * d * static_cast<float>(sc * s) - dmin * static_cast<float>(m) * xb.dsum;
+        }
+    }
+    return acc;
+}
+
+float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ6_K*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int sb = 0; sb < 8; ++sb) {
+            const int c = sb / 4, s = sb % 4;
+            const BlockQ8& xb = x[i * 8 + sb];
+            int32_t total = 0;
+            for (int half = 0; half < 2; ++half) {
+                int32_t part = 0;
+                for (int l = half * 16; l < half * 16 + 16; ++l) part += (q6k_value(b[i], c, s, l) - 32) * xb.qs[l];
+                total += part * b[i].scales[c * 8 + s * 2 + half];
+            }
+            acc += d * xb.d * static_cast<float>(total);
+        }
+    }
+    return acc;
+}
+
+// ---- AVX2 kernels -------------------------------------------------------------
+// Compiled for AVX2 by attribute so the rest of the library keeps the baseline
+// instruction set; chosen at run time by dot_kernel(). Each kernel takes NT
+// activation rows at once: a prefill batch then unpacks every weight block
+// once for NT tokens instead of once per token.
+#if defined(__x86_64__)
+#define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+WORKER_AVX2 inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+WORKER_AVX2 inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 packed bytes -> 32 bytes: low nibbles in the lower half, high in the upper.
+WORKER_AVX2 inline __m256i nibbles(const uint8_t* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), mask), _mm_and_si128(v, mask));
+}
+
+// Pairwise sums of unsigned(w) * signed(x) into 8 int32.
+WORKER_AVX2 inline __m256i dot_u8_i8(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+
+WORKER_AVX2 inline __m256i load_x(const BlockQ8& x) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+}
+
+// Signed weights: maddubs needs one unsigned operand, so the weights' signs
+// move onto the activations (|w| * sign(x, w)).
+struct SignedWeights {
+    __m256i abs;
+    __m256i sign;
+};
+WORKER_AVX2 inline SignedWeights split_sign(__m256i w) { return {_mm256_sign_epi8(w, w), w}; }
+WORKER_AVX2 inline __m256i dot_signed(const SignedWeights& w, __m256i x) {
+    return dot_u8_i8(w.abs, _mm256_sign_epi8(x, w.sign));
+}
+
+// Block formats with one scale per 32 weights and signed values: the kernel
+// only needs the unpacked weights and the scale of block i.
+template <int NT, typename Unpack>
+WORKER_AVX2 inline void dot_signed32(int64_t nb, const BlockQ8* x, int64_t xs, float* out, Unpack unpack) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        float d;
+        const SignedWeights w = split_sign(unpack(i, d));
+        for (int t = 0; t < NT; ++t) {
+            const BlockQ8& xb = x[t * xs + i];
+            const __m256 s = _mm256_cvtepi32_ps(dot_signed(w, load_x(xb)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
+        }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q4_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ4_0*>(w);
+    const __m256i eight = _mm256_set1_epi8(8);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_sub_epi8(nibbles(b[i].qs), eight);
+    });
+}
+
+// The 32 bits of a Q5_0 block's qh as 32 bytes holding 0x10 where the bit is set.
+WORKER_AVX2 inline __m256i high_bits(const uint8_t* qh) {
+    uint32_t bits;
+    std::memcpy(&bits, qh, 4);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
+    const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q5_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ5_0*>(w);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles(b[i].qs), high_bits(b[i].qh)), sixteen);
+    });
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q8_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ8_0*>(w);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    });
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q4_1_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ4_1*>(w);
+    __m256 acc[NT];
+    float offsets[NT] = {};
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = nibbles(b[i].qs);
+        const float d = half(b[i].d), m = half(b[i].m);
+        for (int t = 0; t < NT; ++t) {
+            const BlockQ8& xb = x[t * xs + i];
+            const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(q, load_x(xb)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
+            offsets[t] += m * xb.dsum;
+        }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) + offsets[t];
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q4_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ4_K*>(w);
+    __m256 acc[NT];
+    float offsets[NT] = {};
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = half(b[i].d);
+        const float dmin = half(b[i].dmin);
+        for (int pair = 0; pair < 4; ++pair) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + pair * 32));
+            const __m256i halves[2] = {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
+            for (int h = 0; h < 2; ++h) {
+                const int sb = pair * 2 + h;
+                int sc, m;
+                q4k_scale_min(sb, b[i].scales, sc, m);
+                const float dsc = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[t * xs + i * 8 + sb];
+                    const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(halves[h], load_x(xb)));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dsc * xb.d), s, acc[t]);
+                    offsets[t] += dm * xb.dsum;
+                }
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) - offsets[t];
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ6_K*>(w);
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    const __m256i mask4 = _mm256_set1_epi8(0x0F);
+    const __m256i mask2 = _mm256_set1_epi8(0x03);
+    const __m256i offset = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = half(b[i].d);
+        for (int c = 0; c < 2; ++c) {
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * c));
+            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c));
+            const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c + 32));
+            for (int s = 0; s < 4; ++s) {
+                const __m256i ql = (s & 1) ? ql1 : ql0;
+                const __m256i low =
+                    s < 2 ? _mm256_and_si256(ql, mask4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
+                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), mask2), 4);
+                const SignedWeights q = split_sign(_mm256_sub_epi8(_mm256_or_si256(low, high), offset));
+                // Elements 0-15 and 16-31 have their own scales: weight each half's pairs.
+                const int8_t* sc = b[i].scales + c * 8 + s * 2;
+                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[t * xs + i * 8 + c * 4 + s];
+                    const __m256i pairs = _mm256_maddubs_epi16(q.abs, _mm256_sign_epi8(load_x(xb), q.sign));
+                    const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), sum, acc[t]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+}
+
+// The same rounding as quantize_q8_scalar (round half to even, as nearbyint
+// does in the default rounding mode), eight lanes at a time.
+WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        __m256 q[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            q[k] = _mm256_loadu_ps(v + 8 * k);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, q[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float d = _mm_cvtss_f32(m) / 127.0f;
+        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        __m256i i32[4];
+        __m256i sum = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+            i32[k] = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(q[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            sum = _mm256_add_epi32(sum, i32[k]);
+        }
+        // Pack 32 int32 to 32 int8; the packs interleave 128-bit lanes, so undo that.
+        const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
+        const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);
+        const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), ordered);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        out[b].d = d;
+        out[b].dsum = d * static_cast<float>(_mm_cvtsi128_si32(s4));
+    }
+}
+
+// Single-token entry points with the DotFn signature.
+template <void (*Kernel)(const void*, const BlockQ8*, int64_t, int64_t, float*)>
+float dot1(const void* w, const BlockQ8* x, int64_t nb) {
+    float out;
+    Kernel(w, x, 0, nb, &out);
+    return out;
+}
+
+bool have_avx2() {
+    __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+#else
+bool have_avx2() { return false; }
+#endif
+
+}  // namespace
+
+void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        quantize_q8_avx2(x, out, n);
+        return;
+    }
+#endif
+    quantize_q8_scalar(x, out, n);
+}
+
+namespace {
+
+inline float round_to_half(float x) { return fp16_to_f32(f32_to_fp16(x)); }
+
+// Q8_K: the value of largest magnitude maps to -127 (its sign flips the
+// scale), one float scale per 256 activations.
+void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float* v = x + b * QK_K;
+        BlockQ8* o = out + b * (QK_K / 32);
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK_K; ++j) {
+            if (std::fabs(v[j]) > amax) {
+                amax = std::fabs(v[j]);
+                max = v[j];
+            }
+        }
+        if (amax == 0.0f) {
+            std::memset(o, 0, sizeof(BlockQ8) * (QK_K / 32));
+            continue;
+        }
+        const float iscale = -127.0f / max;
+        const float d = 1.0f / iscale;
+        for (int sb = 0; sb < QK_K / 32; ++sb) {
+            int32_t sum = 0;
+            for (int j = 0; j < 32; ++j) {
+                const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
+                o[sb].qs[j] = static_cast<int8_t>(q);
+                sum += q;
+            }
+            o[sb].d = d;
+            o[sb].dsum = d * static_cast<float>(sum);
+        }
+    }
+}
+
+}  // namespace
+
+void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n) {
+    switch (weight_type) {
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K:
+            if (n % QK_K == 0) {
+                quantize_q8_k(x, out, n);
+                return;
+            }
+            break;
+        case GgmlType::Q4_1:
+            quantize_q8(x, out, n);
+            for (int64_t b = 0; b < n / 32; ++b) {
+                out[b].dsum = round_to_half(out[b].dsum);
+                out[b].d = round_to_half(out[b].d);
+            }
+            return;
+        default:
+            break;
+    }
+    quantize_q8(x, out, n);
+    for (int64_t b = 0; b < n / 32; ++b) out[b].d = round_to_half(out[b].d);
+}
+
+DotFn dot_kernel_scalar(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q4_0:
+            return dot_q4_0_scalar;
+        case GgmlType::Q4_1:
+            return dot_q4_1_scalar;
+        case GgmlType::Q5_0:
+            return dot_q5_0_scalar;
+        case GgmlType::Q8_0:
+            return dot_q8_0_scalar;
+        case GgmlType::Q4_K:
+            return dot_q4_k_scalar;
+        case GgmlType::Q6_K:
+            return dot_q6_k_scalar;
+        default:
+            return nullptr;
+    }
+}
+
+DotFn dot_kernel(GgmlType type) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        switch (type) {
+            case GgmlType::Q4_0:
+                return dot1<dot_q4_0_avx2<1>>;
+            case GgmlType::Q4_1:
+                return dot1<dot_q4_1_avx2<1>>;
+            case GgmlType::Q5_0:
+                return dot1<dot_q5_0_avx2<1>>;
+            case GgmlType::Q8_0:
+                return dot1<dot_q8_0_avx2<1>>;
+            case GgmlType::Q4_K:
+                return dot1<dot_q4_k_avx2<1>>;
+            case GgmlType::Q6_K:
+                return dot1<dot_q6_k_avx2<1>>;
+            default:
+                break;
+        }
+    }
+#endif
+    return dot_kernel_scalar(type);
+}
+
+Dot4Fn dot4_kernel(GgmlType type) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        switch (type) {
+            case GgmlType::Q4_0:
+                return dot_q4_0_avx2<4>;
+            case GgmlType::Q4_1:
+                return dot_q4_1_avx2<4>;
+            case GgmlType::Q5_0:
+                return dot_q5_0_avx2<4>;
+            case GgmlType::Q8_0:
+                return dot_q8_0_avx2<4>;
+            case GgmlType::Q4_K:
+                return dot_q4_k_avx2<4>;
+            case GgmlType::Q6_K:
+                return dot_q6_k_avx2<4>;
+            default:
+                break;
+        }
+    }
+#endif
+    (void)type;
+    return nullptr;
+}
+
+const char* dot_kernel_isa() { return have_avx2() ? "avx2" : "scalar"; }
+
+}  // namespace worker::cpu

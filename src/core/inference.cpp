@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/fault.h"
 #include "sampling/sampler.h"
+#include "tokenizer/utf8.h"
 
 namespace worker {
 
@@ -115,10 +116,30 @@ void validate(const SamplingParams& p) {
     }
 }
 
+namespace {
+
+// Prompts and stop strings must be well-formed UTF-8: the caller's text is
+// refused rather than silently repaired, so what is generated always follows
+// from what was meant. The detail gives the byte offset of the first bad byte.
+void require_utf8(std::string_view text, const std::string& what) {
+    for (size_t pos = 0; pos < text.size();) {
+        const size_t length = tokenizer::utf8_valid_length(text, pos);
+        if (length == 0) {
+            fail(CUDA_ERROR_INVALID_PARAMETER, what, " is not valid UTF-8 (bad byte 0x", std::hex,
+                 static_cast<unsigned>(static_cast<uint8_t>(text[pos])), std::dec, " at offset ", pos, ")");
+        }
+        pos += length;
+    }
+}
+
+}  // namespace
+
 std::unique_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::string_view prompt,
                                             const SamplingParams& params) {
     fault::check(fault::Site::Boundary);
     validate(params);
+    require_utf8(prompt, "the prompt");
+    for (size_t i = 0; i < params.stop.size(); ++i) require_utf8(params.stop[i], str_cat("stop string ", i));
     auto state = std::make_unique<State>();
     state->params = params;
     state->settings = {params.temperature, params.top_k, params.top_p, params.min_p, params.repetition_penalty};

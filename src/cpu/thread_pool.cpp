@@ -1,6 +1,7 @@
 #include "cpu/thread_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -38,7 +39,11 @@ void ThreadPool::work(uint32_t generation, const ChunkFn* job, int64_t n_chunks,
         const uint32_t next = static_cast<uint32_t>(s);
         if (next == kClosed || next >= n_chunks) return;
         if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
-        (*job)(next, thread);
+        try {
+            (*job)(next, thread);
+        } catch (...) {
+            if (!failed_.exchange(true, std::memory_order_acq_rel)) error_ = std::current_exception();
+        }
         if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_chunks) completed_.notify_all();
         s = state_.load(std::memory_order_acquire);
     }
@@ -72,6 +77,8 @@ void ThreadPool::run(int64_t n_chunks, const ChunkFn& fn) {
         return;
     }
     ++generation_;
+    failed_.store(false, std::memory_order_relaxed);
+    error_ = nullptr;
     job_.store(&fn, std::memory_order_release);
     n_chunks_.store(n_chunks, std::memory_order_release);
     completed_.store(0, std::memory_order_release);
@@ -89,6 +96,9 @@ void ThreadPool::run(int64_t n_chunks, const ChunkFn& fn) {
         }
     }
     state_.store(static_cast<uint64_t>(generation_) << 32 | kClosed, std::memory_order_release);
+    // Every chunk has finished (completed_ was read with acquire after each
+    // writer's release), so error_ is settled and no thread touches fn any more.
+    if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t min_per_chunk, const std::function<void(int64_t, int64_t)>& fn) {

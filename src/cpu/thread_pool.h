@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -28,7 +29,8 @@ public:
     int size() const { return n_threads_; }
     // Runs fn(chunk, thread) for every chunk in [0, n_chunks) and returns when
     // all are done; `thread` (0 = the caller) indexes per-thread scratch. Not
-    // reentrant.
+    // reentrant. When a chunk throws, the remaining chunks still run (so no
+    // thread is left using fn) and the first exception is rethrown here.
     void run(int64_t n_chunks, const ChunkFn& fn);
     // Splits [0, n) into ranges of at least `min_per_chunk` items; fn(begin, end).
     void parallel_for(int64_t n, int64_t min_per_chunk, const std::function<void(int64_t, int64_t)>& fn);
@@ -49,6 +51,9 @@ private:
     std::atomic<int64_t> completed_{0};
     std::atomic<uint32_t> wake_{0};
     std::atomic<bool> stop_{false};
+    // First exception of the current job; written once, by whoever sets failed_.
+    std::atomic<bool> failed_{false};
+    std::exception_ptr error_;
     uint32_t generation_ = 0;
 };
 

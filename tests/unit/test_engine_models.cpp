@@ -291,9 +291,17 @@ TEST(Inference, StopStringsEndGenerationAndAreNotReturned) {
     p.max_tokens = 24;
     const std::string full = generate(model, "the cat", p);
     ASSERT_GE(full.size(), 6u) << "the synthetic model generated too little to test with";
-    for (const size_t at : {size_t{1}, full.size() / 2, full.size() - 2}) {
+    // Stop strings are UTF-8 (the caller's text), so cut whole characters.
+    auto is_continuation = [&](size_t i) { return i < full.size() && (static_cast<uint8_t>(full[i]) & 0xC0) == 0x80; };
+    for (size_t at : {size_t{1}, full.size() / 2, full.size() - 2}) {
+        while (at > 0 && is_continuation(at)) --at;
+        size_t end = at;
+        for (int characters = 0; characters < 2 && end < full.size(); ++characters) {
+            ++end;
+            while (is_continuation(end)) ++end;
+        }
         SamplingParams with_stop = p;
-        with_stop.stop = {full.substr(at, 2), "never-generated-text"};
+        with_stop.stop = {full.substr(at, end - at), "never-generated-text"};
         const std::string cut = generate(model, "the cat", with_stop);
         const size_t first = full.find(with_stop.stop[0]);
         EXPECT_EQ(cut, full.substr(0, first)) << "stop '" << with_stop.stop[0] << "'";

@@ -1,3 +1,4 @@
+#include "cpu/cpu_features.h"
 #include "cpu/quant_dot.h"
 
 #include <algorithm>
@@ -381,10 +382,7 @@ float dot1(const void* w, const BlockQ8* x, int64_t nb) {
     return out;
 }
 
-bool have_avx2() {
-    __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
+bool have_avx2() { return has_avx2_fma_f16c(); }
 #else
 bool have_avx2() { return false; }
 #endif

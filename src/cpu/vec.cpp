@@ -1,3 +1,4 @@
+#include "cpu/cpu_features.h"
 #include "cpu/vec.h"
 
 #include "quant/blocks.h"
@@ -131,10 +132,7 @@ WORKER_AVX2 void axpy_avx2(float s, const float* x, float* y, int64_t n) {
     for (; i < n; ++i) y[i] += s * x[i];
 }
 
-bool have_avx2() {
-    __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
+bool have_avx2() { return has_avx2_fma_f16c(); }
 #endif
 
 using DotFn = float (*)(const float*, const float*, int64_t);

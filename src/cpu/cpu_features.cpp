@@ -1,0 +1,24 @@
+#include "cpu/cpu_features.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+namespace worker::cpu {
+
+bool has_avx2_fma_f16c() {
+#if defined(__x86_64__)
+    static const bool supported = [] {
+        __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+        const bool f16c = (ecx & (1u << 29)) != 0;
+        return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+}  // namespace worker::cpu

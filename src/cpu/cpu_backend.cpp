@@ -1,0 +1,323 @@
+#include "cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "core/error.h"
+#include "cpu/quant_dot.h"
+#include "cpu/thread_pool.h"
+#include "quant/blocks.h"
+#include "quant/dequant.h"
+
+namespace worker::cpu {
+
+namespace {
+
+using model::Tensor;
+
+class HostBuffer : public model::Buffer {
+public:
+    HostBuffer(void* data, size_t size) : Buffer(data, size) {}
+    ~HostBuffer() override { std::free(data()); }
+};
+
+const char* type_name(GgmlType t) {
+    const char* name = type_traits(t).name;
+    return name != nullptr ? name : "unknown";
+}
+
+inline float* row_f32(const Tensor& t, int64_t i) {
+    return reinterpret_cast<float*>(static_cast<char*>(t.data) + static_cast<size_t>(i) * t.nb1);
+}
+
+void require_f32(const Tensor& t, const char* op, const char* what) {
+    if (t.type != GgmlType::F32)
+        fail(CUDA_ERROR_INFERENCE_FAILED, op, ": ", what, " must be F32, got ", type_name(t.type));
+}
+
+class CpuBackend final : public model::Backend {
+public:
+    explicit CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<size_t>(pool_.size())) {}
+
+    std::string name() const override { return "cpu"; }
+
+    Tensor upload_weight(const gguf::File& file, const gguf::TensorInfo& info) override {
+        Tensor t;
+        // The mapping is read-only; ops never write through weight tensors.
+        t.data = const_cast<uint8_t*>(file.tensor_data(info));
+        t.type = info.type;
+        t.ne0 = static_cast<int64_t>(info.dims.empty() ? 1 : info.dims[0]);
+        t.ne1 = static_cast<int64_t>(info.n_elements / static_cast<uint64_t>(t.ne0));
+        t.nb1 = t.row_bytes();
+        return t;
+    }
+    uint64_t weight_bytes() const override { return 0; }
+
+    std::unique_ptr<model::Buffer> allocate(size_t bytes, const char* purpose) override {
+        const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, rounded);
+        if (p == nullptr) fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot allocate ", bytes, " bytes for ", purpose);
+        return std::make_unique<HostBuffer>(p, bytes);
+    }
+    GgmlType kv_type() const override { return GgmlType::F32; }
+    void write(const Tensor& dst, const void* host, size_t bytes) override { std::memcpy(dst.data, host, bytes); }
+    void read(const Tensor& src, void* host, size_t bytes) override { std::memcpy(host, src.data, bytes); }
+    void synchronize() override {}
+
+    void embed(const Tensor& table, const Tensor& ids, const Tensor& out) override {
+        require_f32(out, "embed", "out");
+        const auto* id = static_cast<const int32_t*>(ids.data);
+        for (int64_t i = 0; i < ids.ne0; ++i) {
+            if (id[i] < 0 || id[i] >= table.ne1) {
+                fail(CUDA_ERROR_INFERENCE_FAILED, "embed: token id ", id[i], " outside the vocabulary of ", table.ne1);
+            }
+            worker::dequantize_row(table.type,
+                                   static_cast<const char*>(table.data) + static_cast<size_t>(id[i]) * table.nb1,
+                                   row_f32(out, i), table.ne0);
+        }
+    }
+
+    void matmul(const Tensor& w, const Tensor& x, const Tensor& out) override {
+        require_f32(x, "matmul", "x");
+        require_f32(out, "matmul", "out");
+        if (x.ne0 != w.ne0 || out.ne0 != w.ne1 || out.ne1 != x.ne1) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: shapes do not match: w [", w.ne1, "][", w.ne0, "], x [", x.ne1,
+                 "][", x.ne0, "], out [", out.ne1, "][", out.ne0, "]");
+        }
+        if (w.type == GgmlType::F32 || w.type == GgmlType::F16) {
+            matmul_float(w, x, out);
+            return;
+        }
+        const DotFn dot = dot_kernel(w.type);
+        if (dot == nullptr)
+            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
+        const int64_t n = x.ne1;
+        const int64_t nb = w.ne0 / 32;
+        if (w.ne0 % 32 != 0)
+            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
+        xq_.resize(static_cast<size_t>(n * nb));
+        pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) quantize_q8(row_f32(x, i), xq_.data() + i * nb, w.ne0);
+        });
+        // Rows are split across threads in tiles: a tile of weight rows stays in
+        // cache while every token of a prefill batch uses it.
+        constexpr int64_t kTile = 16;
+        const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;
+        const auto* wdata = static_cast<const char*>(w.data);
+        pool_.parallel_for(n_tiles, 1, [&](int64_t tb, int64_t te) {
+            for (int64_t tile = tb; tile < te; ++tile) {
+                const int64_t r0 = tile * kTile, r1 = std::min(w.ne1, r0 + kTile);
+                for (int64_t i = 0; i < n; ++i) {
+                    float* o = row_f32(out, i);
+                    const BlockQ8* xi = xq_.data() + i * nb;
+                    for (int64_t r = r0; r < r1; ++r) o[r] = dot(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
+                }
+            }
+        });
+    }
+
+    void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
+        require_f32(a, "add", "a");
+        require_f32(b, "add", "b");
+        const bool broadcast = b.ne1 == 1 && a.ne1 != 1;
+        if (a.ne0 != b.ne0 || (!broadcast && a.ne1 != b.ne1)) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "add: shapes [", a.ne1, "][", a.ne0, "] and [", b.ne1, "][", b.ne0,
+                 "] do not match");
+        }
+        for_rows(a.ne1, a.ne0, [&](int64_t i) {
+            const float* pa = row_f32(a, i);
+            const float* pb = row_f32(b, broadcast ? 0 : i);
+            float* po = row_f32(out, i);
+            for (int64_t j = 0; j < a.ne0; ++j) po[j] = pa[j] + pb[j];
+        });
+    }
+
+    void scale(const Tensor& x, float s) override {
+        require_f32(x, "scale", "x");
+        for_rows(x.ne1, x.ne0, [&](int64_t i) {
+            float* p = row_f32(x, i);
+            for (int64_t j = 0; j < x.ne0; ++j) p[j] *= s;
+        });
+    }
+
+    void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
+        require_f32(x, "rms_norm", "x");
+        if (!weight.empty()) {
+            require_f32(weight, "rms_norm", "weight");
+            if (weight.ne0 != x.ne0) {
+                fail(CUDA_ERROR_INFERENCE_FAILED, "rms_norm: weight of ", weight.ne0, " for rows of ", x.ne0);
+            }
+        }
+        const float* w = weight.empty() ? nullptr : static_cast<const float*>(weight.data);
+        for_rows(x.ne1, x.ne0, [&](int64_t i) {
+            const float* px = row_f32(x, i);
+            float* po = row_f32(out, i);
+            double sum = 0.0;
+            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j]) * px[j];
+            const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(x.ne0)) + eps);
+            for (int64_t j = 0; j < x.ne0; ++j) po[j] = px[j] * inv * (w ? w[j] : 1.0f);
+        });
+    }
+
+    void rope(const Tensor& x, const model::RopeParams& p) override {
+        require_f32(x, "rope", "x");
+        if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "rope: row of ", x.ne0, " does not hold ", p.n_head, " heads of ",
+                 p.head_dim, " rotating ", p.n_rot);
+        }
+        const int half = p.n_rot / 2;
+        for_rows(x.ne1, x.ne0, [&](int64_t i) {
+            const float pos = static_cast<float>(p.pos0 + i) * p.freq_scale;
+            float cs[512], sn[512];
+            for (int k = 0; k < half && k < 512; ++k) {
+                const float theta =
+                    pos * std::pow(p.freq_base, -2.0f * static_cast<float>(k) / static_cast<float>(p.n_rot));
+                cs[k] = std::cos(theta);
+                sn[k] = std::sin(theta);
+            }
+            float* row = row_f32(x, i);
+            for (int h = 0; h < p.n_head; ++h) {
+                float* v = row + static_cast<size_t>(h) * p.head_dim;
+                for (int k = 0; k < half; ++k) {
+                    const int a = p.neox ? k : 2 * k;
+                    const int b = p.neox ? k + half : 2 * k + 1;
+                    const float x0 = v[a], x1 = v[b];
+                    v[a] = x0 * cs[k] - x1 * sn[k];
+                    v[b] = x0 * sn[k] + x1 * cs[k];
+                }
+            }
+        });
+    }
+
+    void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
+        gated(gate, up, out, [](float g) { return g / (1.0f + std::exp(-g)); });
+    }
+
+    void geglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
+        gated(gate, up, out, [](float g) {
+            constexpr float kSqrt2OverPi = 0.7978845608028654f;
+            return 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g)));
+        });
+    }
+
+    void copy_to_cache(const Tensor& src, const Tensor& cache, int32_t pos) override {
+        require_f32(src, "copy_to_cache", "src");
+        require_f32(cache, "copy_to_cache", "cache");
+        if (src.ne0 != cache.ne0 || pos < 0 || pos + src.ne1 > cache.ne1) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "copy_to_cache: ", src.ne1, " rows of ", src.ne0, " at ", pos,
+                 " do not fit a cache of ", cache.ne1, " rows of ", cache.ne0);
+        }
+        for (int64_t i = 0; i < src.ne1; ++i) {
+            std::memcpy(row_f32(cache, pos + i), row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
+        }
+    }
+
+    void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const model::AttentionParams& p,
+                   const Tensor& out) override {
+        require_f32(q, "attention", "q");
+        require_f32(out, "attention", "out");
+        const int64_t n = q.ne1;
+        const int hd = p.head_dim;
+        const int group = p.n_head / p.n_head_kv;
+        if (q.ne0 != static_cast<int64_t>(p.n_head) * hd || k_cache.ne0 != static_cast<int64_t>(p.n_head_kv) * hd ||
+            p.pos0 + n > k_cache.ne1) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "attention: q [", n, "][", q.ne0, "] and cache [", k_cache.ne1, "][",
+                 k_cache.ne0, "] do not fit ", p.n_head, "/", p.n_head_kv, " heads of ", hd, " at ", p.pos0);
+        }
+        const int64_t n_kv = p.pos0 + n;
+        // One (token, head) pair per work item; each thread keeps its own score row.
+        pool_.run([&](int t, int nt) {
+            std::vector<float>& scores = scratch_[static_cast<size_t>(t)];
+            scores.resize(static_cast<size_t>(n_kv));
+            const int64_t items = n * p.n_head;
+            for (int64_t item = items * t / nt; item < items * (t + 1) / nt; ++item) {
+                const int64_t i = item / p.n_head;
+                const int h = static_cast<int>(item % p.n_head);
+                const int kvh = h / group;
+                const int64_t pos = p.pos0 + i;
+                const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+                const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
+                float max_score = -INFINITY;
+                for (int64_t k = first; k <= pos; ++k) {
+                    const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
+                    float s = 0.0f;
+                    for (int d = 0; d < hd; ++d) s += qv[d] * kv[d];
+                    s *= p.scale;
+                    if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+                    scores[static_cast<size_t>(k)] = s;
+                    max_score = std::max(max_score, s);
+                }
+                float total = 0.0f;
+                for (int64_t k = first; k <= pos; ++k) {
+                    float& s = scores[static_cast<size_t>(k)];
+                    s = std::exp(s - max_score);
+                    total += s;
+                }
+                float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
+                std::fill(o, o + hd, 0.0f);
+                const float inv = 1.0f / total;
+                for (int64_t k = first; k <= pos; ++k) {
+                    const float wgt = scores[static_cast<size_t>(k)] * inv;
+                    const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
+                    for (int d = 0; d < hd; ++d) o[d] += wgt * vv[d];
+                }
+            }
+        });
+    }
+
+private:
+    // Elementwise ops on [rows][cols]: threaded only when big enough to pay
+    // for waking the pool.
+    template <typename RowFn>
+    void for_rows(int64_t rows, int64_t cols, RowFn fn) {
+        if (rows * cols < 16384 || rows < 2) {
+            for (int64_t i = 0; i < rows; ++i) fn(i);
+            return;
+        }
+        pool_.parallel_for(rows, 1, [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) fn(i);
+        });
+    }
+
+    template <typename Act>
+    void gated(const Tensor& gate, const Tensor& up, const Tensor& out, Act act) {
+        require_f32(gate, "glu", "gate");
+        require_f32(up, "glu", "up");
+        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
+            const float* g = row_f32(gate, i);
+            const float* u = row_f32(up, i);
+            float* o = row_f32(out, i);
+            for (int64_t j = 0; j < gate.ne0; ++j) o[j] = act(g[j]) * u[j];
+        });
+    }
+
+    void matmul_float(const Tensor& w, const Tensor& x, const Tensor& out) {
+        pool_.parallel_for(w.ne1, 16, [&](int64_t rb, int64_t re) {
+            std::vector<float> wrow(static_cast<size_t>(w.ne0));
+            for (int64_t r = rb; r < re; ++r) {
+                worker::dequantize_row(w.type, static_cast<const char*>(w.data) + static_cast<size_t>(r) * w.nb1,
+                                       wrow.data(), w.ne0);
+                for (int64_t i = 0; i < x.ne1; ++i) {
+                    const float* xi = row_f32(x, i);
+                    float s = 0.0f;
+                    for (int64_t c = 0; c < w.ne0; ++c) s += wrow[static_cast<size_t>(c)] * xi[c];
+                    row_f32(out, i)[r] = s;
+                }
+            }
+        });
+    }
+
+    ThreadPool pool_;
+    std::vector<BlockQ8> xq_;
+    std::vector<std::vector<float>> scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<model::Backend> create_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+
+}  // namespace worker::cpu

@@ -1,0 +1,354 @@
+#include "cpu/quant_dot.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/blocks.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace worker::cpu {
+
+using namespace worker::quant;
+
+void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        float amax = 0.0f;
+        for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) {
+            const int q = static_cast<int>(std::nearbyint(v[j] * id));
+            out[b].qs[j] = static_cast<int8_t>(q);
+            sum += q;
+        }
+        out[b].d = d;
+        out[b].sum = sum;
+    }
+}
+
+namespace {
+
+// Scale and min of sub-block j of a Q4_K super-block: 6 bits each, packed.
+inline void q4k_scale_min(int j, const uint8_t* q, int& sc, int& m) {
+    if (j < 4) {
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
+    } else {
+        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// The 6-bit value (before the -32 offset) of element l (0..31) of sub-block s
+// (0..3) of 128-element chunk c of a Q6_K super-block.
+inline int q6k_value(const BlockQ6_K& b, int c, int s, int l) {
+    const uint8_t* ql = b.ql + 64 * c + (s & 1) * 32;
+    const uint8_t* qh = b.qh + 32 * c;
+    const int low = s < 2 ? (ql[l] & 0xF) : (ql[l] >> 4);
+    return low | (((qh[l] >> (2 * s)) & 3) << 4);
+}
+
+// ---- scalar kernels -----------------------------------------------------------
+
+float dot_q4_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) {
+            s += ((b[i].qs[j] & 0xF) - 8) * x[i].qs[j] + ((b[i].qs[j] >> 4) - 8) * x[i].qs[j + 16];
+        }
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q4_1_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_1*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) s += (b[i].qs[j] & 0xF) * x[i].qs[j] + (b[i].qs[j] >> 4) * x[i].qs[j + 16];
+        acc +=
+            x[i].d * (fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * static_cast<float>(x[i].sum));
+    }
+    return acc;
+}
+
+float dot_q5_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ5_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        uint32_t qh;
+        std::memcpy(&qh, b[i].qh, 4);
+        int32_t s = 0;
+        for (int j = 0; j < 16; ++j) {
+            const int lo = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            const int hi = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            s += lo * x[i].qs[j] + hi * x[i].qs[j + 16];
+        }
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q8_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ8_0*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        int32_t s = 0;
+        for (int j = 0; j < 32; ++j) s += b[i].qs[j] * x[i].qs[j];
+        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+    }
+    return acc;
+}
+
+float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_K*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        const float dmin = fp16_to_f32(b[i].dmin);
+        for (int sb = 0; sb < 8; ++sb) {
+            const BlockQ8& xb = x[i * 8 + sb];
+            const uint8_t* q = b[i].qs + (sb / 2) * 32;
+            const int shift = (sb & 1) * 4;
+            int32_t s = 0;
+            for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
+            int sc, m;
+            q4k_scale_min(sb, b[i].scales, sc, m);
+            acc += xb.d * (d * static_cast<float>(sc * s) - dmin * static_cast<float>(m * xb.sum));
+        }
+    }
+    return acc;
+}
+
+float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ6_K*>(w);
+    float acc = 0.0f;
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int sb = 0; sb < 8; ++sb) {
+            const int c = sb / 4, s = sb % 4;
+            const BlockQ8& xb = x[i * 8 + sb];
+            int32_t total = 0;
+            for (int half = 0; half < 2; ++half) {
+                int32_t part = 0;
+                for (int l = half * 16; l < half * 16 + 16; ++l) part += (q6k_value(b[i], c, s, l) - 32) * xb.qs[l];
+                total += part * b[i].scales[c * 8 + s * 2 + half];
+            }
+            acc += d * xb.d * static_cast<float>(total);
+        }
+    }
+    return acc;
+}
+
+// ---- AVX2 kernels -------------------------------------------------------------
+// Compiled for AVX2 by attribute so the rest of the library keeps the baseline
+// instruction set; chosen at run time by dot_kernel().
+#if defined(__x86_64__)
+#define WORKER_AVX2 __attribute__((target("avx2,fma")))
+
+WORKER_AVX2 inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 packed bytes -> 32 bytes: low nibbles in the lower half, high in the upper.
+WORKER_AVX2 inline __m256i nibbles(const uint8_t* p) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i mask = _mm_set1_epi8(0x0F);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), mask), _mm_and_si128(v, mask));
+}
+
+// Pairwise sums of unsigned(w) * signed(x) into 8 int32.
+WORKER_AVX2 inline __m256i dot_u8_i8(__m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
+}
+// The same for signed w: maddubs needs one unsigned operand, so move w's sign onto x.
+WORKER_AVX2 inline __m256i dot_i8_i8(__m256i w, __m256i x) {
+    return dot_u8_i8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+}
+
+WORKER_AVX2 inline __m256i load_x(const BlockQ8& x) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+}
+
+WORKER_AVX2 float dot_q4_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_0*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = _mm256_sub_epi8(nibbles(b[i].qs), eight);
+        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
+    }
+    return hsum(acc);
+}
+
+WORKER_AVX2 float dot_q4_1_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_1*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(nibbles(b[i].qs), load_x(x[i])));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
+        offsets += fp16_to_f32(b[i].m) * x[i].d * static_cast<float>(x[i].sum);
+    }
+    return hsum(acc) + offsets;
+}
+
+// The 32 bits of a Q5_0 block's qh as 32 bytes holding 0x10 where the bit is set.
+WORKER_AVX2 inline __m256i high_bits(const uint8_t* qh) {
+    uint32_t bits;
+    std::memcpy(&bits, qh, 4);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
+    const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+WORKER_AVX2 float dot_q5_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ5_0*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles(b[i].qs), high_bits(b[i].qh)), sixteen);
+        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
+    }
+    return hsum(acc);
+}
+
+WORKER_AVX2 float dot_q8_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ8_0*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
+    }
+    return hsum(acc);
+}
+
+WORKER_AVX2 float dot_q4_k_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ4_K*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    float offsets = 0.0f;
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        const float dmin = fp16_to_f32(b[i].dmin);
+        for (int pair = 0; pair < 4; ++pair) {
+            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + pair * 32));
+            const __m256i lo = _mm256_and_si256(q, mask);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+            for (int h = 0; h < 2; ++h) {
+                const int sb = pair * 2 + h;
+                const BlockQ8& xb = x[i * 8 + sb];
+                int sc, m;
+                q4k_scale_min(sb, b[i].scales, sc, m);
+                const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(h == 0 ? lo : hi, load_x(xb)));
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc) * xb.d), s, acc);
+                offsets += dmin * static_cast<float>(m) * xb.d * static_cast<float>(xb.sum);
+            }
+        }
+    }
+    return hsum(acc) - offsets;
+}
+
+WORKER_AVX2 float dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+    const auto* b = static_cast<const BlockQ6_K*>(w);
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i mask4 = _mm256_set1_epi8(0x0F);
+    const __m256i mask2 = _mm256_set1_epi8(0x03);
+    const __m256i offset = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < nb / 8; ++i) {
+        const float d = fp16_to_f32(b[i].d);
+        for (int c = 0; c < 2; ++c) {
+            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * c));
+            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c));
+            const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c + 32));
+            for (int s = 0; s < 4; ++s) {
+                const __m256i ql = (s & 1) ? ql1 : ql0;
+                const __m256i low =
+                    s < 2 ? _mm256_and_si256(ql, mask4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
+                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), mask2), 4);
+                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), offset);
+                const BlockQ8& xb = x[i * 8 + c * 4 + s];
+                const __m256i xq = load_x(xb);
+                const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+                // Elements 0-15 and 16-31 have their own scales: weight each half's pairs.
+                const int8_t* sc = b[i].scales + c * 8 + s * 2;
+                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+                const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), sum, acc);
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+bool have_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#else
+bool have_avx2() { return false; }
+#endif
+
+}  // namespace
+
+DotFn dot_kernel_scalar(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q4_0:
+            return dot_q4_0_scalar;
+        case GgmlType::Q4_1:
+            return dot_q4_1_scalar;
+        case GgmlType::Q5_0:
+            return dot_q5_0_scalar;
+        case GgmlType::Q8_0:
+            return dot_q8_0_scalar;
+        case GgmlType::Q4_K:
+            return dot_q4_k_scalar;
+        case GgmlType::Q6_K:
+            return dot_q6_k_scalar;
+        default:
+            return nullptr;
+    }
+}
+
+DotFn dot_kernel(GgmlType type) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        switch (type) {
+            case GgmlType::Q4_0:
+                return dot_q4_0_avx2;
+            case GgmlType::Q4_1:
+                return dot_q4_1_avx2;
+            case GgmlType::Q5_0:
+                return dot_q5_0_avx2;
+            case GgmlType::Q8_0:
+                return dot_q8_0_avx2;
+            case GgmlType::Q4_K:
+                return dot_q4_k_avx2;
+            case GgmlType::Q6_K:
+                return dot_q6_k_avx2;
+            default:
+                break;
+        }
+    }
+#endif
+    return dot_kernel_scalar(type);
+}
+
+const char* dot_kernel_isa() { return have_avx2() ? "avx2" : "scalar"; }
+
+}  // namespace worker::cpu

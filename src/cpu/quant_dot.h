@@ -1,0 +1,35 @@
+// Dot products of one quantized weight row with activations quantized to
+// 8-bit blocks of 32 — the inner loop of every matmul on the CPU. The weights
+// are read in their stored block format; nothing is expanded to f32.
+#pragma once
+
+#include <cstdint>
+
+#include "quant/ggml_type.h"
+
+namespace worker::cpu {
+
+// 32 activations as int8 with one scale, plus the sum of the int8 values
+// (formats with a per-block offset — Q4_1, Q4_K — multiply it by the offset).
+struct BlockQ8 {
+    float d;
+    int32_t sum;
+    int8_t qs[32];
+};
+
+// Quantizes n (a multiple of 32) floats into n / 32 blocks.
+void quantize_q8(const float* x, BlockQ8* out, int64_t n);
+
+// sum_j w[j] * x[j] over n_blocks blocks of 32 elements. `w` points at the
+// row's first block; K-quant rows hold n_blocks / 8 super-blocks.
+using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n_blocks);
+
+// The fastest kernel this CPU runs for the type, or nullptr when the type has
+// no quantized kernel (F32/F16 use float paths).
+DotFn dot_kernel(GgmlType type);
+// The portable scalar kernel, which is also the reference the SIMD ones are tested against.
+DotFn dot_kernel_scalar(GgmlType type);
+// Name of the instruction set dot_kernel() selected ("avx2" or "scalar").
+const char* dot_kernel_isa();
+
+}  // namespace worker::cpu

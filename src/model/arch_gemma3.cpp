@@ -1,0 +1,69 @@
+// Gemma 3: embeddings scaled by sqrt(dim); RMS norms before and after both
+// the attention and the feed-forward block; per-head RMS norm of Q and K;
+// five sliding-window layers (rope base 10k) per global layer (the file's
+// rope base); GELU(tanh)-gated feed-forward.
+#include <cmath>
+
+#include "model/transformer.h"
+
+namespace worker::model {
+
+void Transformer::forward_gemma3(Session& s, int32_t n) {
+    Backend& b = *backend_;
+    const Config& c = config_;
+    const Tensor x = s.x.rows(0, n), xb = s.xb.rows(0, n), ffn_out = s.ffn_out.rows(0, n);
+    const Tensor q = s.q.rows(0, n), k = s.k.rows(0, n), v = s.v.rows(0, n), attn = s.attn.rows(0, n);
+    const Tensor gate = s.gate.rows(0, n), up = s.up.rows(0, n);
+    const auto pos0 = static_cast<int32_t>(s.n_past());
+    const auto hd = static_cast<int32_t>(c.head_dim);
+
+    b.embed(weights_.token_embd, s.ids.cols(0, n), x);
+    b.scale(x, std::sqrt(static_cast<float>(c.embedding_length)));
+
+    AttentionParams ap;
+    ap.n_head = static_cast<int32_t>(c.head_count);
+    ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
+    ap.head_dim = hd;
+    ap.pos0 = pos0;
+    ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        const LayerWeights& w = weights_.layers[il];
+        const bool local = c.layer_is_local(il);
+        RopeParams rope{static_cast<int32_t>(c.head_count),
+                        hd,
+                        static_cast<int32_t>(c.rope_dimension_count),
+                        pos0,
+                        local ? c.rope_freq_base_local : c.rope_freq_base,
+                        c.rope_freq_scale,
+                        c.rope_neox};
+        RopeParams rope_k = rope;
+        rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
+
+        b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
+        b.matmul(w.wq, xb, q);
+        b.matmul(w.wk, xb, k);
+        b.matmul(w.wv, xb, v);
+        b.rms_norm(q.reshape(hd), w.q_norm, c.norm_eps, q.reshape(hd));
+        b.rms_norm(k.reshape(hd), w.k_norm, c.norm_eps, k.reshape(hd));
+        b.rope(q, rope);
+        b.rope(k, rope_k);
+        b.copy_to_cache(k, s.k_cache[il], pos0);
+        b.copy_to_cache(v, s.v_cache[il], pos0);
+        ap.window = local ? static_cast<int32_t>(c.sliding_window) : 0;
+        b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
+        b.matmul(w.wo, attn, xb);
+        b.rms_norm(xb, w.post_attn_norm, c.norm_eps, xb);
+        b.add(x, xb, x);
+
+        b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
+        b.matmul(w.gate, xb, gate);
+        b.matmul(w.up, xb, up);
+        b.geglu(gate, up, gate);
+        b.matmul(w.down, gate, ffn_out);
+        b.rms_norm(ffn_out, w.post_ffn_norm, c.norm_eps, ffn_out);
+        b.add(x, ffn_out, x);
+    }
+}
+
+}  // namespace worker::model

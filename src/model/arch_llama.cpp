@@ -1,0 +1,72 @@
+// The llama family: llama (SmolLM2), qwen2 (biases on Q, K, V) and phi3
+// (fused QKV and gate/up projections). Pre-norm blocks, RoPE, grouped-query
+// attention, SwiGLU feed-forward.
+#include <cmath>
+
+#include "model/transformer.h"
+
+namespace worker::model {
+
+void Transformer::forward_llama(Session& s, int32_t n) {
+    Backend& b = *backend_;
+    const Config& c = config_;
+    const Tensor x = s.x.rows(0, n), xb = s.xb.rows(0, n), ffn_out = s.ffn_out.rows(0, n);
+    const Tensor q = s.q.rows(0, n), k = s.k.rows(0, n), v = s.v.rows(0, n), attn = s.attn.rows(0, n);
+    const Tensor gate = s.gate.rows(0, n), up = s.up.rows(0, n);
+    const auto pos0 = static_cast<int32_t>(s.n_past());
+    const auto hd = static_cast<int32_t>(c.head_dim);
+
+    b.embed(weights_.token_embd, s.ids.cols(0, n), x);
+
+    RopeParams rope{static_cast<int32_t>(c.head_count),
+                    hd,
+                    static_cast<int32_t>(c.rope_dimension_count),
+                    pos0,
+                    c.rope_freq_base,
+                    c.rope_freq_scale,
+                    c.rope_neox};
+    RopeParams rope_k = rope;
+    rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
+    AttentionParams ap;
+    ap.n_head = static_cast<int32_t>(c.head_count);
+    ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
+    ap.head_dim = hd;
+    ap.pos0 = pos0;
+    ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        const LayerWeights& w = weights_.layers[il];
+        b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
+        if (!w.wqkv.empty()) {
+            b.matmul(w.wqkv, xb, s.qkv.rows(0, n));
+        } else {
+            b.matmul(w.wq, xb, q);
+            b.matmul(w.wk, xb, k);
+            b.matmul(w.wv, xb, v);
+        }
+        if (!w.bq.empty()) b.add(q, w.bq, q);
+        if (!w.bk.empty()) b.add(k, w.bk, k);
+        if (!w.bv.empty()) b.add(v, w.bv, v);
+        b.rope(q, rope);
+        b.rope(k, rope_k);
+        b.copy_to_cache(k, s.k_cache[il], pos0);
+        b.copy_to_cache(v, s.v_cache[il], pos0);
+        ap.window = c.layer_is_local(il) ? static_cast<int32_t>(c.sliding_window) : 0;
+        b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
+        b.matmul(w.wo, attn, xb);
+        b.add(x, xb, x);
+
+        b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
+        if (!w.gate_up.empty()) {
+            b.matmul(w.gate_up, xb, s.gate_up.rows(0, n));
+        } else {
+            b.matmul(w.gate, xb, gate);
+            b.matmul(w.up, xb, up);
+        }
+        b.swiglu(gate, up, gate);
+        b.matmul(w.down, gate, ffn_out);
+        b.add(x, ffn_out, x);
+    }
+}
+
+}  // namespace worker::model

@@ -1,0 +1,29 @@
+#include "model/backend.h"
+
+#include <vector>
+
+#include "core/context.h"
+#include "core/error.h"
+#include "cpu/cpu_backend.h"
+
+namespace worker::model {
+
+Tensor Buffer::view(GgmlType type, int64_t cols, int64_t rows) const {
+    Tensor t{data_, type, cols, rows, 0};
+    t.nb1 = t.row_bytes();
+    return t;
+}
+
+int32_t Backend::sample(const Tensor& logits, const sampling::Settings& settings, std::span<const int32_t> history,
+                        double uniform) {
+    std::vector<float> host(static_cast<size_t>(logits.ne0));
+    read(logits, host.data(), host.size() * sizeof(float));
+    return sampling::sample(host, settings, history, uniform);
+}
+
+std::unique_ptr<Backend> create_backend(const Context& context) {
+    if (context.is_cpu()) return cpu::create_cpu_backend(context.cpu_threads());
+    fail(CUDA_ERROR_INVALID_DEVICE, "GPU ", context.device(), ": the CUDA backend has no forward-pass support yet");
+}
+
+}  // namespace worker::model

@@ -1,0 +1,127 @@
+#include "model/config.h"
+
+#include "core/error.h"
+
+namespace worker::model {
+
+const char* arch_name(Arch arch) {
+    switch (arch) {
+        case Arch::Llama:
+            return "llama";
+        case Arch::Qwen2:
+            return "qwen2";
+        case Arch::Phi3:
+            return "phi3";
+        case Arch::Gemma3:
+            return "gemma3";
+        case Arch::GptOss:
+            return "gpt-oss";
+    }
+    return "?";
+}
+
+bool Config::layer_is_local(uint32_t il) const {
+    if (sliding_window == 0) return false;
+    if (sliding_window_pattern == 0) return true;
+    return (il + 1) % sliding_window_pattern != 0;
+}
+
+namespace {
+
+Arch detect(const std::string& name, const std::string& path) {
+    if (name == "llama") return Arch::Llama;
+    if (name == "qwen2") return Arch::Qwen2;
+    if (name == "phi3") return Arch::Phi3;
+    if (name == "gemma3") return Arch::Gemma3;
+    if (name == "gpt-oss") return Arch::GptOss;
+    fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': architecture '", name,
+         "' is not supported (supported: llama, qwen2, phi3, gemma3, gpt-oss)");
+}
+
+}  // namespace
+
+Config read_config(const gguf::File& f) {
+    Config c;
+    if (!f.has("general.architecture")) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", f.path(),
+             "': metadata key 'general.architecture' is missing");
+    }
+    c.arch_key = f.get_string("general.architecture");
+    c.arch = detect(c.arch_key, f.path());
+    const std::string p = c.arch_key + ".";
+    auto key = [&](const char* suffix) { return p + suffix; };
+
+    c.context_length = f.get_u32(key("context_length"));
+    c.embedding_length = f.get_u32(key("embedding_length"));
+    c.block_count = f.get_u32(key("block_count"));
+    c.feed_forward_length = f.get_u32(key("feed_forward_length"));
+    c.head_count = f.get_u32(key("attention.head_count"));
+    c.head_count_kv = f.get_u32_or(key("attention.head_count_kv"), c.head_count);
+    auto bad = [&](const auto&... parts) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", f.path(), "': ", parts...);
+    };
+    if (c.head_count == 0 || c.head_count_kv == 0 || c.head_count % c.head_count_kv != 0) {
+        bad("attention.head_count ", c.head_count, " is not a positive multiple of attention.head_count_kv ",
+            c.head_count_kv);
+    }
+    if (c.embedding_length == 0 || c.block_count == 0 || c.context_length == 0) {
+        bad("embedding_length, block_count and context_length must be positive");
+    }
+    c.head_dim = f.get_u32_or(key("attention.key_length"), c.embedding_length / c.head_count);
+    const uint32_t value_length = f.get_u32_or(key("attention.value_length"), c.head_dim);
+    if (value_length != c.head_dim) bad(key("attention.value_length"), " ", value_length, " differs from key_length");
+    if (c.head_dim == 0 || c.head_dim % 2 != 0) bad("head dimension ", c.head_dim, " must be positive and even");
+
+    c.rope_freq_base = f.get_f32_or(key("rope.freq_base"), 10000.0f);
+    c.rope_freq_base_local = c.rope_freq_base;
+    c.rope_dimension_count = f.get_u32_or(key("rope.dimension_count"), c.head_dim);
+    if (c.rope_dimension_count > c.head_dim || c.rope_dimension_count % 2 != 0) {
+        bad(key("rope.dimension_count"), " ", c.rope_dimension_count, " does not fit head dimension ", c.head_dim);
+    }
+    const std::string scaling = f.get_string_or(key("rope.scaling.type"), "none");
+    if (scaling == "linear") {
+        const float factor = f.get_f32_or(key("rope.scaling.factor"), 1.0f);
+        if (!(factor > 0.0f)) bad(key("rope.scaling.factor"), " must be positive");
+        c.rope_freq_scale = 1.0f / factor;
+    } else if (scaling != "none" && scaling != "yarn") {
+        bad("rope scaling '", scaling, "' is not supported");
+    }
+    // llama.cpp's convention per architecture: Meta's llama permutes Q/K at
+    // conversion so that adjacent elements pair; the others pair i with i + n/2.
+    c.rope_neox = c.arch != Arch::Llama;
+
+    if (f.has(key("attention.layer_norm_rms_epsilon"))) {
+        c.norm_eps = f.get_f32(key("attention.layer_norm_rms_epsilon"));
+    } else {
+        c.norm_eps = f.get_f32_or(key("attention.layer_norm_epsilon"), 1e-5f);
+    }
+
+    if (c.arch == Arch::Gemma3) {
+        c.sliding_window = f.get_u32(key("attention.sliding_window"));
+        // Fixed by the Gemma 3 design (and llama.cpp): five local layers, then a
+        // global one; local layers use a 10k rope base whatever the global one is.
+        c.sliding_window_pattern = 6;
+        c.rope_freq_base_local = 10000.0f;
+    } else {
+        c.sliding_window = f.get_u32_or(key("attention.sliding_window"), 0);
+        if (c.sliding_window != 0) c.sliding_window_pattern = c.arch == Arch::GptOss ? 2 : 0;
+    }
+
+    c.expert_count = f.get_u32_or(key("expert_count"), 0);
+    c.expert_used_count = f.get_u32_or(key("expert_used_count"), 0);
+    if (c.expert_count > 0 && (c.expert_used_count == 0 || c.expert_used_count > c.expert_count)) {
+        bad(key("expert_used_count"), " ", c.expert_used_count, " does not fit expert_count ", c.expert_count);
+    }
+
+    if (f.has(key("vocab_size"))) {
+        c.vocab_size = f.get_u32(key("vocab_size"));
+    } else if (const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight"); embd && embd->dims.size() == 2) {
+        c.vocab_size = static_cast<uint32_t>(embd->dims[1]);
+    } else if (f.has("tokenizer.ggml.tokens")) {
+        c.vocab_size = static_cast<uint32_t>(f.get_array_size("tokenizer.ggml.tokens"));
+    }
+    if (c.vocab_size == 0) bad("vocabulary size unknown: no vocab_size, token_embd.weight or tokenizer.ggml.tokens");
+    return c;
+}
+
+}  // namespace worker::model

@@ -1,0 +1,196 @@
+#include "model/transformer.h"
+
+#include <string>
+
+#include "core/error.h"
+
+namespace worker::model {
+
+namespace {
+
+bool matmul_type(GgmlType t) {
+    switch (t) {
+        case GgmlType::F32:
+        case GgmlType::F16:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q8_0:
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string shape_text(const std::vector<uint64_t>& dims) {
+    std::string s = "[";
+    for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+    return s + "]";
+}
+
+enum class Kind { Matrix, Vector };
+
+class Loader {
+public:
+    Loader(const gguf::File& file, Backend& backend) : file_(file), backend_(backend) {}
+
+    // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
+    // vector): matrices in a block type the matmul supports, vectors in F32.
+    Tensor get(const std::string& name, std::vector<uint64_t> dims, Kind kind, bool required = true) {
+        const gguf::TensorInfo* info = file_.find_tensor(name);
+        if (info == nullptr) {
+            if (!required) return {};
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': required tensor '", name,
+                 "' is missing");
+        }
+        if (info->dims != dims) {
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", name, "' has shape ",
+                 shape_text(info->dims), ", expected ", shape_text(dims));
+        }
+        const bool ok = kind == Kind::Vector ? info->type == GgmlType::F32 : matmul_type(info->type);
+        if (!ok) {
+            const char* type = type_traits(info->type).name;
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", name, "' has type ",
+                 type ? type : "unknown", ", which is not supported for a ",
+                 kind == Kind::Vector ? "norm or bias (F32 expected)" : "weight matrix");
+        }
+        return backend_.upload_weight(file_, *info);
+    }
+
+private:
+    const gguf::File& file_;
+    Backend& backend_;
+};
+
+}  // namespace
+
+Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
+    : config_(std::move(config)), backend_(std::move(backend)) {
+    const Config& c = config_;
+    if (c.arch == Arch::GptOss) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(),
+             "': architecture 'gpt-oss' is recognised but has no forward pass in this build yet");
+    }
+    Loader l(file, *backend_);
+    const uint64_t dim = c.embedding_length, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.feed_forward_length;
+    weights_.token_embd = l.get("token_embd.weight", {dim, c.vocab_size}, Kind::Matrix);
+    weights_.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
+    weights_.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
+    if (weights_.output.empty()) weights_.output = weights_.token_embd;
+
+    const bool gemma = c.arch == Arch::Gemma3;
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        const std::string p = "blk." + std::to_string(il) + ".";
+        LayerWeights w;
+        w.attn_norm = l.get(p + "attn_norm.weight", {dim}, Kind::Vector);
+        if (c.arch == Arch::Phi3 && file.find_tensor(p + "attn_qkv.weight") != nullptr) {
+            w.wqkv = l.get(p + "attn_qkv.weight", {dim, qd + 2 * kvd}, Kind::Matrix);
+        } else {
+            w.wq = l.get(p + "attn_q.weight", {dim, qd}, Kind::Matrix);
+            w.wk = l.get(p + "attn_k.weight", {dim, kvd}, Kind::Matrix);
+            w.wv = l.get(p + "attn_v.weight", {dim, kvd}, Kind::Matrix);
+        }
+        // Biases are part of qwen2; llama-family files occasionally carry them too.
+        const bool need_bias = c.arch == Arch::Qwen2;
+        w.bq = l.get(p + "attn_q.bias", {qd}, Kind::Vector, need_bias);
+        w.bk = l.get(p + "attn_k.bias", {kvd}, Kind::Vector, need_bias);
+        w.bv = l.get(p + "attn_v.bias", {kvd}, Kind::Vector, need_bias);
+        w.wo = l.get(p + "attn_output.weight", {qd, dim}, Kind::Matrix);
+        w.ffn_norm = l.get(p + "ffn_norm.weight", {dim}, Kind::Vector);
+        if (c.arch == Arch::Phi3 && file.find_tensor(p + "ffn_gate.weight") == nullptr) {
+            w.gate_up = l.get(p + "ffn_up.weight", {dim, 2 * ff}, Kind::Matrix);
+        } else {
+            w.gate = l.get(p + "ffn_gate.weight", {dim, ff}, Kind::Matrix);
+            w.up = l.get(p + "ffn_up.weight", {dim, ff}, Kind::Matrix);
+        }
+        w.down = l.get(p + "ffn_down.weight", {ff, dim}, Kind::Matrix);
+        if (gemma) {
+            w.q_norm = l.get(p + "attn_q_norm.weight", {c.head_dim}, Kind::Vector);
+            w.k_norm = l.get(p + "attn_k_norm.weight", {c.head_dim}, Kind::Vector);
+            w.post_attn_norm = l.get(p + "post_attention_norm.weight", {dim}, Kind::Vector);
+            w.post_ffn_norm = l.get(p + "post_ffw_norm.weight", {dim}, Kind::Vector);
+        }
+        weights_.layers.push_back(w);
+    }
+}
+
+std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t max_batch) {
+    const Config& c = config_;
+    auto s = std::make_unique<Session>();
+    s->capacity_ = capacity;
+    s->max_batch_ = max_batch;
+    Backend& b = *backend_;
+    auto make = [&](GgmlType type, int64_t cols, int64_t rows, const char* purpose) {
+        const TypeTraits t = type_traits(type);
+        const size_t bytes = static_cast<size_t>(cols * rows) / t.block_size * t.type_size;
+        s->buffers_.push_back(b.allocate(bytes, purpose));
+        return s->buffers_.back()->view(type, cols, rows);
+    };
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        s->k_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
+        s->v_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
+    }
+    const int64_t n = max_batch, ff = c.feed_forward_length;
+    s->ids = make(GgmlType::I32, n, 1, "token ids");
+    s->x = make(GgmlType::F32, c.embedding_length, n, "activations");
+    s->xb = make(GgmlType::F32, c.embedding_length, n, "activations");
+    s->ffn_out = make(GgmlType::F32, c.embedding_length, n, "activations");
+    s->attn = make(GgmlType::F32, c.q_dim(), n, "activations");
+    const LayerWeights& l0 = weights_.layers[0];
+    if (!l0.wqkv.empty()) {
+        s->qkv = make(GgmlType::F32, c.q_dim() + 2 * c.kv_dim(), n, "activations");
+        s->q = s->qkv.cols(0, c.q_dim());
+        s->k = s->qkv.cols(c.q_dim(), c.kv_dim());
+        s->v = s->qkv.cols(c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+        s->q = make(GgmlType::F32, c.q_dim(), n, "activations");
+        s->k = make(GgmlType::F32, c.kv_dim(), n, "activations");
+        s->v = make(GgmlType::F32, c.kv_dim(), n, "activations");
+    }
+    if (!l0.gate_up.empty()) {
+        s->gate_up = make(GgmlType::F32, 2 * ff, n, "activations");
+        s->gate = s->gate_up.cols(0, ff);
+        s->up = s->gate_up.cols(ff, ff);
+    } else {
+        s->gate = make(GgmlType::F32, ff, n, "activations");
+        s->up = make(GgmlType::F32, ff, n, "activations");
+    }
+    s->logits = make(GgmlType::F32, c.vocab_size, 1, "logits");
+    return s;
+}
+
+Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
+    const auto n = static_cast<int32_t>(tokens.size());
+    if (n < 1 || n > s.max_batch_ || s.n_past_ + n > s.capacity_) {
+        fail(CUDA_ERROR_INFERENCE_FAILED, "forward: ", n, " tokens after ", s.n_past_, " exceed the session's ",
+             s.capacity_, " positions or batch of ", s.max_batch_);
+    }
+    for (const int32_t id : tokens) {
+        if (id < 0 || static_cast<uint32_t>(id) >= config_.vocab_size) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "forward: token id ", id, " is outside the vocabulary of ",
+                 config_.vocab_size);
+        }
+    }
+    const Tensor ids = s.ids.cols(0, n);
+    backend_->write(ids, tokens.data(), tokens.size() * sizeof(int32_t));
+    if (config_.arch == Arch::Gemma3) {
+        forward_gemma3(s, n);
+    } else {
+        forward_llama(s, n);
+    }
+    logits_of_last(s, n);
+    s.n_past_ += n;
+    return s.logits;
+}
+
+void Transformer::logits_of_last(Session& s, int32_t n) {
+    Backend& b = *backend_;
+    const Tensor last = s.x.rows(n - 1, 1);
+    const Tensor normed = s.xb.rows(0, 1);
+    b.rms_norm(last, weights_.output_norm, config_.norm_eps, normed);
+    b.matmul(weights_.output, normed, s.logits);
+}
+
+}  // namespace worker::model

@@ -1,0 +1,83 @@
+// A decoder-only transformer on a backend: its weights, and the per-inference
+// state (KV cache, activations) one forward pass per step runs over.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "gguf/gguf_file.h"
+#include "model/backend.h"
+#include "model/config.h"
+
+namespace worker::model {
+
+struct LayerWeights {
+    Tensor attn_norm;
+    Tensor wq, wk, wv;      // separate projections, or
+    Tensor wqkv;            // fused [q | k | v] (phi3)
+    Tensor bq, bk, bv;      // optional biases (qwen2)
+    Tensor q_norm, k_norm;  // per-head RMS norm of q and k (gemma3)
+    Tensor wo;
+    Tensor post_attn_norm;  // gemma3
+    Tensor ffn_norm;
+    Tensor gate, up;  // separate, or
+    Tensor gate_up;   // fused [gate | up] (phi3)
+    Tensor down;
+    Tensor post_ffn_norm;  // gemma3
+};
+
+struct Weights {
+    Tensor token_embd;
+    Tensor output_norm;
+    Tensor output;  // token_embd when the embeddings are tied
+    std::vector<LayerWeights> layers;
+};
+
+class Transformer;
+
+// What one inference owns on the device: its KV cache, sized for the tokens it
+// will ever hold, and activations for the largest batch it evaluates.
+class Session {
+public:
+    int32_t capacity() const { return capacity_; }
+    int32_t n_past() const { return n_past_; }
+
+private:
+    friend class Transformer;
+    int32_t capacity_ = 0;
+    int32_t max_batch_ = 0;
+    int32_t n_past_ = 0;
+    std::vector<std::unique_ptr<Buffer>> buffers_;
+    std::vector<Tensor> k_cache, v_cache;  // per layer [capacity][kv_dim]
+    Tensor ids, x, xb, q, k, v, qkv, attn, gate, up, gate_up, ffn_out, logits;
+};
+
+class Transformer {
+public:
+    // Checks every tensor the architecture needs (presence, type, shape) and
+    // uploads it. Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED) naming the tensor.
+    Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend);
+
+    const Config& config() const { return config_; }
+    Backend& backend() { return *backend_; }
+
+    // State for `capacity` tokens, evaluated in batches of at most `max_batch`.
+    std::unique_ptr<Session> create_session(int32_t capacity, int32_t max_batch);
+    // Evaluates `tokens` at positions [n_past, n_past + n) and returns the
+    // logits of the last one (a device tensor of the session, valid until the
+    // next call). Throws Error(CUDA_ERROR_INFERENCE_FAILED) past the capacity.
+    Tensor forward(Session& session, std::span<const int32_t> tokens);
+
+private:
+    void forward_llama(Session& s, int32_t n);
+    void forward_gemma3(Session& s, int32_t n);
+    void logits_of_last(Session& s, int32_t n);
+
+    Config config_;
+    std::unique_ptr<Backend> backend_;
+    Weights weights_;
+};
+
+}  // namespace worker::model

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,13 @@ constexpr size_t kDequantChunkBytes = size_t{64} << 20;
 // cuBLAS workspace, given from our accounted scratch (the size NVIDIA
 // recommends for Hopper; plenty for Ampere/Ada).
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
+
+// WORKER_CUDA_GRAPHS=1 captures decode steps in CUDA graphs (off by default
+// until it has been validated on a GPU).
+bool graphs_requested() {
+    const char* env = std::getenv("WORKER_CUDA_GRAPHS");
+    return env != nullptr && std::string(env) == "1";
+}
 
 const char* type_name(GgmlType type) {
     const char* name = type_traits(type).name;
@@ -103,7 +112,8 @@ private:
 
 class CudaBackend final : public model::Backend {
 public:
-    explicit CudaBackend(int device) : device_(device), ledger_(std::make_shared<VramLedger>()) {
+    explicit CudaBackend(int device)
+        : device_(device), ledger_(std::make_shared<VramLedger>()), graphs_enabled_(graphs_requested()) {
         activate();
         try {
             check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -129,11 +139,13 @@ public:
     std::string name() const override { return str_cat("cuda:", device_); }
 
     const VramLedger& ledger() const { return *ledger_; }
+    GraphStats graph_stats() const { return graph_stats_; }
 
     // ---- memory ------------------------------------------------------------
 
     Tensor upload_weight(const gguf::File& file, const gguf::TensorInfo& info) override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         Tensor t;
         t.type = info.type;
         t.ne0 = static_cast<int64_t>(info.dims.empty() ? 1 : info.dims[0]);
@@ -154,13 +166,15 @@ public:
         }
         t.data = memory.get();
         weights_.push_back(std::move(memory));
+        max_weight_cols_ = std::max(max_weight_cols_, t.ne0);
         return t;
     }
 
     uint64_t weight_bytes() const override { return ledger_->usage().weights; }
 
     std::unique_ptr<model::Buffer> allocate(size_t bytes, const char* purpose) override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         const char* what = purpose != nullptr ? purpose : "buffer";
         DeviceMemory memory(*ledger_, bytes, category_for(purpose), what);
         return std::make_unique<CudaBuffer>(ledger_, std::move(memory), bytes);
@@ -169,7 +183,8 @@ public:
     GgmlType kv_type() const override { return GgmlType::F16; }
 
     void write(const Tensor& dst, const void* host, size_t bytes) override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         check_copy(dst, bytes, "write");
         if (bytes == 0) return;
         check_cuda(cudaMemcpyAsync(dst.data, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (write)");
@@ -184,7 +199,8 @@ public:
     }
 
     void read(const Tensor& src, void* host, size_t bytes) override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         check_copy(src, bytes, "read");
         if (bytes > 0) {
             check_cuda(cudaMemcpyAsync(host, src.data, bytes, cudaMemcpyDeviceToHost, stream_),
@@ -194,14 +210,15 @@ public:
     }
 
     void synchronize() override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         finish("synchronize");
     }
 
     // ---- ops -----------------------------------------------------------------
 
     void embed(const Tensor& table, const Tensor& ids, const Tensor& out) override {
-        activate();
+        const OpScope scope(*this);
         require_type(ids, GgmlType::I32, "embed", "ids");
         require_type(out, GgmlType::F32, "embed", "out");
         const int64_t n = ids.ne0 * ids.ne1;
@@ -212,12 +229,14 @@ public:
         if (!can_dequantize_on_device(table.type)) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "embed: table type ", type_name(table.type), " is not supported");
         }
+        // A decode step starts with the embedding of its one token.
+        if (n == 1) maybe_begin_capture();
         launch_embed(table.type, table.data, table.nb1, table.ne0, table.ne1, static_cast<const int32_t*>(ids.data),
                      n, f32(out), stride_of(out, 4, "embed", "out"), embed_flag(), stream_);
     }
 
     void matmul(const Tensor& w, const Tensor& x, const Tensor& out) override {
-        activate();
+        const OpScope scope(*this);
         require_type(x, GgmlType::F32, "matmul", "x");
         require_type(out, GgmlType::F32, "matmul", "out");
         if (x.ne0 != w.ne0 || out.ne0 != w.ne1 || out.ne1 != x.ne1) {
@@ -248,7 +267,7 @@ public:
     }
 
     void add(const Tensor& a, const Tensor& b, const Tensor& out) override {
-        activate();
+        const OpScope scope(*this);
         require_type(a, GgmlType::F32, "add", "a");
         require_type(b, GgmlType::F32, "add", "b");
         require_type(out, GgmlType::F32, "add", "out");
@@ -262,13 +281,13 @@ public:
     }
 
     void scale(const Tensor& x, float s) override {
-        activate();
+        const OpScope scope(*this);
         require_type(x, GgmlType::F32, "scale", "x");
         launch_scale(f32(x), stride_of(x, 4, "scale", "x"), x.ne0, x.ne1, s, stream_);
     }
 
     void rms_norm(const Tensor& x, const Tensor& weight, float eps, const Tensor& out) override {
-        activate();
+        const OpScope scope(*this);
         require_type(x, GgmlType::F32, "rms_norm", "x");
         require_type(out, GgmlType::F32, "rms_norm", "out");
         if (!weight.empty()) {
@@ -283,7 +302,7 @@ public:
     }
 
     void rope(const Tensor& x, const model::RopeParams& p) override {
-        activate();
+        const OpScope scope(*this);
         require_type(x, GgmlType::F32, "rope", "x");
         if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0 ||
             p.n_rot < 0) {
@@ -298,7 +317,7 @@ public:
     void geglu(const Tensor& gate, const Tensor& up, const Tensor& out) override { glu(Glu::GeluTanh, gate, up, out); }
 
     void copy_to_cache(const Tensor& src, const Tensor& cache, int32_t pos) override {
-        activate();
+        const OpScope scope(*this);
         require_type(src, GgmlType::F32, "copy_to_cache", "src");
         require_type(cache, GgmlType::F16, "copy_to_cache", "cache");
         if (src.ne0 != cache.ne0 || pos < 0 || pos + src.ne1 > cache.ne1) {
@@ -312,7 +331,7 @@ public:
 
     void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const model::AttentionParams& p,
                    const Tensor& out) override {
-        activate();
+        const OpScope scope(*this);
         require_type(q, GgmlType::F32, "attention", "q");
         require_type(out, GgmlType::F32, "attention", "out");
         require_type(k_cache, GgmlType::F16, "attention", "k_cache");
@@ -350,7 +369,8 @@ public:
 
     int32_t sample(const Tensor& logits, const sampling::Settings& settings, std::span<const int32_t> history,
                    double uniform) override {
-        activate();
+        const OpScope scope(*this);
+        end_capture();
         require_type(logits, GgmlType::F32, "sample", "logits");
         const int64_t n = logits.ne0;
         if (n <= 0) fail(CUDA_ERROR_INFERENCE_FAILED, "sample: empty logits");
@@ -390,10 +410,90 @@ public:
 private:
     void activate() const { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
 
+    // Opens every public op: makes the device current, and marks an open
+    // capture as broken when the op throws (its work never reached the graph).
+    class OpScope {
+    public:
+        explicit OpScope(CudaBackend& backend) : backend_(backend), exceptions_(std::uncaught_exceptions()) {
+            backend_.activate();
+        }
+        ~OpScope() {
+            if (backend_.capturing_ && std::uncaught_exceptions() > exceptions_) backend_.capture_failed_ = true;
+        }
+        OpScope(const OpScope&) = delete;
+        OpScope& operator=(const OpScope&) = delete;
+
+    private:
+        CudaBackend& backend_;
+        int exceptions_;
+    };
+
+    // Decode steps (one token) after the first are captured, from the
+    // embedding to the next read, sample, synchronize, write or allocation,
+    // and launched as one graph: the previous step's executable graph is
+    // updated in place when only kernel parameters (positions, buffers)
+    // changed, else instantiated anew.
+    void maybe_begin_capture() {
+        if (!graphs_enabled_ || capturing_) return;
+        if (decode_steps_++ == 0) return;  // the first decode step runs eagerly
+        // Nothing may be allocated during a capture: size the one scratch
+        // buffer a decode step uses (8-bit activations) for the widest weight.
+        ensure(q8_, static_cast<size_t>(std::max<int64_t>(max_weight_cols_ / 32, 1)) * sizeof(BlockQ8Act),
+               "quantized activations");
+        check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+        capturing_ = true;
+        capture_failed_ = false;
+    }
+
+    void end_capture() {
+        if (!capturing_) return;
+        capturing_ = false;
+        cudaGraph_t graph = nullptr;
+        const cudaError_t status = cudaStreamEndCapture(stream_, &graph);
+        if (capture_failed_ || status != cudaSuccess || graph == nullptr) {
+            // An op of the step failed and has reported it; drop what was captured.
+            if (graph != nullptr) cudaGraphDestroy(graph);
+            cudaGetLastError();
+            capture_failed_ = false;
+            ++graph_stats_.abandoned;
+            if (status != cudaSuccess) check_cuda(status, "cudaStreamEndCapture (decode step)");
+            return;
+        }
+        struct GraphOwner {
+            cudaGraph_t g;
+            ~GraphOwner() { cudaGraphDestroy(g); }
+        } owner{graph};
+        if (graph_exec_ != nullptr) {
+            cudaGraphExecUpdateResultInfo info{};
+            if (cudaGraphExecUpdate(graph_exec_, graph, &info) == cudaSuccess) {
+                ++graph_stats_.updates;
+            } else {
+                cudaGetLastError();  // topology changed: instantiate anew
+                cudaGraphExecDestroy(graph_exec_);
+                graph_exec_ = nullptr;
+            }
+        }
+        if (graph_exec_ == nullptr) {
+            check_cuda(cudaGraphInstantiate(&graph_exec_, graph, 0), "cudaGraphInstantiate (decode step)");
+            ++graph_stats_.instantiations;
+        }
+        check_cuda(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch (decode step)");
+        ++graph_stats_.launches;
+    }
+
     int* embed_flag() const { return static_cast<int*>(flags_.get()); }
 
     void destroy() noexcept {
         cudaSetDevice(device_);
+        if (capturing_) {
+            cudaGraph_t graph = nullptr;
+            cudaStreamEndCapture(stream_, &graph);
+            if (graph != nullptr) cudaGraphDestroy(graph);
+            capturing_ = false;
+            cudaGetLastError();
+        }
+        if (graph_exec_ != nullptr) cudaGraphExecDestroy(graph_exec_);
+        graph_exec_ = nullptr;
         if (stream_ != nullptr) cudaStreamSynchronize(stream_);
         weights_.clear();
         q8_ = DeviceMemory();
@@ -463,6 +563,10 @@ private:
     // A scratch buffer of at least `bytes`, grown (never shrunk) as needed.
     void* ensure(DeviceMemory& buffer, size_t bytes, const char* what) {
         if (buffer.size() >= bytes && !buffer.empty()) return buffer.get();
+        if (capturing_) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "GPU ", device_, ": ", what, " would grow to ", bytes,
+                 " bytes inside a captured decode step");
+        }
         // The old buffer may still be read by queued kernels.
         check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (scratch growth)");
         buffer = DeviceMemory();
@@ -471,7 +575,7 @@ private:
     }
 
     void glu(Glu kind, const Tensor& gate, const Tensor& up, const Tensor& out) {
-        activate();
+        const OpScope scope(*this);
         const char* op = kind == Glu::Silu ? "swiglu" : "geglu";
         require_type(gate, GgmlType::F32, op, "gate");
         require_type(up, GgmlType::F32, op, "up");
@@ -598,6 +702,13 @@ private:
     DeviceMemory history_;
     int64_t sampler_n_ = -1;
     size_t sort_temp_bytes_ = 0;
+    int64_t max_weight_cols_ = 0;
+    bool graphs_enabled_;
+    bool capturing_ = false;
+    bool capture_failed_ = false;
+    int64_t decode_steps_ = 0;
+    cudaGraphExec_t graph_exec_ = nullptr;
+    GraphStats graph_stats_;
 };
 
 }  // namespace
@@ -623,6 +734,11 @@ size_t check_all_residency(const model::Backend& backend) {
         checked += cuda->ledger().check_residency(static_cast<VramCategory>(c));
     }
     return checked;
+}
+
+GraphStats graph_stats(const model::Backend& backend) {
+    const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+    return cuda == nullptr ? GraphStats{} : cuda->graph_stats();
 }
 
 VramUsage vram_usage(const model::Backend& backend) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "device_memory.h"
@@ -37,5 +38,15 @@ size_t check_all_residency(const model::Backend& backend);
 
 // VRAM the backend holds, by category (all zero for another backend).
 VramUsage vram_usage(const model::Backend& backend);
+
+// What the decode-step CUDA graphs did (WORKER_CUDA_GRAPHS=1); all zero when
+// graphs are off or for another backend.
+struct GraphStats {
+    uint64_t launches = 0;        // decode steps run as a graph
+    uint64_t instantiations = 0;  // executable graphs built
+    uint64_t updates = 0;         // executable graphs updated in place
+    uint64_t abandoned = 0;       // captures dropped because an op failed
+};
+GraphStats graph_stats(const model::Backend& backend);
 
 }  // namespace worker::cuda

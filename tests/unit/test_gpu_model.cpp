@@ -38,12 +38,12 @@ namespace {
 using model::Tensor;
 
 // A model's transformer on one backend and a session for a short run.
-struct Run {
+struct ModelRun {
     std::unique_ptr<model::Transformer> transformer;
     std::unique_ptr<model::Session> session;
     Tensor last;  // logits of the last step, in the backend's memory
 
-    Run(const gguf::File& file, std::unique_ptr<model::Backend> backend) {
+    ModelRun(const gguf::File& file, std::unique_ptr<model::Backend> backend) {
         transformer = std::make_unique<model::Transformer>(file, model::read_config(file), std::move(backend));
         session = transformer->create_session(64, 16);
     }
@@ -92,8 +92,8 @@ std::vector<int32_t> prompt_for(uint32_t vocab) {
 void expect_gpu_matches_cpu(const std::string& path, bool strict_greedy) {
     auto file = gguf::File::open(path);
     auto gpu_context = Context::create(0);
-    Run cpu(*file, cpu::create_cpu_backend(4));
-    Run gpu(*file, model::create_backend(*gpu_context));
+    ModelRun cpu(*file, cpu::create_cpu_backend(4));
+    ModelRun gpu(*file, model::create_backend(*gpu_context));
     std::vector<int32_t> history = prompt_for(cpu.transformer->config().vocab_size);
     cpu.step(history);
     gpu.step(history);
@@ -172,7 +172,7 @@ INSTANTIATE_TEST_SUITE_P(
                       SyntheticCase{"llama_q4_k", "llama", GgmlType::Q4_K, GgmlType::Q6_K, 256, 512, 64},
                       SyntheticCase{"gemma3_q4_k", "gemma3", GgmlType::Q4_K, GgmlType::Q6_K, 256, 512, 64},
                       SyntheticCase{"gemma3_q6_k", "gemma3", GgmlType::Q6_K, GgmlType::Q8_0, 256, 512, 128}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 // A real model cut to its first `n_layers` blocks with the writer: the same
 // tensors, types and tokenizer, small enough to travel with test data.
@@ -212,6 +212,71 @@ TEST(GpuModelReal, ReducedSmolLM2MatchesCpu) {
     WORKER_REQUIRE_GPU();
     WORKER_REQUIRE_REAL_MODEL(path, "smollm2");
     expect_gpu_matches_cpu(reduced_real_model(path, "smollm2", 4), true);
+}
+
+// ---- CUDA graphs ------------------------------------------------------------------------
+
+// Greedy decode on one backend made with WORKER_CUDA_GRAPHS set to `graphs`:
+// the logits of every step.
+std::vector<std::vector<float>> decode_logits(const gguf::File& file, const Context& context, const char* graphs,
+                                              int steps, model::Backend** keep, std::unique_ptr<ModelRun>& run) {
+    ::setenv("WORKER_CUDA_GRAPHS", graphs, 1);
+    std::unique_ptr<model::Backend> backend;
+    try {
+        backend = model::create_backend(context);
+    } catch (...) {
+        ::unsetenv("WORKER_CUDA_GRAPHS");
+        throw;
+    }
+    ::unsetenv("WORKER_CUDA_GRAPHS");
+    run = std::make_unique<ModelRun>(file, std::move(backend));
+    *keep = &run->transformer->backend();
+    std::vector<int32_t> history = prompt_for(run->transformer->config().vocab_size);
+    run->step(history);
+    std::vector<std::vector<float>> all;
+    sampling::Settings greedy;
+    greedy.temperature = 0.0f;
+    for (int i = 0; i < steps; ++i) {
+        all.push_back(run->logits());
+        const int32_t id[1] = {run->sample(greedy, history, 0.0)};
+        history.push_back(id[0]);
+        run->step(id);
+    }
+    return all;
+}
+
+// The same kernels with the same parameters, launched one by one or replayed
+// from a graph, give bit-identical logits; and the graphs were used.
+TEST(GpuGraphs, DecodeStepsReplayedFromGraphsMatchEagerLaunchesExactly) {
+    WORKER_REQUIRE_GPU();
+    for (const char* arch : {"llama", "gemma3"}) {
+        test::SyntheticModelSpec spec;
+        spec.arch = arch;
+        spec.name = "graphs";
+        spec.n_embd = 256;
+        spec.n_ff = 512;
+        spec.head_dim = 64;
+        spec.weight_type = GgmlType::Q4_K;
+        spec.embedding_type = GgmlType::Q8_0;
+        auto file = gguf::File::open(synthetic(spec));
+        auto context = Context::create(0);
+        model::Backend* eager_backend = nullptr;
+        model::Backend* graph_backend = nullptr;
+        std::unique_ptr<ModelRun> eager_run, graph_run;
+        const auto eager = decode_logits(*file, *context, "0", 12, &eager_backend, eager_run);
+        const auto graphed = decode_logits(*file, *context, "1", 12, &graph_backend, graph_run);
+        ASSERT_EQ(eager.size(), graphed.size());
+        for (size_t i = 0; i < eager.size(); ++i) EXPECT_EQ(eager[i], graphed[i]) << arch << " step " << i;
+#ifdef WORKER_HAVE_CUDA
+        const cuda::GraphStats on = cuda::graph_stats(*graph_backend);
+        const cuda::GraphStats off = cuda::graph_stats(*eager_backend);
+        EXPECT_EQ(off.launches, 0u);
+        EXPECT_GE(on.launches, 10u) << arch;
+        EXPECT_GE(on.instantiations, 1u) << arch;
+        EXPECT_EQ(on.abandoned, 0u) << arch;
+        EXPECT_EQ(on.launches, on.instantiations + on.updates) << arch;
+#endif
+    }
 }
 
 // ---- through the C ABI ------------------------------------------------------------

@@ -295,7 +295,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{"gemma3_decode_window", 4, 1, 256, 600, 1, 512, 0.0f},
                       AttentionCase{"softcap", 4, 2, 128, 5, 9, 0, 50.0f},
                       AttentionCase{"llama3_8b_decode", 32, 8, 128, 300, 1, 0, 0.0f}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 // Embedding rows: the shared dequantizers on both sides; nvcc may fuse the
 // multiply-add of the offset formats into an FMA: bound 1e-6.
@@ -323,7 +323,7 @@ TEST_P(GpuEmbed, RowsMatchCpu) {
 INSTANTIATE_TEST_SUITE_P(Types, GpuEmbed,
                          ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1,
                                            GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K),
-                         [](const auto& info) { return std::string(type_traits(info.param).name); });
+                         [](const auto& param_info) { return std::string(type_traits(param_info.param).name); });
 
 TEST_F(GpuOps, EmbedOutsideTheVocabularyFailsAtTheNextRead) {
     const int64_t vocab = 10, dim = 64;
@@ -391,9 +391,9 @@ INSTANTIATE_TEST_SUITE_P(
                       MatmulCase{GgmlType::Q5_0, 640, 2048}, MatmulCase{GgmlType::Q8_0, 2048, 640},
                       MatmulCase{GgmlType::Q4_K, 640, 2048}, MatmulCase{GgmlType::Q6_K, 1024, 4096},
                       MatmulCase{GgmlType::Q4_K, 4096, 4096}, MatmulCase{GgmlType::Q4_0, 14336, 4096}),
-    [](const auto& info) {
-        return std::string(type_traits(info.param.type).name) + "_" + std::to_string(info.param.rows) + "x" +
-               std::to_string(info.param.cols);
+    [](const auto& param_info) {
+        return std::string(type_traits(param_info.param.type).name) + "_" + std::to_string(param_info.param.rows) + "x" +
+               std::to_string(param_info.param.cols);
     });
 
 // Row-strided activations and outputs: the Q, K and V slices of a fused QKV

@@ -101,7 +101,7 @@ TEST_P(GpuSampling, ChoosesExactlyAsTheCpuSampler) {
 
 // SmolLM2 (49152), gemma-3 (262144), a synthetic vocabulary, and tiny ones.
 INSTANTIATE_TEST_SUITE_P(Vocabularies, GpuSampling, ::testing::Values(5, 300, 49152, 262144),
-                         [](const auto& info) { return "vocab_" + std::to_string(info.param); });
+                         [](const auto& param_info) { return "vocab_" + std::to_string(param_info.param); });
 
 }  // namespace
 }  // namespace worker

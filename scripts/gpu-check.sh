@@ -3,13 +3,14 @@
 # the CUDA toolkit and nothing but this repository (no network needed):
 #
 #   1. configure and build with the CUDA backend (all default architectures);
-#   2. the GPU suite (ctest -L gpu), where a missing GPU is a failure, not a skip;
+#   2. the GPU suite (ctest -L gpu), where a missing GPU is a failure, not a
+#      skip; then again with CUDA graphs on (WORKER_CUDA_GRAPHS=1);
 #   3. the whole ctest suite;
 #   4. compute-sanitizer memcheck and racecheck on every GPU test executable;
 #   5. device-to-device bandwidth, then `worker-cli bench --device 0` on the
 #      real models of the model cache (if present) and on synthetic models
 #      generated here (SmolLM2-, gemma-3-270m- and Llama-3-8B-shaped), each
-#      with its distance to the bandwidth floor.
+#      with its distance to the bandwidth floor, with CUDA graphs off and on.
 #
 # Every step runs even when an earlier one failed; the summary says what ran
 # and what it gave, and is printed to stdout and written to $OUT (when set)
@@ -70,9 +71,11 @@ else
     # ---- 2, 3. test suites -----------------------------------------------------------
     run_step "ctest -L gpu" "$logs/ctest-gpu.log" \
         ctest --test-dir "$build" -L gpu --output-on-failure --timeout 1800
+    run_step "ctest -L gpu, WORKER_CUDA_GRAPHS=1" "$logs/ctest-gpu-graphs.log" \
+        env WORKER_CUDA_GRAPHS=1 ctest --test-dir "$build" -L gpu --output-on-failure --timeout 1800
     run_step "ctest (whole suite)" "$logs/ctest-all.log" \
         ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 1800
-    for log in ctest-gpu ctest-all; do
+    for log in ctest-gpu ctest-gpu-graphs ctest-all; do
         line=$(grep -E 'tests passed|tests failed' "$logs/$log.log" | tail -1)
         skipped=$(grep -c '\*\*\*Skipped' "$logs/$log.log")
         [ -n "$line" ] && row "$log result" "-" "$line; $skipped skipped"
@@ -134,14 +137,15 @@ else
 
     bench_rows=()
     for model in "${models[@]}"; do
-        name=$(basename "$model" .gguf)
+      for graphs in 0 1; do
+        name="$(basename "$model" .gguf)-graphs$graphs"
         # shellcheck disable=SC2086
-        if json=$("$build/tools/worker-cli" bench -m "$model" --device 0 ${WORKER_BENCH_ARGS:--p 512 -n 128 -r 3} --json \
-            2>"$logs/bench-$name.log"); then
+        if json=$(WORKER_CUDA_GRAPHS=$graphs "$build/tools/worker-cli" bench -m "$model" --device 0 \
+            ${WORKER_BENCH_ARGS:--p 512 -n 128 -r 3} --json 2>"$logs/bench-$name.log"); then
             echo "$json" >"$logs/bench-$name.json"
-            bench_rows+=("$(python3 - "$model" "$bandwidth" "$json" <<'PY'
+            bench_rows+=("$(python3 - "$model" "$bandwidth" "$json" "$graphs" <<'PY'
 import json, os, sys
-path, bandwidth, raw = sys.argv[1], sys.argv[2], sys.argv[3]
+path, bandwidth, raw, graphs = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 r = json.loads(raw)
 size = os.path.getsize(path)
 decode = r["decode_tps"]["median"]
@@ -153,7 +157,8 @@ if bandwidth:
     # an upper bound: the embedding table is only gathered).
     ceiling = float(bandwidth) * 1e9 / size
     floor = f"{ceiling:.0f} tok/s ceiling, decode at {100 * decode / ceiling:.0f}%"
-print(f"| {os.path.basename(path)} | {size / 1e6:.0f} MB | {prefill:.0f} | {decode:.1f} | {load_gbs:.2f} | "
+print(f"| {os.path.basename(path)} | {'on' if graphs == '1' else 'off'} | {size / 1e6:.0f} MB | {prefill:.0f} | "
+      f"{decode:.1f} | {load_gbs:.2f} | "
       f"{r['device_memory_mib']:.0f} MiB | {floor} |")
 PY
 )")
@@ -161,6 +166,7 @@ PY
             row "bench $name" "FAIL" "log: bench-$name.log"
             status=1
         fi
+      done
     done
 fi
 
@@ -176,8 +182,8 @@ fi
         echo
         echo "worker-cli bench --device 0 ${WORKER_BENCH_ARGS:--p 512 -n 128 -r 3} (medians):"
         echo
-        echo "| model | file | prefill tok/s | decode tok/s | load GB/s | device memory | bandwidth floor |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| model | CUDA graphs | file | prefill tok/s | decode tok/s | load GB/s | device memory | bandwidth floor |"
+        echo "|---|---|---|---|---|---|---|---|"
         printf '%s\n' "${bench_rows[@]}"
     fi
     echo

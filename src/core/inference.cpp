@@ -1,13 +1,102 @@
 #include "core/inference.h"
 
 #include <cmath>
+#include <deque>
+#include <random>
 
 #include "core/error.h"
 #include "core/fault.h"
+#include "sampling/sampler.h"
 
 namespace worker {
 
-struct Inference::State {};
+struct Inference::State {
+    std::shared_ptr<Model> model;
+    SamplingParams params;
+    sampling::Settings settings;
+    std::unique_ptr<model::Session> session;
+    int64_t session_bytes = 0;
+    model::Tensor logits;
+    std::mt19937_64 rng;
+    std::vector<int32_t> prompt;
+    std::vector<int32_t> generated;
+    std::vector<int32_t> history;  // prompt + generated: what the repetition penalty sees
+    tokenizer::Utf8Stream utf8;
+    std::string pending;  // decoded text not yet handed out (may be the start of a stop string)
+    std::deque<Piece> ready;
+    bool finished = false;
+
+    ~State() {
+        if (model) model->add_session_bytes(-session_bytes);
+    }
+
+    void emit(std::string text) {
+        if (!text.empty()) ready.push_back({std::move(text), static_cast<int>(generated.size()) - 1});
+    }
+
+    // Hands out all pending text except a tail that could still grow into a
+    // stop string; ends generation at a complete stop string, dropping it.
+    void release_pending() {
+        size_t cut = std::string::npos;
+        for (const std::string& stop : params.stop) {
+            const size_t at = pending.find(stop);
+            if (at != std::string::npos && at < cut) cut = at;
+        }
+        if (cut != std::string::npos) {
+            emit(pending.substr(0, cut));
+            pending.clear();
+            finished = true;
+            return;
+        }
+        size_t keep_from = pending.size();
+        for (const std::string& stop : params.stop) {
+            for (size_t len = std::min(stop.size() - 1, pending.size()); len > 0; --len) {
+                if (pending.compare(pending.size() - len, len, stop, 0, len) == 0) {
+                    keep_from = std::min(keep_from, pending.size() - len);
+                    break;
+                }
+            }
+        }
+        emit(pending.substr(0, keep_from));
+        pending.erase(0, keep_from);
+    }
+
+    void finish() {
+        pending += utf8.finish();
+        release_pending();
+        emit(std::move(pending));
+        pending.clear();
+        finished = true;
+    }
+
+    void step() {
+        if (static_cast<int32_t>(generated.size()) >= params.max_tokens) {
+            finish();
+            return;
+        }
+        const tokenizer::Tokenizer& tok = model->tokenizer();
+        int32_t id;
+        {
+            std::lock_guard<std::mutex> lock(model->step_mutex());
+            id = model->transformer().backend().sample(logits, settings, history, sampling::uniform01(rng));
+        }
+        generated.push_back(id);
+        history.push_back(id);
+        if (tok.is_eog(id)) {
+            finish();
+            return;
+        }
+        if (id < tok.n_vocab()) pending += utf8.push(tok.token_bytes(id));
+        release_pending();
+        if (finished) return;
+        if (static_cast<int32_t>(generated.size()) >= params.max_tokens) {
+            finish();
+            return;
+        }
+        std::lock_guard<std::mutex> lock(model->step_mutex());
+        logits = model->transformer().forward(*session, std::span<const int32_t>(&id, 1));
+    }
+};
 
 void validate(const SamplingParams& p) {
     auto bad = [](const auto&... parts) { fail(CUDA_ERROR_INVALID_PARAMETER, parts...); };
@@ -28,15 +117,48 @@ std::unique_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
                                             const SamplingParams& params) {
     fault::check(fault::Site::Boundary);
     validate(params);
-    (void)model;
-    (void)prompt;
-    fail(CUDA_ERROR_INFERENCE_FAILED, "no forward pass in this build");
+    auto state = std::make_unique<State>();
+    state->params = params;
+    state->settings = {params.temperature, params.top_k, params.top_p, params.min_p, params.repetition_penalty};
+    state->rng.seed(params.seed);
+    state->prompt = model->tokenizer().encode(prompt, true, true);
+    const auto n_prompt = static_cast<int64_t>(state->prompt.size());
+    if (n_prompt == 0) fail(CUDA_ERROR_INVALID_PARAMETER, "the prompt is empty and the model adds no BOS token");
+    const uint32_t context_length = model->config().context_length;
+    if (n_prompt + params.max_tokens > context_length) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "prompt of ", n_prompt, " tokens + max_tokens ", params.max_tokens,
+             " exceeds the model's context length of ", context_length);
+    }
+    state->history = state->prompt;
+
+    fault::check(fault::Site::Allocation);
+    std::lock_guard<std::mutex> lock(model->step_mutex());
+    // The last generated token is never evaluated, so prompt + max_tokens - 1 positions suffice.
+    const auto capacity = static_cast<int32_t>(n_prompt + params.max_tokens - 1);
+    state->session = model->transformer().create_session(capacity, static_cast<int32_t>(n_prompt));
+    state->session_bytes = static_cast<int64_t>(state->session->bytes());
+    model->add_session_bytes(state->session_bytes);
+    state->model = model;
+    state->logits = model->transformer().forward(*state->session, state->prompt);
+
+    std::unique_ptr<Inference> inference(new Inference());
+    inference->state_ = std::move(state);
+    return inference;
 }
 
 Inference::~Inference() = default;
 
-const Inference::Piece* Inference::peek() { return nullptr; }
+const Inference::Piece* Inference::peek() {
+    fault::check(fault::Site::Boundary);
+    while (state_->ready.empty() && !state_->finished) state_->step();
+    return state_->ready.empty() ? nullptr : &state_->ready.front();
+}
 
-void Inference::pop() {}
+void Inference::pop() {
+    if (!state_->ready.empty()) state_->ready.pop_front();
+}
+
+const std::vector<int32_t>& Inference::prompt_tokens() const { return state_->prompt; }
+const std::vector<int32_t>& Inference::generated_tokens() const { return state_->generated; }
 
 }  // namespace worker

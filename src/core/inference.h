@@ -43,6 +43,10 @@ public:
     const Piece* peek();
     void pop();
 
+    // Token ids of the prompt as tokenized, and those generated so far.
+    const std::vector<int32_t>& prompt_tokens() const;
+    const std::vector<int32_t>& generated_tokens() const;
+
 private:
     Inference() = default;
     struct State;

@@ -2,23 +2,35 @@
 
 #include "core/error.h"
 #include "core/fault.h"
+#include "model/config.h"
 
 namespace worker {
 
 Model::Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file)
-    : context_(std::move(context)), file_(std::move(file)) {
-    for (const gguf::TensorInfo& t : file_->tensors()) weight_bytes_ += t.n_bytes;
-}
+    : context_(std::move(context)), file_(std::move(file)) {}
 
 std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::string& path) {
     fault::check(fault::Site::Boundary);
     auto file = gguf::File::open(path);
-    const std::string arch = file->get_string_or("general.architecture", "");
-    fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': architecture '", arch,
-         "' has no forward pass in this build");
+    // Architecture first: an unsupported model is reported as such rather
+    // than as whatever key or tensor it happens to lack.
+    model::Config config = model::read_config(*file);
+    std::shared_ptr<Model> m(new Model(std::move(context), file));
+    m->tokenizer_ = tokenizer::Tokenizer::from_gguf(*file);
+    if (static_cast<uint32_t>(m->tokenizer_->n_vocab()) > config.vocab_size) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': tokenizer has ", m->tokenizer_->n_vocab(),
+             " tokens but the output layer only ", config.vocab_size);
+    }
+    fault::check(fault::Site::Allocation);
+    m->transformer_ =
+        std::make_unique<model::Transformer>(*file, std::move(config), model::create_backend(*m->context_));
+    m->weight_bytes_ = m->transformer_->backend().weight_bytes();
+    if (m->weight_bytes_ == 0) {
+        // The CPU device uses the weights where the file is mapped: count them.
+        for (const gguf::TensorInfo& t : file->tensors()) m->weight_bytes_ += t.n_bytes;
+    }
+    return m;
 }
-
-uint64_t Model::device_bytes() const { return weight_bytes_; }
 
 bool Model::check_residency() const {
     fault::check(fault::Site::Boundary);

@@ -1,38 +1,57 @@
-// A model loaded onto a context's device.
+// A model loaded onto a context's device: its file, hyper-parameters,
+// tokenizer and the transformer (weights on the device's backend).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/context.h"
 #include "gguf/gguf_file.h"
+#include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace worker {
 
 class Model {
 public:
-    // Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED, ...) for a bad file,
-    // CUDA_ERROR_OUT_OF_MEMORY when the device cannot hold it.
+    // Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED, ...) for a bad file or an
+    // unsupported architecture, CUDA_ERROR_OUT_OF_MEMORY when the device
+    // cannot hold it.
     static std::shared_ptr<Model> load(std::shared_ptr<Context> context, const std::string& path);
 
     const Context& context() const { return *context_; }
     const gguf::File& file() const { return *file_; }
+    const model::Config& config() const { return transformer_->config(); }
+    const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+    model::Transformer& transformer() { return *transformer_; }
+    // Held by an inference around each forward step and sampling: the
+    // backend serves one caller at a time.
+    std::mutex& step_mutex() { return step_mutex_; }
 
     // Bytes of weights the model holds on its device.
     uint64_t weight_bytes() const { return weight_bytes_; }
     // Weights plus the state of the model's live inferences.
-    uint64_t device_bytes() const;
+    uint64_t device_bytes() const { return weight_bytes_ + session_bytes_.load(); }
     // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming the allocation
     // that is not resident; returns true otherwise.
     bool check_residency() const;
+
+    // Inferences report what their sessions hold.
+    void add_session_bytes(int64_t delta) { session_bytes_ += static_cast<uint64_t>(delta); }
 
 private:
     Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file);
 
     std::shared_ptr<Context> context_;
     std::shared_ptr<const gguf::File> file_;
+    std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+    std::unique_ptr<model::Transformer> transformer_;
+    std::mutex step_mutex_;
     uint64_t weight_bytes_ = 0;
+    std::atomic<uint64_t> session_bytes_{0};
 };
 
 }  // namespace worker

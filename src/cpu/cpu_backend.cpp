@@ -5,11 +5,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
 #include "cpu/quant_dot.h"
 #include "cpu/thread_pool.h"
+#include "cpu/vec.h"
 #include "quant/blocks.h"
 #include "quant/dequant.h"
 
@@ -104,14 +106,25 @@ public:
             for (int64_t i = b; i < e; ++i) quantize_q8(row_f32(x, i), xq_.data() + i * nb, w.ne0);
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
-        // cache while every token of a prefill batch uses it.
+        // cache while every token of a prefill batch uses it, four tokens per
+        // pass over a row where the CPU has a kernel for it.
+        const Dot4Fn dot4 = dot_kernel_isa() == std::string_view("scalar") ? nullptr : dot4_kernel(w.type);
         constexpr int64_t kTile = 16;
         const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;
         const auto* wdata = static_cast<const char*>(w.data);
         pool_.parallel_for(n_tiles, 1, [&](int64_t tb, int64_t te) {
             for (int64_t tile = tb; tile < te; ++tile) {
                 const int64_t r0 = tile * kTile, r1 = std::min(w.ne1, r0 + kTile);
-                for (int64_t i = 0; i < n; ++i) {
+                int64_t i = 0;
+                for (; dot4 != nullptr && i + 4 <= n; i += 4) {
+                    float* o[4] = {row_f32(out, i), row_f32(out, i + 1), row_f32(out, i + 2), row_f32(out, i + 3)};
+                    for (int64_t r = r0; r < r1; ++r) {
+                        float v[4];
+                        dot4(wdata + static_cast<size_t>(r) * w.nb1, xq_.data() + i * nb, nb, nb, v);
+                        for (int t = 0; t < 4; ++t) o[t][r] = v[t];
+                    }
+                }
+                for (; i < n; ++i) {
                     float* o = row_f32(out, i);
                     const BlockQ8* xi = xq_.data() + i * nb;
                     for (int64_t r = r0; r < r1; ++r) o[r] = dot(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
@@ -229,42 +242,37 @@ public:
                  k_cache.ne0, "] do not fit ", p.n_head, "/", p.n_head_kv, " heads of ", hd, " at ", p.pos0);
         }
         const int64_t n_kv = p.pos0 + n;
-        // One (token, head) pair per work item; each thread keeps its own score row.
-        pool_.run([&](int t, int nt) {
-            std::vector<float>& scores = scratch_[static_cast<size_t>(t)];
-            scores.resize(static_cast<size_t>(n_kv));
-            const int64_t items = n * p.n_head;
-            for (int64_t item = items * t / nt; item < items * (t + 1) / nt; ++item) {
-                const int64_t i = item / p.n_head;
-                const int h = static_cast<int>(item % p.n_head);
-                const int kvh = h / group;
-                const int64_t pos = p.pos0 + i;
-                const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-                const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
-                float max_score = -INFINITY;
-                for (int64_t k = first; k <= pos; ++k) {
-                    const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
-                    float s = 0.0f;
-                    for (int d = 0; d < hd; ++d) s += qv[d] * kv[d];
-                    s *= p.scale;
-                    if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
-                    scores[static_cast<size_t>(k)] = s;
-                    max_score = std::max(max_score, s);
-                }
-                float total = 0.0f;
-                for (int64_t k = first; k <= pos; ++k) {
-                    float& s = scores[static_cast<size_t>(k)];
-                    s = std::exp(s - max_score);
-                    total += s;
-                }
-                float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
-                std::fill(o, o + hd, 0.0f);
-                const float inv = 1.0f / total;
-                for (int64_t k = first; k <= pos; ++k) {
-                    const float wgt = scores[static_cast<size_t>(k)] * inv;
-                    const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
-                    for (int d = 0; d < hd; ++d) o[d] += wgt * vv[d];
-                }
+        // One (token, head) pair per chunk; each thread keeps its own score row.
+        pool_.run(n * p.n_head, [&](int64_t item, int thread) {
+            std::vector<float>& scores = scratch_[static_cast<size_t>(thread)];
+            if (scores.size() < static_cast<size_t>(n_kv)) scores.resize(static_cast<size_t>(n_kv));
+            const int64_t i = item / p.n_head;
+            const int h = static_cast<int>(item % p.n_head);
+            const int kvh = h / group;
+            const int64_t pos = p.pos0 + i;
+            const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
+            const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
+            float max_score = -INFINITY;
+            for (int64_t k = first; k <= pos; ++k) {
+                const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
+                float s = dot_f32(qv, kv, hd) * p.scale;
+                if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+                scores[static_cast<size_t>(k)] = s;
+                max_score = std::max(max_score, s);
+            }
+            float total = 0.0f;
+            for (int64_t k = first; k <= pos; ++k) {
+                float& s = scores[static_cast<size_t>(k)];
+                s = std::exp(s - max_score);
+                total += s;
+            }
+            float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
+            std::fill(o, o + hd, 0.0f);
+            const float inv = 1.0f / total;
+            for (int64_t k = first; k <= pos; ++k) {
+                const float wgt = scores[static_cast<size_t>(k)] * inv;
+                const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
+                axpy_f32(wgt, vv, o, hd);
             }
         });
     }

@@ -14,7 +14,7 @@ namespace worker::cpu {
 
 using namespace worker::quant;
 
-void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n) {
     for (int64_t b = 0; b < n / 32; ++b) {
         const float* v = x + b * 32;
         float amax = 0.0f;
@@ -28,7 +28,7 @@ void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
             sum += q;
         }
         out[b].d = d;
-        out[b].sum = sum;
+        out[b].dsum = d * static_cast<float>(sum);
     }
 }
 
@@ -75,8 +75,7 @@ float dot_q4_1_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     for (int64_t i = 0; i < nb; ++i) {
         int32_t s = 0;
         for (int j = 0; j < 16; ++j) s += (b[i].qs[j] & 0xF) * x[i].qs[j] + (b[i].qs[j] >> 4) * x[i].qs[j + 16];
-        acc +=
-            x[i].d * (fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * static_cast<float>(x[i].sum));
+        acc += x[i].d * fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * x[i].dsum;
     }
     return acc;
 }
@@ -123,7 +122,7 @@ float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
             for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
             int sc, m;
             q4k_scale_min(sb, b[i].scales, sc, m);
-            acc += xb.d * (d * static_cast<float>(sc * s) - dmin * static_cast<float>(m * xb.sum));
+            acc += xb.d * d * static_cast<float>(sc * s) - dmin * static_cast<float>(m) * xb.dsum;
         }
     }
     return acc;
@@ -151,9 +150,13 @@ float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
 
 // ---- AVX2 kernels -------------------------------------------------------------
 // Compiled for AVX2 by attribute so the rest of the library keeps the baseline
-// instruction set; chosen at run time by dot_kernel().
+// instruction set; chosen at run time by dot_kernel(). Each kernel takes NT
+// activation rows at once: a prefill batch then unpacks every weight block
+// once for NT tokens instead of once per token.
 #if defined(__x86_64__)
-#define WORKER_AVX2 __attribute__((target("avx2,fma")))
+#define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+WORKER_AVX2 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
 WORKER_AVX2 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -173,37 +176,48 @@ WORKER_AVX2 inline __m256i nibbles(const uint8_t* p) {
 WORKER_AVX2 inline __m256i dot_u8_i8(__m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
 }
-// The same for signed w: maddubs needs one unsigned operand, so move w's sign onto x.
-WORKER_AVX2 inline __m256i dot_i8_i8(__m256i w, __m256i x) {
-    return dot_u8_i8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-}
 
 WORKER_AVX2 inline __m256i load_x(const BlockQ8& x) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
 }
 
-WORKER_AVX2 float dot_q4_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
-    const auto* b = static_cast<const BlockQ4_0*>(w);
-    __m256 acc = _mm256_setzero_ps();
-    const __m256i eight = _mm256_set1_epi8(8);
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q = _mm256_sub_epi8(nibbles(b[i].qs), eight);
-        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
-    }
-    return hsum(acc);
+// Signed weights: maddubs needs one unsigned operand, so the weights' signs
+// move onto the activations (|w| * sign(x, w)).
+struct SignedWeights {
+    __m256i abs;
+    __m256i sign;
+};
+WORKER_AVX2 inline SignedWeights split_sign(__m256i w) { return {_mm256_sign_epi8(w, w), w}; }
+WORKER_AVX2 inline __m256i dot_signed(const SignedWeights& w, __m256i x) {
+    return dot_u8_i8(w.abs, _mm256_sign_epi8(x, w.sign));
 }
 
-WORKER_AVX2 float dot_q4_1_avx2(const void* w, const BlockQ8* x, int64_t nb) {
-    const auto* b = static_cast<const BlockQ4_1*>(w);
-    __m256 acc = _mm256_setzero_ps();
-    float offsets = 0.0f;
+// Block formats with one scale per 32 weights and signed values: the kernel
+// only needs the unpacked weights and the scale of block i.
+template <int NT, typename Unpack>
+WORKER_AVX2 inline void dot_signed32(int64_t nb, const BlockQ8* x, int64_t xs, float* out, Unpack unpack) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
-        const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(nibbles(b[i].qs), load_x(x[i])));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
-        offsets += fp16_to_f32(b[i].m) * x[i].d * static_cast<float>(x[i].sum);
+        float d;
+        const SignedWeights w = split_sign(unpack(i, d));
+        for (int t = 0; t < NT; ++t) {
+            const BlockQ8& xb = x[t * xs + i];
+            const __m256 s = _mm256_cvtepi32_ps(dot_signed(w, load_x(xb)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
+        }
     }
-    return hsum(acc) + offsets;
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q4_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ4_0*>(w);
+    const __m256i eight = _mm256_set1_epi8(8);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_sub_epi8(nibbles(b[i].qs), eight);
+    });
 }
 
 // The 32 bits of a Q5_0 block's qh as 32 bytes holding 0x10 where the bit is set.
@@ -217,63 +231,84 @@ WORKER_AVX2 inline __m256i high_bits(const uint8_t* qh) {
     return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-WORKER_AVX2 float dot_q5_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+template <int NT>
+WORKER_AVX2 void dot_q5_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
     const auto* b = static_cast<const BlockQ5_0*>(w);
-    __m256 acc = _mm256_setzero_ps();
     const __m256i sixteen = _mm256_set1_epi8(16);
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles(b[i].qs), high_bits(b[i].qh)), sixteen);
-        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
-    }
-    return hsum(acc);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles(b[i].qs), high_bits(b[i].qh)), sixteen);
+    });
 }
 
-WORKER_AVX2 float dot_q8_0_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+template <int NT>
+WORKER_AVX2 void dot_q8_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
     const auto* b = static_cast<const BlockQ8_0*>(w);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-        const __m256 s = _mm256_cvtepi32_ps(dot_i8_i8(q, load_x(x[i])));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(fp16_to_f32(b[i].d) * x[i].d), s, acc);
-    }
-    return hsum(acc);
+    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
+        d = half(b[i].d);
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
+    });
 }
 
-WORKER_AVX2 float dot_q4_k_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+template <int NT>
+WORKER_AVX2 void dot_q4_1_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    const auto* b = static_cast<const BlockQ4_1*>(w);
+    __m256 acc[NT];
+    float offsets[NT] = {};
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i q = nibbles(b[i].qs);
+        const float d = half(b[i].d), m = half(b[i].m);
+        for (int t = 0; t < NT; ++t) {
+            const BlockQ8& xb = x[t * xs + i];
+            const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(q, load_x(xb)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
+            offsets[t] += m * xb.dsum;
+        }
+    }
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) + offsets[t];
+}
+
+template <int NT>
+WORKER_AVX2 void dot_q4_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
     const auto* b = static_cast<const BlockQ4_K*>(w);
-    __m256 acc = _mm256_setzero_ps();
-    float offsets = 0.0f;
+    __m256 acc[NT];
+    float offsets[NT] = {};
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     const __m256i mask = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = fp16_to_f32(b[i].d);
-        const float dmin = fp16_to_f32(b[i].dmin);
+        const float d = half(b[i].d);
+        const float dmin = half(b[i].dmin);
         for (int pair = 0; pair < 4; ++pair) {
             const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + pair * 32));
-            const __m256i lo = _mm256_and_si256(q, mask);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+            const __m256i halves[2] = {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
             for (int h = 0; h < 2; ++h) {
                 const int sb = pair * 2 + h;
-                const BlockQ8& xb = x[i * 8 + sb];
                 int sc, m;
                 q4k_scale_min(sb, b[i].scales, sc, m);
-                const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(h == 0 ? lo : hi, load_x(xb)));
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(sc) * xb.d), s, acc);
-                offsets += dmin * static_cast<float>(m) * xb.d * static_cast<float>(xb.sum);
+                const float dsc = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[t * xs + i * 8 + sb];
+                    const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(halves[h], load_x(xb)));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dsc * xb.d), s, acc[t]);
+                    offsets[t] += dm * xb.dsum;
+                }
             }
         }
     }
-    return hsum(acc) - offsets;
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) - offsets[t];
 }
 
-WORKER_AVX2 float dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t nb) {
+template <int NT>
+WORKER_AVX2 void dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
     const auto* b = static_cast<const BlockQ6_K*>(w);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
     const __m256i mask4 = _mm256_set1_epi8(0x0F);
     const __m256i mask2 = _mm256_set1_epi8(0x03);
     const __m256i offset = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = fp16_to_f32(b[i].d);
+        const float d = half(b[i].d);
         for (int c = 0; c < 2; ++c) {
             const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * c));
             const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c));
@@ -283,27 +318,87 @@ WORKER_AVX2 float dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t nb) {
                 const __m256i low =
                     s < 2 ? _mm256_and_si256(ql, mask4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
                 const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), mask2), 4);
-                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, high), offset);
-                const BlockQ8& xb = x[i * 8 + c * 4 + s];
-                const __m256i xq = load_x(xb);
-                const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(xq, q));
+                const SignedWeights q = split_sign(_mm256_sub_epi8(_mm256_or_si256(low, high), offset));
                 // Elements 0-15 and 16-31 have their own scales: weight each half's pairs.
                 const int8_t* sc = b[i].scales + c * 8 + s * 2;
                 const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-                const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), sum, acc);
+                for (int t = 0; t < NT; ++t) {
+                    const BlockQ8& xb = x[t * xs + i * 8 + c * 4 + s];
+                    const __m256i pairs = _mm256_maddubs_epi16(q.abs, _mm256_sign_epi8(load_x(xb), q.sign));
+                    const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), sum, acc[t]);
+                }
             }
         }
     }
-    return hsum(acc);
+    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
 }
 
-bool have_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+// The same rounding as quantize_q8_scalar (round half to even, as nearbyint
+// does in the default rounding mode), eight lanes at a time.
+WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
+    const __m256 sign_mask = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        __m256 q[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int k = 0; k < 4; ++k) {
+            q[k] = _mm256_loadu_ps(v + 8 * k);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, q[k]));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float d = _mm_cvtss_f32(m) / 127.0f;
+        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        __m256i i32[4];
+        __m256i sum = _mm256_setzero_si256();
+        for (int k = 0; k < 4; ++k) {
+            i32[k] = _mm256_cvtps_epi32(
+                _mm256_round_ps(_mm256_mul_ps(q[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            sum = _mm256_add_epi32(sum, i32[k]);
+        }
+        // Pack 32 int32 to 32 int8; the packs interleave 128-bit lanes, so undo that.
+        const __m256i p16a = _mm256_packs_epi32(i32[0], i32[1]);
+        const __m256i p16b = _mm256_packs_epi32(i32[2], i32[3]);
+        const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        const __m256i ordered = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), ordered);
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        out[b].d = d;
+        out[b].dsum = d * static_cast<float>(_mm_cvtsi128_si32(s4));
+    }
+}
+
+// Single-token entry points with the DotFn signature.
+template <void (*Kernel)(const void*, const BlockQ8*, int64_t, int64_t, float*)>
+float dot1(const void* w, const BlockQ8* x, int64_t nb) {
+    float out;
+    Kernel(w, x, 0, nb, &out);
+    return out;
+}
+
+bool have_avx2() {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
 #else
 bool have_avx2() { return false; }
 #endif
 
 }  // namespace
+
+void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        quantize_q8_avx2(x, out, n);
+        return;
+    }
+#endif
+    quantize_q8_scalar(x, out, n);
+}
 
 DotFn dot_kernel_scalar(GgmlType type) {
     switch (type) {
@@ -330,23 +425,49 @@ DotFn dot_kernel(GgmlType type) {
     if (avx2) {
         switch (type) {
             case GgmlType::Q4_0:
-                return dot_q4_0_avx2;
+                return dot1<dot_q4_0_avx2<1>>;
             case GgmlType::Q4_1:
-                return dot_q4_1_avx2;
+                return dot1<dot_q4_1_avx2<1>>;
             case GgmlType::Q5_0:
-                return dot_q5_0_avx2;
+                return dot1<dot_q5_0_avx2<1>>;
             case GgmlType::Q8_0:
-                return dot_q8_0_avx2;
+                return dot1<dot_q8_0_avx2<1>>;
             case GgmlType::Q4_K:
-                return dot_q4_k_avx2;
+                return dot1<dot_q4_k_avx2<1>>;
             case GgmlType::Q6_K:
-                return dot_q6_k_avx2;
+                return dot1<dot_q6_k_avx2<1>>;
             default:
                 break;
         }
     }
 #endif
     return dot_kernel_scalar(type);
+}
+
+Dot4Fn dot4_kernel(GgmlType type) {
+#if defined(__x86_64__)
+    static const bool avx2 = have_avx2();
+    if (avx2) {
+        switch (type) {
+            case GgmlType::Q4_0:
+                return dot_q4_0_avx2<4>;
+            case GgmlType::Q4_1:
+                return dot_q4_1_avx2<4>;
+            case GgmlType::Q5_0:
+                return dot_q5_0_avx2<4>;
+            case GgmlType::Q8_0:
+                return dot_q8_0_avx2<4>;
+            case GgmlType::Q4_K:
+                return dot_q4_k_avx2<4>;
+            case GgmlType::Q6_K:
+                return dot_q6_k_avx2<4>;
+            default:
+                break;
+        }
+    }
+#endif
+    (void)type;
+    return nullptr;
 }
 
 const char* dot_kernel_isa() { return have_avx2() ? "avx2" : "scalar"; }

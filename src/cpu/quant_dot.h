@@ -9,16 +9,19 @@
 
 namespace worker::cpu {
 
-// 32 activations as int8 with one scale, plus the sum of the int8 values
-// (formats with a per-block offset — Q4_1, Q4_K — multiply it by the offset).
+// 32 activations as int8 with one scale, plus d times the sum of the int8
+// values (formats with a per-block offset — Q4_1, Q4_K — multiply it by the
+// offset, once per block rather than once per element).
 struct BlockQ8 {
     float d;
-    int32_t sum;
+    float dsum;
     int8_t qs[32];
 };
 
 // Quantizes n (a multiple of 32) floats into n / 32 blocks.
 void quantize_q8(const float* x, BlockQ8* out, int64_t n);
+// The scalar form of quantize_q8, which the AVX2 one matches exactly.
+void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n);
 
 // sum_j w[j] * x[j] over n_blocks blocks of 32 elements. `w` points at the
 // row's first block; K-quant rows hold n_blocks / 8 super-blocks.
@@ -27,6 +30,11 @@ using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n_blocks);
 // The fastest kernel this CPU runs for the type, or nullptr when the type has
 // no quantized kernel (F32/F16 use float paths).
 DotFn dot_kernel(GgmlType type);
+// out[t] = dot of the row with x + t * x_stride for t = 0..3: four tokens of a
+// prefill batch share each unpacked weight block. nullptr when this CPU has no
+// such kernel for the type (then call the DotFn per token).
+using Dot4Fn = void (*)(const void* w, const BlockQ8* x, int64_t x_stride, int64_t n_blocks, float* out);
+Dot4Fn dot4_kernel(GgmlType type);
 // The portable scalar kernel, which is also the reference the SIMD ones are tested against.
 DotFn dot_kernel_scalar(GgmlType type);
 // Name of the instruction set dot_kernel() selected ("avx2" or "scalar").

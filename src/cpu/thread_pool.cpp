@@ -13,8 +13,8 @@ namespace worker::cpu {
 
 namespace {
 // A few tens of microseconds of spinning (a pause is ~40-140 cycles): longer
-// than the gap between two ops of a decode step, short enough that a thread
-// descheduled on a busy machine costs little before everyone sleeps instead.
+// than the gap between two ops of a decode step, short enough that spinning
+// threads do not steal much from others on a busy machine.
 constexpr int kSpinIterations = 2000;
 }  // namespace
 
@@ -24,62 +24,82 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 
 ThreadPool::~ThreadPool() {
     stop_.store(true);
-    generation_.fetch_add(1);
-    generation_.notify_all();
+    wake_.fetch_add(1);
+    wake_.notify_all();
     for (std::thread& t : threads_) t.join();
+}
+
+void ThreadPool::work(uint32_t generation, const ChunkFn* job, int64_t n_chunks, int thread) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+        // A different generation or a closed job: what this thread read of the
+        // job may be stale, so it must not run anything.
+        if ((s >> 32) != generation) return;
+        const uint32_t next = static_cast<uint32_t>(s);
+        if (next == kClosed || next >= n_chunks) return;
+        if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+        (*job)(next, thread);
+        if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_chunks) completed_.notify_all();
+        s = state_.load(std::memory_order_acquire);
+    }
 }
 
 void ThreadPool::worker(int index) {
     uint32_t seen = 0;
     for (;;) {
-        uint32_t now = generation_.load(std::memory_order_acquire);
+        uint32_t now = wake_.load(std::memory_order_acquire);
         for (int spin = 0; now == seen && spin < kSpinIterations; ++spin) {
             WORKER_CPU_RELAX();
-            now = generation_.load(std::memory_order_acquire);
+            now = wake_.load(std::memory_order_acquire);
         }
         if (now == seen) {
-            generation_.wait(seen, std::memory_order_acquire);
+            wake_.wait(seen, std::memory_order_acquire);
             continue;
         }
         seen = now;
         if (stop_.load()) return;
-        (*job_)(index, n_threads_);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        const uint64_t s = state_.load(std::memory_order_acquire);
+        const ChunkFn* job = job_.load(std::memory_order_acquire);
+        const int64_t n_chunks = n_chunks_.load(std::memory_order_acquire);
+        work(static_cast<uint32_t>(s >> 32), job, n_chunks, index);
     }
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& job) {
-    if (n_threads_ == 1) {
-        job(0, 1);
+void ThreadPool::run(int64_t n_chunks, const ChunkFn& fn) {
+    if (n_chunks <= 0) return;
+    if (n_threads_ == 1 || n_chunks == 1) {
+        for (int64_t c = 0; c < n_chunks; ++c) fn(c, 0);
         return;
     }
-    job_ = &job;
-    pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    generation_.notify_all();
-    job(0, n_threads_);
-    for (int spin = 0; spin < kSpinIterations; ++spin) {
-        if (pending_.load(std::memory_order_acquire) == 0) return;
-        WORKER_CPU_RELAX();
+    ++generation_;
+    job_.store(&fn, std::memory_order_release);
+    n_chunks_.store(n_chunks, std::memory_order_release);
+    completed_.store(0, std::memory_order_release);
+    state_.store(static_cast<uint64_t>(generation_) << 32, std::memory_order_release);
+    wake_.fetch_add(1, std::memory_order_acq_rel);
+    wake_.notify_all();
+    work(generation_, &fn, n_chunks, 0);
+    // Chunks claimed by other threads may still be running.
+    for (int spin = 0; completed_.load(std::memory_order_acquire) != n_chunks; ++spin) {
+        if (spin < kSpinIterations) {
+            WORKER_CPU_RELAX();
+        } else {
+            const int64_t done = completed_.load(std::memory_order_acquire);
+            if (done != n_chunks) completed_.wait(done, std::memory_order_acquire);
+        }
     }
-    // The workers may have been descheduled: sleep rather than burn their core.
-    for (int left = pending_.load(std::memory_order_acquire); left != 0;
-         left = pending_.load(std::memory_order_acquire)) {
-        pending_.wait(left, std::memory_order_acquire);
-    }
+    state_.store(static_cast<uint64_t>(generation_) << 32 | kClosed, std::memory_order_release);
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t min_per_thread, const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t min_per_chunk, const std::function<void(int64_t, int64_t)>& fn) {
     if (n <= 0) return;
-    if (n_threads_ == 1 || n < 2 * min_per_thread) {
+    const int64_t max_chunks = static_cast<int64_t>(n_threads_) * 8;
+    const int64_t n_chunks = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_chunk), 1, max_chunks);
+    if (n_threads_ == 1 || n_chunks == 1) {
         fn(0, n);
         return;
     }
-    run([&](int t, int nt) {
-        const int64_t begin = n * t / nt;
-        const int64_t end = n * (t + 1) / nt;
-        if (begin < end) fn(begin, end);
-    });
+    run(n_chunks, [&](int64_t c, int) { fn(n * c / n_chunks, n * (c + 1) / n_chunks); });
 }
 
 }  // namespace worker::cpu

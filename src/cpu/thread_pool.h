@@ -1,6 +1,11 @@
-// A persistent pool of worker threads for the CPU backend. Ops run hundreds of
-// times per token, so workers spin briefly before sleeping on a futex: waking a
-// sleeping thread per op would cost more than a small op itself.
+// A persistent pool of worker threads for the CPU backend.
+//
+// Work is split into many small chunks that threads claim from a shared
+// counter, the caller included. On a machine busier than it has cores, a
+// worker may be descheduled for a whole time slice; with a static split the
+// caller would wait for it at every op, whereas here whoever runs takes the
+// chunks, and a late worker finds nothing left. Workers spin briefly before
+// sleeping on a futex: ops come hundreds of times per token.
 #pragma once
 
 #include <atomic>
@@ -13,28 +18,38 @@ namespace worker::cpu {
 
 class ThreadPool {
 public:
+    using ChunkFn = std::function<void(int64_t chunk, int thread)>;
+
     explicit ThreadPool(int n_threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int size() const { return n_threads_; }
-    // Runs job(thread, n_threads) on every thread, the caller being thread 0,
-    // and returns when all have finished. Not reentrant.
-    void run(const std::function<void(int, int)>& job);
-    // Splits [0, n) into contiguous ranges, one per thread; fn(begin, end).
-    // Runs inline when n is below `min_per_thread` * 2.
-    void parallel_for(int64_t n, int64_t min_per_thread, const std::function<void(int64_t, int64_t)>& fn);
+    // Runs fn(chunk, thread) for every chunk in [0, n_chunks) and returns when
+    // all are done; `thread` (0 = the caller) indexes per-thread scratch. Not
+    // reentrant.
+    void run(int64_t n_chunks, const ChunkFn& fn);
+    // Splits [0, n) into ranges of at least `min_per_chunk` items; fn(begin, end).
+    void parallel_for(int64_t n, int64_t min_per_chunk, const std::function<void(int64_t, int64_t)>& fn);
 
 private:
     void worker(int index);
+    // Claims and runs chunks of job `generation` until none is left.
+    void work(uint32_t generation, const ChunkFn* job, int64_t n_chunks, int thread);
+
+    static constexpr uint32_t kClosed = 0xFFFFFFFFu;
 
     int n_threads_;
     std::vector<std::thread> threads_;
-    const std::function<void(int, int)>* job_ = nullptr;
-    std::atomic<uint32_t> generation_{0};
-    std::atomic<int> pending_{0};
+    // generation << 32 | next unclaimed chunk (kClosed once the job is over).
+    std::atomic<uint64_t> state_{kClosed};
+    std::atomic<const ChunkFn*> job_{nullptr};
+    std::atomic<int64_t> n_chunks_{0};
+    std::atomic<int64_t> completed_{0};
+    std::atomic<uint32_t> wake_{0};
     std::atomic<bool> stop_{false};
+    uint32_t generation_ = 0;
 };
 
 }  // namespace worker::cpu

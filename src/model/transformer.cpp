@@ -161,6 +161,12 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
     return s;
 }
 
+size_t Session::bytes() const {
+    size_t total = 0;
+    for (const auto& b : buffers_) total += b->size();
+    return total;
+}
+
 Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
     const auto n = static_cast<int32_t>(tokens.size());
     if (n < 1 || n > s.max_batch_ || s.n_past_ + n > s.capacity_) {

@@ -43,6 +43,8 @@ class Session {
 public:
     int32_t capacity() const { return capacity_; }
     int32_t n_past() const { return n_past_; }
+    // Device memory the session holds.
+    size_t bytes() const;
 
 private:
     friend class Transformer;

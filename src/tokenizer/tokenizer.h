@@ -36,7 +36,10 @@ public:
     virtual int32_t n_vocab() const = 0;
     virtual int32_t bos_id() const = 0;  // -1 when none
     virtual int32_t eos_id() const = 0;  // -1 when none
+    virtual int32_t eot_id() const = 0;  // end of turn (<|im_end|>, <end_of_turn>, ...), -1 when none
+    virtual int32_t pad_id() const = 0;  // -1 when none
     virtual bool add_bos() const = 0;
+    virtual bool add_eos() const = 0;
     // End of generation: EOS, EOT and tokens such as <|im_end|>, <end_of_turn>.
     virtual bool is_eog(int32_t id) const = 0;
     virtual bool is_control(int32_t id) const = 0;

@@ -60,6 +60,38 @@ TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
     }
 }
 
+// The four-token kernel a prefill uses gives each token what the one-token kernel gives it.
+TEST_P(DotKernel, FourTokenKernelMatchesOneTokenKernel) {
+    const GgmlType type = GetParam();
+    const cpu::Dot4Fn dot4 = cpu::dot4_kernel(type);
+    if (dot4 == nullptr) GTEST_SKIP() << "no four-token kernel on this CPU (" << cpu::dot_kernel_isa() << ")";
+    const int64_t n = 512, nb = n / 32;
+    const std::vector<uint8_t> blocks = test::quantize(type, random_values(n, 21, 0.5f));
+    const std::vector<float> x = random_values(4 * n, 22);
+    std::vector<cpu::BlockQ8> xq(4 * nb);
+    cpu::quantize_q8(x.data(), xq.data(), 4 * n);
+    float four[4];
+    dot4(blocks.data(), xq.data(), nb, nb, four);
+    for (int t = 0; t < 4; ++t) {
+        EXPECT_FLOAT_EQ(four[t], cpu::dot_kernel(type)(blocks.data(), xq.data() + t * nb, nb)) << "token " << t;
+    }
+}
+
+TEST(QuantizeQ8, VectorAndScalarFormsAgreeExactly) {
+    const int64_t n = 32 * 64;
+    std::vector<float> x = random_values(n, 23, 3.0f);
+    x[5] = 0.0f;
+    for (int j = 32; j < 64; ++j) x[j] = 0.0f;  // an all-zero block
+    std::vector<cpu::BlockQ8> fast(n / 32), scalar(n / 32);
+    cpu::quantize_q8(x.data(), fast.data(), n);
+    cpu::quantize_q8_scalar(x.data(), scalar.data(), n);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        EXPECT_EQ(fast[b].d, scalar[b].d) << b;
+        EXPECT_EQ(fast[b].dsum, scalar[b].dsum) << b;
+        for (int j = 0; j < 32; ++j) ASSERT_EQ(fast[b].qs[j], scalar[b].qs[j]) << b << ":" << j;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllQuantTypes, DotKernel,
                          ::testing::Values(GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0,
                                            GgmlType::Q4_K, GgmlType::Q6_K),

@@ -1,0 +1,110 @@
+// worker-cli bench-tokenize: tokenizer throughput in MB/s on a fixed ~1 MB
+// text (or a file), so that figures from different runs compare.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace worker::cli {
+namespace {
+
+constexpr const char* kUsage = "usage: worker-cli bench-tokenize -m MODEL [-f FILE] [--runs N]";
+
+// A deterministic mix of prose, code, numbers, whitespace runs, CJK, emoji and
+// accented text, drawn by a fixed-seed generator (the same bytes everywhere).
+std::string benchmark_text(size_t target_bytes) {
+    static const char* const kParts[] = {
+        "The quick brown fox jumps over the lazy dog. ",
+        "It's what we'd've done, isn't it? ",
+        "for (int i = 0; i < n; ++i) { sum += a[i] * b[i]; }\n",
+        "def tokenize(text: str) -> list[int]:\n    return [ord(c) for c in text]\n",
+        "    \t  \n\n",
+        "3.14159 2718281828 1,000,000 0x7fffffff 42% ",
+        "日本語のテキストと中文文本。",
+        "한국어 문장입니다. ",
+        "Emoji: 🙂🚀👩‍💻✨ ",
+        "Ça déjà vu — naïve façade, Ångström, señor. ",
+        "Привет, мир! Γειά σου κόσμε. ",
+        "<html><body><p class=\"x\">Hello</p></body></html>\n",
+        "e\xCC\x81 a\xCC\x8A combining marks ",
+    };
+    constexpr size_t n_parts = sizeof kParts / sizeof kParts[0];
+    std::string text;
+    text.reserve(target_bytes + 256);
+    uint64_t state = 0x9E3779B97F4A7C15ull;
+    while (text.size() < target_bytes) {
+        state ^= state << 13;  // xorshift64: fixed sequence, no library dependence
+        state ^= state >> 7;
+        state ^= state << 17;
+        text += kParts[state % n_parts];
+    }
+    return text;
+}
+
+int run_bench_tokenize(const std::vector<std::string>& args) {
+    std::string model;
+    std::string path;
+    int runs = 5;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw UsageError{a + " needs a value\n" + kUsage};
+            return args[++i];
+        };
+        if (a == "-m" || a == "--model") {
+            model = value();
+        } else if (a == "-f" || a == "--file") {
+            path = value();
+        } else if (a == "--runs") {
+            runs = std::max(1, std::stoi(value()));
+        } else {
+            throw UsageError{"unknown option '" + a + "'\n" + kUsage};
+        }
+    }
+    if (model.empty()) throw UsageError{kUsage};
+
+    std::string text;
+    if (path.empty()) {
+        text = benchmark_text(1 << 20);
+    } else {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw UsageError{"cannot read '" + path + "'"};
+        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+
+    const auto file = gguf::File::open(model);
+    const auto load_start = std::chrono::steady_clock::now();
+    const auto tok = tokenizer::Tokenizer::from_gguf(*file);
+    const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+
+    size_t n_tokens = 0;
+    std::vector<double> seconds;
+    for (int r = 0; r < runs; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        n_tokens = tok->encode(text, false, true).size();
+        seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(seconds.begin(), seconds.end());
+    const double median = seconds[seconds.size() / 2];
+    const double mb = static_cast<double>(text.size()) / 1e6;
+    std::printf("model: %s\n", model.c_str());
+    std::printf("text: %zu bytes (%s), %zu tokens\n", text.size(), path.empty() ? "built-in" : path.c_str(), n_tokens);
+    std::printf("tokenizer load: %.3f s\n", load_s);
+    std::printf("encode: median %.4f s, best %.4f s over %d runs\n", median, seconds.front(), runs);
+    std::printf("throughput: %.2f MB/s (median), %.2f MB/s (best)\n", mb / median, mb / seconds.front());
+    return 0;
+}
+
+const bool registered =
+    register_command({"bench-tokenize", "tokenizer throughput in MB/s (-m MODEL [-f FILE])", &run_bench_tokenize});
+
+}  // namespace
+}  // namespace worker::cli

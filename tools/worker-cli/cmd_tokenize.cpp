@@ -1,0 +1,114 @@
+// worker-cli tokenize: the token ids (or pieces) of a text under a model's
+// tokenizer. Reads only the metadata, so vocab-only GGUF files work too.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
+
+namespace worker::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: worker-cli tokenize -m MODEL [--no-bos] [--no-parse-special] (-p TEXT | --stdin | -f FILE) [--pieces]";
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError{"cannot read '" + path + "'"};
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Pieces are printed as C-style escaped strings so that whitespace, control
+// bytes and partial UTF-8 characters stay visible.
+std::string quoted(const std::string& bytes) {
+    std::string out = "'";
+    for (unsigned char c : bytes) {
+        char buf[8];
+        if (c == '\\' || c == '\'') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c < 0x20 || c == 0x7F) {
+            std::snprintf(buf, sizeof buf, "\\x%02X", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "'";
+}
+
+int run_tokenize(const std::vector<std::string>& args) {
+    std::string model;
+    std::string text;
+    bool have_text = false;
+    bool add_bos = true;
+    bool parse_special = true;
+    bool pieces = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        const auto value = [&]() -> const std::string& {
+            if (i + 1 >= args.size()) throw UsageError{a + " needs a value\n" + kUsage};
+            return args[++i];
+        };
+        if (a == "-m" || a == "--model") {
+            model = value();
+        } else if (a == "-p" || a == "--prompt") {
+            text = value();
+            have_text = true;
+        } else if (a == "-f" || a == "--file") {
+            text = read_file(value());
+            have_text = true;
+        } else if (a == "--stdin") {
+            text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+            have_text = true;
+        } else if (a == "--no-bos") {
+            add_bos = false;
+        } else if (a == "--no-parse-special") {
+            parse_special = false;
+        } else if (a == "--pieces") {
+            pieces = true;
+        } else if (a == "-h" || a == "--help") {
+            std::printf("%s\n", kUsage);
+            return 0;
+        } else {
+            throw UsageError{"unknown option '" + a + "'\n" + kUsage};
+        }
+    }
+    if (model.empty() || !have_text) throw UsageError{kUsage};
+
+    const auto file = gguf::File::open(model);
+    const auto tok = tokenizer::Tokenizer::from_gguf(*file);
+    const std::vector<int32_t> ids = tok->encode(text, add_bos, parse_special);
+
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) {
+        if (i > 0) line += ' ';
+        if (!pieces) {
+            line += std::to_string(ids[i]);
+            continue;
+        }
+        // Control tokens print nothing in generated text; show their name.
+        const std::string& bytes = tok->token_bytes(ids[i]);
+        line += quoted(bytes.empty() ? tok->token_text(ids[i]) : bytes);
+    }
+    std::printf("%s\n", line.c_str());
+    return 0;
+}
+
+const bool registered = register_command(
+    {"tokenize", "print the token ids of a text (-m MODEL -p TEXT | --stdin | -f FILE)", &run_tokenize});
+
+}  // namespace
+}  // namespace worker::cli

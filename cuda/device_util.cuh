@@ -38,14 +38,6 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
     return warp_sum(v);
 }
 
-__device__ __forceinline__ float half_bits_to_float(uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
-
-// 32 bits from an address that is only 2-byte aligned (most block formats).
-__device__ __forceinline__ uint32_t load_u32_a2(const uint8_t* p) {
-    const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
-    return static_cast<uint32_t>(h[0]) | (static_cast<uint32_t>(h[1]) << 16);
-}
-
 __device__ __forceinline__ int64_t grid_stride_start() {
     return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
 }

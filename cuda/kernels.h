@@ -10,18 +10,10 @@
 #include <cstdint>
 
 #include "quant/ggml_type.h"
+#include "quant_units.h"
 
 namespace worker::cuda {
 
-// Activations quantized for the decode matrix-vector kernels: 32 values as
-// int8 with a float scale, and the scale times the sum of the int8 values
-// (formats with a per-block offset use it).
-struct alignas(8) BlockQ8Act {
-    float d;
-    float s;
-    int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8Act) == 40);
 
 // ---- element-wise ------------------------------------------------------------------
 

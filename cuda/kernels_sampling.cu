@@ -18,6 +18,7 @@
 #include "cuda_check.h"
 #include "device_util.cuh"
 #include "kernels.h"
+#include "sampling_steps.h"
 
 namespace worker::cuda {
 
@@ -38,8 +39,7 @@ __global__ void penalise_kernel(float* work, int64_t n, const int32_t* history, 
     for (int64_t j = grid_stride_start(); j < n_history; j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
         const int32_t id = history[j];
         if (id < 0 || id >= n) continue;
-        const float l = work[id];
-        work[id] = l > 0.0f ? l / penalty : l * penalty;
+        work[id] = sampling_steps::penalise(work[id], penalty);
     }
 }
 
@@ -72,20 +72,12 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(const float* work, int
     }
 }
 
-// Float to a key whose unsigned order is the float order; -0 and +0 share a
-// key, as they compare equal on the CPU.
-__device__ __forceinline__ uint32_t order_key(float f) {
-    if (f == 0.0f) f = 0.0f;
-    const uint32_t bits = __float_as_uint(f);
-    return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-}
-
 __global__ void scale_for_sort_kernel(const float* work, int64_t n, float temperature, float* scaled, uint32_t* keys,
                                       int32_t* ids) {
     for (int64_t i = grid_stride_start(); i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
         const float v = work[i] / temperature;
         scaled[i] = v;
-        keys[i] = order_key(v);
+        keys[i] = sampling_steps::order_key(v);
         ids[i] = static_cast<int32_t>(i);
     }
 }
@@ -97,53 +89,21 @@ __global__ void __launch_bounds__(kThreads) sample_finish_kernel(const float* sc
     __shared__ double total_shared;
     const float max_logit = scaled[sorted_ids[0]];
     for (int64_t i = threadIdx.x; i < n_keep; i += kThreads) {
-        const float diff = scaled[sorted_ids[i]] - max_logit;
-        // expf rounded from double: the correctly rounded float, as glibc's expf
-        // gives for all but vanishingly rare inputs.
-        probs[i] = static_cast<float>(exp(static_cast<double>(diff)));
+        probs[i] = sampling_steps::exp_prob(scaled[sorted_ids[i]] - max_logit);
     }
     __syncthreads();
     if (threadIdx.x == 0) {
         double total = 0.0;
-        for (int64_t i = 0; i < n_keep; ++i) total = __dadd_rn(total, static_cast<double>(probs[i]));
+        for (int64_t i = 0; i < n_keep; ++i) total = sampling_steps::add(total, static_cast<double>(probs[i]));
         total_shared = total;
     }
     __syncthreads();
     const double total = total_shared;
     for (int64_t i = threadIdx.x; i < n_keep; i += kThreads) {
-        probs[i] = static_cast<float>(__ddiv_rn(static_cast<double>(probs[i]), total));
+        probs[i] = static_cast<float>(sampling_steps::div(static_cast<double>(probs[i]), total));
     }
     __syncthreads();
-    if (threadIdx.x != 0) return;
-    int64_t count = n_keep;
-    if (top_p < 1.0f) {
-        double cumulative = 0.0;
-        int64_t keep = 0;
-        while (keep < count) {
-            cumulative = __dadd_rn(cumulative, static_cast<double>(probs[keep]));
-            ++keep;
-            if (cumulative >= static_cast<double>(top_p)) break;
-        }
-        count = keep;
-    }
-    if (min_p > 0.0f) {
-        const float threshold = __fmul_rn(min_p, probs[0]);
-        int64_t keep = 1;
-        while (keep < count && probs[keep] >= threshold) ++keep;
-        count = keep;
-    }
-    double kept = 0.0;
-    for (int64_t i = 0; i < count; ++i) kept = __dadd_rn(kept, static_cast<double>(probs[i]));
-    const double target = __dmul_rn(uniform, kept);
-    double cumulative = 0.0;
-    for (int64_t i = 0; i < count; ++i) {
-        cumulative = __dadd_rn(cumulative, static_cast<double>(probs[i]));
-        if (target < cumulative) {
-            *result = sorted_ids[i];
-            return;
-        }
-    }
-    *result = sorted_ids[count - 1];  // rounding left the target at the very top
+    if (threadIdx.x == 0) *result = sorted_ids[sampling_steps::draw(probs, n_keep, top_p, min_p, uniform)];
 }
 
 unsigned blocks_for(int64_t n) {

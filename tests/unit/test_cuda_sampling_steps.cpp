@@ -87,7 +87,8 @@ TEST(CudaSamplingSteps, ChooseExactlyAsTheCpuSampler) {
     int compared = 0;
     for (const int64_t vocab : {7, 300, 49152}) {
         std::normal_distribution<float> normal(0.0f, 3.0f);
-        for (int trial = 0; trial < 8; ++trial) {
+        const int trials = vocab > 1000 ? 3 : 8, draws = vocab > 1000 ? 10 : 24;  // keep the sanitizer runs short
+        for (int trial = 0; trial < trials; ++trial) {
             std::vector<float> logits(static_cast<size_t>(vocab));
             for (float& l : logits) l = normal(rng);
             if (trial % 3 == 1) {
@@ -102,7 +103,7 @@ TEST(CudaSamplingSteps, ChooseExactlyAsTheCpuSampler) {
             for (int i = 0; i < 40; ++i) history.push_back(static_cast<int32_t>(rng() % static_cast<uint64_t>(vocab)));
             history.push_back(-1);  // ignored by both
             for (const sampling::Settings& s : all) {
-                for (int draw = 0; draw < 24; ++draw) {
+                for (int draw = 0; draw < draws; ++draw) {
                     const double u = draw < 4 ? std::vector<double>{0.0, 0.5, 0.999999, 1e-12}[draw]
                                               : sampling::uniform01(rng);
                     std::vector<float> host = logits;
@@ -116,7 +117,7 @@ TEST(CudaSamplingSteps, ChooseExactlyAsTheCpuSampler) {
             }
         }
     }
-    EXPECT_GT(compared, 4000);
+    EXPECT_GT(compared, 3000);
 }
 
 // How often exp rounded from double differs from the C library's expf over

@@ -5,6 +5,8 @@
 //   worker-synthetic-model OUT.gguf [--arch llama] [--embd 4096] [--layers 32]
 //       [--heads 32] [--kv-heads 8] [--head-dim 128] [--ff 14336]
 //       [--ctx 4096] [--type Q4_0] [--embd-type Q4_0] [--seed 1]
+//   worker-synthetic-model OUT.gguf --reduce SOURCE.gguf --layers N
+//       (a real model cut to its first N blocks: tests/data/models)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "support/gguf_writer.h"
+#include "support/reduce_model.h"
 
 namespace {
 
@@ -46,10 +49,12 @@ int main(int argc, char** argv) {
     }
     worker::test::SyntheticModelSpec spec;
     spec.name = "synthetic";
+    std::string reduce_from;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string key = argv[i];
         const char* value = argv[i + 1];
-        if (key == "--arch") spec.arch = value;
+        if (key == "--reduce") reduce_from = value;
+        else if (key == "--arch") spec.arch = value;
         else if (key == "--embd") spec.n_embd = parse_u32(value);
         else if (key == "--layers") spec.n_layer = parse_u32(value);
         else if (key == "--heads") spec.n_head = parse_u32(value);
@@ -70,6 +75,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
+        if (!reduce_from.empty()) {
+            worker::test::write_reduced_model(reduce_from, spec.n_layer, argv[1]);
+            return 0;
+        }
         worker::test::write_synthetic_model(argv[1], spec);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: %s\n", argv[1], e.what());

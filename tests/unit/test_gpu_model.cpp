@@ -26,6 +26,7 @@
 #include "sampling/sampler.h"
 #include "support/gguf_writer.h"
 #include "support/gpu.h"
+#include "support/reduce_model.h"
 #include "support/test_models.h"
 #include "worker_ffi.h"
 #ifdef WORKER_HAVE_CUDA
@@ -174,28 +175,6 @@ INSTANTIATE_TEST_SUITE_P(
                       SyntheticCase{"gemma3_q6_k", "gemma3", GgmlType::Q6_K, GgmlType::Q8_0, 256, 512, 128}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
-// A real model cut to its first `n_layers` blocks with the writer: the same
-// tensors, types and tokenizer, small enough to travel with test data.
-std::string reduced_real_model(const std::string& source_path, const std::string& name, uint32_t n_layers) {
-    auto source = gguf::File::open(source_path);
-    const std::string arch = source->get_string("general.architecture");
-    test::GgufWriter w;
-    w.copy_metadata(*source, "");
-    w.remove(arch + ".block_count");
-    w.add_u32(arch + ".block_count", n_layers);
-    w.remove("general.alignment");
-    w.set_alignment(source->alignment());
-    if (source->alignment() != gguf::File::kDefaultAlignment) w.add_u32("general.alignment", source->alignment());
-    for (const gguf::TensorInfo& t : source->tensors()) {
-        if (t.name.rfind("blk.", 0) == 0 && std::stoul(t.name.substr(4)) >= n_layers) continue;
-        const uint8_t* data = source->tensor_data(t);
-        w.add_tensor_bytes(t.name, t.dims, static_cast<uint32_t>(t.type), std::vector<uint8_t>(data, data + t.n_bytes));
-    }
-    const std::string path = testing::TempDir() + name + "_reduced.gguf";
-    w.write(path);
-    return path;
-}
-
 TEST(GpuModelReal, SmolLM2MatchesCpu) {
     WORKER_REQUIRE_GPU();
     WORKER_REQUIRE_REAL_MODEL(path, "smollm2");
@@ -208,10 +187,18 @@ TEST(GpuModelReal, Gemma3MatchesCpu) {
     expect_gpu_matches_cpu(path, true);
 }
 
+// SmolLM2 cut to 4 blocks: from tests/data/models when committed there, else
+// cut from the model cache here.
 TEST(GpuModelReal, ReducedSmolLM2MatchesCpu) {
     WORKER_REQUIRE_GPU();
-    WORKER_REQUIRE_REAL_MODEL(path, "smollm2");
-    expect_gpu_matches_cpu(reduced_real_model(path, "smollm2", 4), true);
+    const std::string path = test::reduced_smollm2_path();
+    if (path.empty()) {
+        const char* required = std::getenv("WORKER_TEST_REQUIRE_MODELS");
+        if (required != nullptr && std::string(required) == "1") FAIL() << "no reduced SmolLM2";
+        GTEST_SKIP() << "no reduced SmolLM2: tests/data/models/smollm2-135m-q4_1-4layers.gguf is absent and "
+                        "the full model is not in the cache (scripts/fetch-models.sh)";
+    }
+    expect_gpu_matches_cpu(path, true);
 }
 
 // ---- CUDA graphs ------------------------------------------------------------------------

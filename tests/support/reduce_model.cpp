@@ -38,4 +38,12 @@ std::string reduced_smollm2_path() {
     return out;
 }
 
+std::string reduced_gemma3_path() {
+    const std::string full = real_model_path("gemma3");
+    if (full.empty()) return "";
+    const std::string out = ::testing::TempDir() + "gemma-3-270m-q4_k_m-4layers.gguf";
+    if (!std::filesystem::exists(out)) write_reduced_model(full, 4, out);
+    return out;
+}
+
 }  // namespace worker::test

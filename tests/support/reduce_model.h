@@ -17,4 +17,8 @@ void write_reduced_model(const std::string& source_path, uint32_t n_layers, cons
 // into the test temp directory; else "".
 std::string reduced_smollm2_path();
 
+// gemma-3-270m cut to 4 blocks from the model cache (it is not committed:
+// the Gemma terms govern its redistribution); "" without the cache.
+std::string reduced_gemma3_path();
+
 }  // namespace worker::test

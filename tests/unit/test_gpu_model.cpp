@@ -201,6 +201,12 @@ TEST(GpuModelReal, ReducedSmolLM2MatchesCpu) {
     expect_gpu_matches_cpu(path, true);
 }
 
+TEST(GpuModelReal, ReducedGemma3MatchesCpu) {
+    WORKER_REQUIRE_GPU();
+    WORKER_REQUIRE_REAL_MODEL(full, "gemma3");
+    expect_gpu_matches_cpu(test::reduced_gemma3_path(), true);
+}
+
 // ---- CUDA graphs ------------------------------------------------------------------------
 
 // Greedy decode on one backend made with WORKER_CUDA_GRAPHS set to `graphs`:

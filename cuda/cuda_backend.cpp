@@ -362,7 +362,15 @@ public:
         a.scale = p.scale;
         a.window = p.window;
         a.softcap = p.logit_softcap;
-        launch_attention(a, stream_);
+        float* partial = nullptr;
+        if (n == 1) {
+            // Sized for the most splits on every decode step (not only the
+            // long ones), so nothing grows inside a captured step.
+            partial = static_cast<float*>(
+                ensure(attention_partial_, static_cast<size_t>(attention_partial_floats(p.n_head, hd)) * sizeof(float),
+                       "attention partial results"));
+        }
+        launch_attention(a, partial, stream_);
     }
 
     // ---- sampling ----------------------------------------------------------------
@@ -503,6 +511,7 @@ private:
         sampler_ = DeviceMemory();
         sort_temp_ = DeviceMemory();
         history_ = DeviceMemory();
+        attention_partial_ = DeviceMemory();
         flags_ = DeviceMemory();
         for (cudaEvent_t& e : staging_free_) {
             if (e != nullptr) cudaEventDestroy(e);
@@ -700,6 +709,7 @@ private:
     DeviceMemory sampler_;
     DeviceMemory sort_temp_;
     DeviceMemory history_;
+    DeviceMemory attention_partial_;
     int64_t sampler_n_ = -1;
     size_t sort_temp_bytes_ = 0;
     int64_t max_weight_cols_ = 0;

@@ -83,7 +83,17 @@ struct AttentionLaunch {
     float softcap;
 };
 constexpr int kMaxHeadDim = 512;
-void launch_attention(const AttentionLaunch& a, cudaStream_t stream);
+// Decode attention splits a head's keys among at most this many blocks.
+constexpr int kMaxAttentionSplits = 32;
+// Floats of the partial results a decode step's split attention needs.
+constexpr int64_t attention_partial_floats(int n_head, int head_dim) {
+    return static_cast<int64_t>(n_head) * kMaxAttentionSplits * (head_dim + 2);
+}
+// Splits a decode step over n_keys keys uses (1: none).
+int attention_splits(int64_t n_keys);
+// `partial`: attention_partial_floats() floats of scratch, or null to never
+// split.
+void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t stream);
 
 // ---- sampling ---------------------------------------------------------------------------
 

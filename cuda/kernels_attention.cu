@@ -4,6 +4,11 @@
 // out and any context length fits in a fixed amount of shared memory.
 // Grouped-query attention maps head h to KV head h / (n_head / n_head_kv); a
 // sliding window limits the keys to (pos - window, pos].
+//
+// A decode step over a long context splits each head's keys among several
+// blocks (flash-decoding): each writes its partial maximum, sum and
+// unnormalised output, and a second kernel combines them, so a model with few
+// heads still fills the GPU.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -21,17 +26,26 @@ constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
 constexpr int kTile = 64;                                   // keys scored per step
 constexpr int kDimsPerThread = kMaxHeadDim / kThreads;      // output dims each thread accumulates
+constexpr int64_t kMinKeysPerSplit = 128;                   // decode: fewer keys are not worth splitting
 
-__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a) {
+// kPartial: blockIdx.y is the split of the one query row's keys, and the
+// block writes {max, sum, unnormalised output[head_dim]} to `partial`.
+template <bool kPartial>
+__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, int keys_per_split, float* partial) {
     __shared__ float q_shared[kMaxHeadDim];
     __shared__ float scores[kTile];
 
     const int h = blockIdx.x;
-    const int64_t i = blockIdx.y;
+    const int64_t i = kPartial ? 0 : blockIdx.y;
     const int kvh = h / (a.n_head / a.n_head_kv);
     const int hd = a.head_dim;
     const int64_t pos = a.pos0 + i;
     const int64_t first = a.window > 0 ? max(static_cast<int64_t>(0), pos - a.window + 1) : 0;
+    int64_t begin = first, end = pos + 1;
+    if constexpr (kPartial) {
+        begin = first + static_cast<int64_t>(blockIdx.y) * keys_per_split;
+        end = min(end, begin + keys_per_split);  // begin >= end: an empty split
+    }
     const int lane = threadIdx.x % 32;
     const int warp = threadIdx.x / 32;
 
@@ -45,8 +59,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a) 
     float running_max = -INFINITY;
     float running_sum = 0.0f;
 
-    for (int64_t t0 = first; t0 <= pos; t0 += kTile) {
-        const int tn = static_cast<int>(min(static_cast<int64_t>(kTile), pos + 1 - t0));
+    for (int64_t t0 = begin; t0 < end; t0 += kTile) {
+        const int tn = static_cast<int>(min(static_cast<int64_t>(kTile), end - t0));
         // Scores: one warp per key, lanes over pairs of dimensions.
         for (int jj = warp; jj < tn; jj += kWarps) {
             const __half2* k = reinterpret_cast<const __half2*>(a.k_cache + (t0 + jj) * a.k_stride +
@@ -76,7 +90,8 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a) 
             const int d = threadIdx.x + j * kThreads;
             if (d >= hd) break;
             float v_acc = 0.0f;
-            const __half* v = reinterpret_cast<const __half*>(a.v_cache) + t0 * a.v_stride + static_cast<int64_t>(kvh) * hd + d;
+            const __half* v = reinterpret_cast<const __half*>(a.v_cache) + t0 * a.v_stride +
+                              static_cast<int64_t>(kvh) * hd + d;
             for (int jj = 0; jj < tn; ++jj) v_acc += scores[jj] * __half2float(v[jj * a.v_stride]);
             acc[j] = acc[j] * correction + v_acc;
         }
@@ -84,18 +99,62 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a) 
         __syncthreads();  // scores are rewritten by the next tile
     }
 
-    float* out = a.out + i * a.out_stride + static_cast<int64_t>(h) * hd;
-    const float inv = 1.0f / running_sum;
+    if constexpr (kPartial) {
+        float* out = partial + (static_cast<int64_t>(h) * gridDim.y + blockIdx.y) * (hd + 2);
+        if (threadIdx.x == 0) {
+            out[0] = running_max;
+            out[1] = running_sum;
+        }
 #pragma unroll
-    for (int j = 0; j < kDimsPerThread; ++j) {
-        const int d = threadIdx.x + j * kThreads;
-        if (d < hd) out[d] = acc[j] * inv;
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < hd) out[2 + d] = acc[j];
+        }
+    } else {
+        float* out = a.out + i * a.out_stride + static_cast<int64_t>(h) * hd;
+        const float inv = 1.0f / running_sum;
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < hd) out[d] = acc[j] * inv;
+        }
+    }
+}
+
+// One block per head: rescales every split's partial result to the common
+// maximum and normalises by the combined sum. Empty splits (sum 0) add nothing.
+__global__ void __launch_bounds__(kThreads) attention_combine_kernel(const float* partial, int n_splits, int hd,
+                                                                     float* out) {
+    const int h = blockIdx.x;
+    const float* p = partial + static_cast<int64_t>(h) * n_splits * (hd + 2);
+    float global_max = -INFINITY;
+    for (int s = 0; s < n_splits; ++s) {
+        if (p[s * (hd + 2) + 1] > 0.0f) global_max = fmaxf(global_max, p[s * (hd + 2)]);
+    }
+    float total = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+        const float sum = p[s * (hd + 2) + 1];
+        if (sum > 0.0f) total += sum * expf(p[s * (hd + 2)] - global_max);
+    }
+    for (int d = threadIdx.x; d < hd; d += kThreads) {
+        float v = 0.0f;
+        for (int s = 0; s < n_splits; ++s) {
+            const float* split = p + s * (hd + 2);
+            if (split[1] > 0.0f) v += split[2 + d] * expf(split[0] - global_max);
+        }
+        out[static_cast<int64_t>(h) * hd + d] = v / total;
     }
 }
 
 }  // namespace
 
-void launch_attention(const AttentionLaunch& a, cudaStream_t stream) {
+int attention_splits(int64_t n_keys) {
+    if (n_keys <= kMinKeysPerSplit) return 1;
+    const int64_t per_split = std::max<int64_t>(kMinKeysPerSplit, (n_keys + kMaxAttentionSplits - 1) / kMaxAttentionSplits);
+    return static_cast<int>((n_keys + per_split - 1) / per_split);
+}
+
+void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t stream) {
     if (a.n_tokens <= 0) return;
     if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.head_dim % 2 != 0) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: head dimension ", a.head_dim, " is not supported on the GPU (even, <= ",
@@ -109,8 +168,25 @@ void launch_attention(const AttentionLaunch& a, cudaStream_t stream) {
     if (reinterpret_cast<uintptr_t>(a.k_cache) % 4 != 0 || a.k_stride % 2 != 0 || a.head_dim % 2 != 0) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: K cache rows are not 4-byte aligned");
     }
+    // One query row over a long context: split the keys.
+    if (a.n_tokens == 1 && partial != nullptr) {
+        const int64_t pos = a.pos0;
+        const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+        const int64_t n_keys = pos + 1 - first;
+        const int splits = attention_splits(n_keys);
+        if (splits > 1) {
+            const int64_t per_split = (n_keys + splits - 1) / splits;
+            const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(splits));
+            attention_kernel<true><<<grid, kThreads, 0, stream>>>(a, static_cast<int>(per_split), partial);
+            check_launch("attention_kernel<split>");
+            attention_combine_kernel<<<static_cast<unsigned>(a.n_head), kThreads, 0, stream>>>(partial, splits,
+                                                                                             a.head_dim, a.out);
+            check_launch("attention_combine_kernel");
+            return;
+        }
+    }
     const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens));
-    attention_kernel<<<grid, kThreads, 0, stream>>>(a);
+    attention_kernel<false><<<grid, kThreads, 0, stream>>>(a, 0, nullptr);
     check_launch("attention_kernel");
 }
 

@@ -241,7 +241,8 @@ TEST_F(GpuOps, CopyToCacheRoundsToHalfAtThePosition) {
 
 // Attention: the CPU gets the same half-rounded keys and values the GPU cache
 // holds, so the only differences are float summation order and the online
-// softmax's rescaling: bound 1e-4.
+// softmax's rescaling (and, for long decode contexts, the combination of the
+// split partial results): bound 1e-4.
 struct AttentionCase {
     const char* name;
     int n_head, n_head_kv, head_dim, pos0, n, window;
@@ -294,7 +295,12 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{"gemma3_sliding_window", 4, 1, 256, 20, 40, 16, 0.0f},
                       AttentionCase{"gemma3_decode_window", 4, 1, 256, 600, 1, 512, 0.0f},
                       AttentionCase{"softcap", 4, 2, 128, 5, 9, 0, 50.0f},
-                      AttentionCase{"llama3_8b_decode", 32, 8, 128, 300, 1, 0, 0.0f}),
+                      AttentionCase{"llama3_8b_decode", 32, 8, 128, 300, 1, 0, 0.0f},
+                      // Decode over long contexts splits each head's keys among blocks:
+                      AttentionCase{"smollm2_decode_4k", 9, 3, 64, 4096, 1, 0, 0.0f},
+                      AttentionCase{"smollm2_decode_129_keys", 9, 3, 64, 128, 1, 0, 0.0f},
+                      AttentionCase{"gemma3_decode_long_softcap", 4, 1, 256, 2000, 1, 0, 30.0f},
+                      AttentionCase{"gemma3_decode_long_window", 4, 1, 256, 3000, 1, 1024, 0.0f}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 // Embedding rows: the shared dequantizers on both sides; nvcc may fuse the

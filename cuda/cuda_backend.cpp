@@ -155,6 +155,10 @@ public:
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "tensor '", info.name, "' of ", file.path(), ": ", info.n_bytes,
                  " bytes do not hold ", t.ne1, " rows of ", t.nb1, " bytes");
         }
+        if (&file != checked_file_) {
+            check_model_fits(file);
+            checked_file_ = &file;
+        }
         DeviceMemory memory(*ledger_, info.n_bytes, VramCategory::Weights,
                             str_cat("weight '", info.name, "' of ", file.path()));
         try {
@@ -526,6 +530,26 @@ private:
         stream_ = nullptr;
     }
 
+    // Before the first weight of a file: when all its tensors cannot fit in
+    // the free VRAM, fail at once with the whole model's figures rather than
+    // after uploading part of it.
+    void check_model_fits(const gguf::File& file) const {
+        uint64_t required = 0;
+        for (const gguf::TensorInfo& t : file.tensors()) {
+            required += (std::max<uint64_t>(t.n_bytes, 1) + DeviceMemory::kAlignment - 1) / DeviceMemory::kAlignment *
+                        DeviceMemory::kAlignment;
+        }
+        size_t free_bytes = 0, total_bytes = 0;
+        if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+            cudaGetLastError();
+            return;  // the allocations themselves will report
+        }
+        if (required > free_bytes) {
+            fail(CUDA_ERROR_OUT_OF_MEMORY, "GPU ", device_, ": model ", file.path(), " needs ", required,
+                 " bytes of weights in VRAM (required), available ", free_bytes, " of ", total_bytes, " bytes");
+        }
+    }
+
     // Waits for the stream and reports a fault of any op before it, or an
     // out-of-range token id seen by embed.
     void finish(const char* what) {
@@ -713,6 +737,7 @@ private:
     int64_t sampler_n_ = -1;
     size_t sort_temp_bytes_ = 0;
     int64_t max_weight_cols_ = 0;
+    const gguf::File* checked_file_ = nullptr;  // the file whose size was checked against free VRAM
     bool graphs_enabled_;
     bool capturing_ = false;
     bool capture_failed_ = false;

@@ -32,8 +32,11 @@ __global__ void quantize_q8_kernel(const float* x, int64_t stride, int64_t cols,
     const int64_t b = block % blocks_per_row;
     const float v = x[r * stride + b * 32 + lane];
     const float amax = warp_max(fabsf(v));
+    // The CPU backend's expressions (src/cpu/quant_dot.cpp), so both devices
+    // quantize an activation row to the same blocks.
     const float d = amax / 127.0f;
-    const int q = amax == 0.0f ? 0 : __float2int_rn(v / d);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const int q = __float2int_rn(__fmul_rn(v, id));
     const int sum = warp_sum_int(q);
     BlockQ8Act& o = out[block];
     o.qs[lane] = static_cast<int8_t>(q);

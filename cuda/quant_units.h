@@ -255,16 +255,17 @@ WORKER_HD float unit_dot(const uint8_t* row, int64_t u, const BlockQ8Act& a) {
 }
 
 // The quantization quantize_q8_kernel applies to one block of 32 values (a
-// warp there, a loop here): d = max |x| / 127, q = x / d rounded to nearest
-// even, s = d * sum(q).
+// warp there, a loop here), the CPU backend's: d = max |x| / 127,
+// q = x * (1 / d) rounded to nearest even, s = d * sum(q).
 inline void quantize_act_block(const float* x, BlockQ8Act& out) {
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[i]));
     const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
     int sum = 0;
     for (int i = 0; i < 32; ++i) {
         // Round half to even (the default rounding mode), as __float2int_rn does.
-        const int q = amax == 0.0f ? 0 : static_cast<int>(std::rint(x[i] / d));
+        const int q = static_cast<int>(std::rint(x[i] * id));
         out.qs[i] = static_cast<int8_t>(q);
         sum += q;
     }

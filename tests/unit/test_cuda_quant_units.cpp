@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu/quant_dot.h"
 #include "quant/dequant.h"
 #include "quant/ggml_type.h"
 #include "support/gguf_writer.h"
@@ -95,6 +96,26 @@ TEST(CudaQuantUnits, ActivationBlocksRoundToTheNearestStep) {
     cuda::quantize_act_block(zeros.data(), a);
     EXPECT_EQ(a.d, 0.0f);
     EXPECT_EQ(a.s, 0.0f);
+}
+
+// The GPU quantizes activations to the same blocks as the CPU backend, so the
+// two devices' integer dot products see the same activations.
+TEST(CudaQuantUnits, ActivationBlocksEqualTheCpuBackends) {
+    const int64_t n = 4096;
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+        std::vector<float> x = random_values(n, seed, 3.0f);
+        x[5] = 0.0f;
+        for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block
+        std::vector<cpu::BlockQ8> want(n / 32);
+        cpu::quantize_q8_scalar(x.data(), want.data(), n);
+        for (int64_t b = 0; b < n / 32; ++b) {
+            cuda::BlockQ8Act got{};
+            cuda::quantize_act_block(x.data() + 32 * b, got);
+            ASSERT_EQ(got.d, want[b].d) << "block " << b;
+            ASSERT_EQ(got.s, want[b].dsum) << "block " << b;
+            for (int i = 0; i < 32; ++i) ASSERT_EQ(got.qs[i], want[b].qs[i]) << "block " << b << " element " << i;
+        }
+    }
 }
 
 #else

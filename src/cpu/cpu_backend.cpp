@@ -65,7 +65,9 @@ public:
         if (p == nullptr) fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot allocate ", bytes, " bytes for ", purpose);
         return std::make_unique<HostBuffer>(p, bytes);
     }
-    GgmlType kv_type() const override { return GgmlType::F32; }
+    // Half precision, as llama.cpp's default cache: it halves the cache traffic,
+    // and rounding where llama.cpp rounds keeps our logits close to its own.
+    GgmlType kv_type() const override { return GgmlType::F16; }
     void write(const Tensor& dst, const void* host, size_t bytes) override { std::memcpy(dst.data, host, bytes); }
     void read(const Tensor& src, void* host, size_t bytes) override { std::memcpy(host, src.data, bytes); }
     void synchronize() override {}
@@ -103,7 +105,7 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
         xq_.resize(static_cast<size_t>(n * nb));
         pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) quantize_q8(row_f32(x, i), xq_.data() + i * nb, w.ne0);
+            for (int64_t i = b; i < e; ++i) quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0);
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per
@@ -170,7 +172,8 @@ public:
             const float* px = row_f32(x, i);
             float* po = row_f32(out, i);
             double sum = 0.0;
-            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j]) * px[j];
+            // Squares in float, summed in double, as llama.cpp does.
+            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j] * px[j]);
             const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(x.ne0)) + eps);
             for (int64_t j = 0; j < x.ne0; ++j) po[j] = px[j] * inv * (w ? w[j] : 1.0f);
         });
@@ -184,13 +187,15 @@ public:
         }
         const int half = p.n_rot / 2;
         for_rows(x.ne1, x.ne0, [&](int64_t i) {
-            const float pos = static_cast<float>(p.pos0 + i) * p.freq_scale;
+            // Angles by repeated multiplication, as llama.cpp computes them, so
+            // that both round alike.
+            const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
+            float theta = static_cast<float>(p.pos0 + i);
             float cs[512], sn[512];
             for (int k = 0; k < half && k < 512; ++k) {
-                const float theta =
-                    pos * std::pow(p.freq_base, -2.0f * static_cast<float>(k) / static_cast<float>(p.n_rot));
-                cs[k] = std::cos(theta);
-                sn[k] = std::sin(theta);
+                cs[k] = std::cos(theta * p.freq_scale);
+                sn[k] = std::sin(theta * p.freq_scale);
+                theta *= theta_scale;
             }
             float* row = row_f32(x, i);
             for (int h = 0; h < p.n_head; ++h) {
@@ -210,22 +215,42 @@ public:
         gated(gate, up, out, [](float g) { return g / (1.0f + std::exp(-g)); });
     }
 
+    // GELU goes through a table over all half values, as in llama.cpp's CPU
+    // backend: the input is rounded to half and so is the result. Matching
+    // that matters for Gemma, whose logits move visibly with it.
     void geglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
-        gated(gate, up, out, [](float g) {
-            constexpr float kSqrt2OverPi = 0.7978845608028654f;
-            return 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g)));
+        if (gelu_table_.empty()) {
+            gelu_table_.resize(65536);
+            for (uint32_t h = 0; h < 65536; ++h) {
+                const float x = quant::fp16_to_f32(static_cast<uint16_t>(h));
+                constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+                gelu_table_[h] = quant::fp16_to_f32(quant::f32_to_fp16(y));
+            }
+        }
+        gated(gate, up, out, [this](float g) {
+            if (g <= -10.0f) return 0.0f;
+            if (g >= 10.0f) return g;
+            return gelu_table_[quant::f32_to_fp16(g)];
         });
     }
 
     void copy_to_cache(const Tensor& src, const Tensor& cache, int32_t pos) override {
         require_f32(src, "copy_to_cache", "src");
-        require_f32(cache, "copy_to_cache", "cache");
+        if (cache.type != GgmlType::F32 && cache.type != GgmlType::F16) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "copy_to_cache: cache type ", type_name(cache.type), " is not supported");
+        }
         if (src.ne0 != cache.ne0 || pos < 0 || pos + src.ne1 > cache.ne1) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "copy_to_cache: ", src.ne1, " rows of ", src.ne0, " at ", pos,
                  " do not fit a cache of ", cache.ne1, " rows of ", cache.ne0);
         }
         for (int64_t i = 0; i < src.ne1; ++i) {
-            std::memcpy(row_f32(cache, pos + i), row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
+            void* dst = static_cast<char*>(cache.data) + static_cast<size_t>(pos + i) * cache.nb1;
+            if (cache.type == GgmlType::F16) {
+                to_f16(row_f32(src, i), static_cast<uint16_t*>(dst), src.ne0);
+            } else {
+                std::memcpy(dst, row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
+            }
         }
     }
 
@@ -241,38 +266,68 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "attention: q [", n, "][", q.ne0, "] and cache [", k_cache.ne1, "][",
                  k_cache.ne0, "] do not fit ", p.n_head, "/", p.n_head_kv, " heads of ", hd, " at ", p.pos0);
         }
+        if (k_cache.type != v_cache.type || (k_cache.type != GgmlType::F32 && k_cache.type != GgmlType::F16)) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "attention: cache types ", type_name(k_cache.type), "/",
+                 type_name(v_cache.type), " are not supported");
+        }
+        const bool half = k_cache.type == GgmlType::F16;
         const int64_t n_kv = p.pos0 + n;
         // One (token, head) pair per chunk; each thread keeps its own score row.
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
-            std::vector<float>& scores = scratch_[static_cast<size_t>(thread)];
-            if (scores.size() < static_cast<size_t>(n_kv)) scores.resize(static_cast<size_t>(n_kv));
+            std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
+            if (scratch.size() < static_cast<size_t>(n_kv + hd)) scratch.resize(static_cast<size_t>(n_kv + hd));
+            float* qh = scratch.data() + n_kv;
             const int64_t i = item / p.n_head;
             const int h = static_cast<int>(item % p.n_head);
-            const int kvh = h / group;
+            const size_t kv_offset = static_cast<size_t>(h / group) * hd;
             const int64_t pos = p.pos0 + i;
             const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
             const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
+            // With a half cache, q meets K in half precision, as in llama.cpp.
+            std::copy(qv, qv + hd, qh);
+            if (half) round_to_f16(qh, hd);
+            auto cache_row = [&](const Tensor& c, int64_t k) {
+                return static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1;
+            };
+            const int64_t count = pos - first + 1;
+            float* scores = scratch.data() + first;
+            if (half) {
+                const int64_t stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
+                dot_f16_rows(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride, count,
+                             hd, scores);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    scores[k] =
+                        dot_f32(qh, reinterpret_cast<const float*>(cache_row(k_cache, first + k)) + kv_offset, hd);
+                }
+            }
             float max_score = -INFINITY;
-            for (int64_t k = first; k <= pos; ++k) {
-                const float* kv = row_f32(k_cache, k) + static_cast<size_t>(kvh) * hd;
-                float s = dot_f32(qv, kv, hd) * p.scale;
+            for (int64_t k = 0; k < count; ++k) {
+                float s = scores[k] * p.scale;
                 if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
-                scores[static_cast<size_t>(k)] = s;
+                scores[k] = s;
                 max_score = std::max(max_score, s);
             }
-            float total = 0.0f;
-            for (int64_t k = first; k <= pos; ++k) {
-                float& s = scores[static_cast<size_t>(k)];
-                s = std::exp(s - max_score);
-                total += s;
+            double total = 0.0;
+            for (int64_t k = 0; k < count; ++k) {
+                scores[k] = std::exp(scores[k] - max_score);
+                total += scores[k];
             }
             float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
             std::fill(o, o + hd, 0.0f);
-            const float inv = 1.0f / total;
-            for (int64_t k = first; k <= pos; ++k) {
-                const float wgt = scores[static_cast<size_t>(k)] * inv;
-                const float* vv = row_f32(v_cache, k) + static_cast<size_t>(kvh) * hd;
-                axpy_f32(wgt, vv, o, hd);
+            const auto inv = static_cast<float>(1.0 / total);
+            if (half) {
+                // The probabilities meet V in half precision too.
+                for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
+                round_to_f16(scores, count);
+                const int64_t stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
+                axpy_f16_rows(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset, stride,
+                              count, hd, o);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(cache_row(v_cache, first + k)) + kv_offset,
+                             o, hd);
+                }
             }
         });
     }
@@ -321,6 +376,7 @@ private:
 
     ThreadPool pool_;
     std::vector<BlockQ8> xq_;
+    std::vector<float> gelu_table_;
     std::vector<std::vector<float>> scratch_;
 };
 

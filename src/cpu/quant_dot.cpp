@@ -1,5 +1,6 @@
 #include "cpu/quant_dot.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -381,6 +382,7 @@ float dot1(const void* w, const BlockQ8* x, int64_t nb) {
 }
 
 bool have_avx2() {
+    __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 #else
@@ -398,6 +400,67 @@ void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
     }
 #endif
     quantize_q8_scalar(x, out, n);
+}
+
+namespace {
+
+inline float round_to_half(float x) { return fp16_to_f32(f32_to_fp16(x)); }
+
+// Q8_K: the value of largest magnitude maps to -127 (its sign flips the
+// scale), one float scale per 256 activations.
+void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / QK_K; ++b) {
+        const float* v = x + b * QK_K;
+        BlockQ8* o = out + b * (QK_K / 32);
+        float amax = 0.0f, max = 0.0f;
+        for (int j = 0; j < QK_K; ++j) {
+            if (std::fabs(v[j]) > amax) {
+                amax = std::fabs(v[j]);
+                max = v[j];
+            }
+        }
+        if (amax == 0.0f) {
+            std::memset(o, 0, sizeof(BlockQ8) * (QK_K / 32));
+            continue;
+        }
+        const float iscale = -127.0f / max;
+        const float d = 1.0f / iscale;
+        for (int sb = 0; sb < QK_K / 32; ++sb) {
+            int32_t sum = 0;
+            for (int j = 0; j < 32; ++j) {
+                const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
+                o[sb].qs[j] = static_cast<int8_t>(q);
+                sum += q;
+            }
+            o[sb].d = d;
+            o[sb].dsum = d * static_cast<float>(sum);
+        }
+    }
+}
+
+}  // namespace
+
+void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n) {
+    switch (weight_type) {
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K:
+            if (n % QK_K == 0) {
+                quantize_q8_k(x, out, n);
+                return;
+            }
+            break;
+        case GgmlType::Q4_1:
+            quantize_q8(x, out, n);
+            for (int64_t b = 0; b < n / 32; ++b) {
+                out[b].dsum = round_to_half(out[b].dsum);
+                out[b].d = round_to_half(out[b].d);
+            }
+            return;
+        default:
+            break;
+    }
+    quantize_q8(x, out, n);
+    for (int64_t b = 0; b < n / 32; ++b) out[b].d = round_to_half(out[b].d);
 }
 
 DotFn dot_kernel_scalar(GgmlType type) {

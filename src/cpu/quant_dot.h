@@ -23,6 +23,14 @@ void quantize_q8(const float* x, BlockQ8* out, int64_t n);
 // The scalar form of quantize_q8, which the AVX2 one matches exactly.
 void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n);
 
+// Quantizes activations for a product with weights of `weight_type` exactly
+// as llama.cpp's CPU backend does (Q8_0 with a half scale for Q4_0/Q5_0/Q8_0,
+// Q8_1 with half scale and half d*sum for Q4_1, Q8_K — one float scale per
+// 256 — for the K-quants), so that logits agree with llama.cpp's closely
+// enough to keep the same top tokens; the results only differ from
+// quantize_q8 by rounding.
+void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n);
+
 // sum_j w[j] * x[j] over n_blocks blocks of 32 elements. `w` points at the
 // row's first block; K-quant rows hold n_blocks / 8 super-blocks.
 using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n_blocks);

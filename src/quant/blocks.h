@@ -140,7 +140,9 @@ WORKER_HD uint16_t f32_to_fp16(float f) {
     if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to infinity
     if (abs < 0x38800000u) {                                              // subnormal or zero in half
         const uint32_t shift = 113 - (abs >> 23);
-        if (shift > 24) return static_cast<uint16_t>(sign);
+        // Below half the smallest subnormal everything rounds to zero; returning
+        // here also keeps the shifts below 32 bits.
+        if (shift > 18) return static_cast<uint16_t>(sign);
         const uint32_t mantissa = (abs & 0x7FFFFFu) | 0x800000u;
         uint32_t half = mantissa >> (shift + 13);
         const uint32_t rest = mantissa & ((1u << (shift + 13)) - 1);

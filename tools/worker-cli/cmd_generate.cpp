@@ -79,11 +79,20 @@ GenerateOptions parse(const std::vector<std::string>& args) {
     return o;
 }
 
-// The prompt wrapped in the chat template family the model's
-// tokenizer.chat_template belongs to.
+// The prompt wrapped in the chat template family of the model: named by
+// tokenizer.chat_template, or — for files without one, such as the
+// gemma-3-270m GGUF — by the turn markers its vocabulary has.
 std::string apply_chat_template(const std::string& model_path, const std::string& prompt) {
     const auto file = gguf::File::open(model_path);
-    const std::string tmpl = file->get_string_or("tokenizer.chat_template", "");
+    std::string tmpl = file->get_string_or("tokenizer.chat_template", "");
+    if (tmpl.empty() && file->has("tokenizer.ggml.tokens")) {
+        for (const std::string& token : file->get_string_array("tokenizer.ggml.tokens")) {
+            if (token == "<start_of_turn>" || token == "<|im_start|>") {
+                tmpl = token;
+                break;
+            }
+        }
+    }
     if (tmpl.find("<start_of_turn>") != std::string::npos) {
         return "<start_of_turn>user\n" + prompt + "<end_of_turn>\n<start_of_turn>model\n";
     }
@@ -94,8 +103,9 @@ std::string apply_chat_template(const std::string& model_path, const std::string
         if (tmpl.find(smol_system) != std::string::npos) text = "<|im_start|>system\n" + smol_system + "<|im_end|>\n";
         return text + "<|im_start|>user\n" + prompt + "<|im_end|>\n<|im_start|>assistant\n";
     }
-    throw UsageError{tmpl.empty() ? "--chat: the model has no tokenizer.chat_template"
-                                  : "--chat: the model's chat template is neither ChatML nor Gemma"};
+    throw UsageError{
+        "--chat: the model's chat template is neither ChatML nor Gemma, and its vocabulary has "
+        "neither family's turn markers"};
 }
 
 void print_summary(double load_s, double prefill_s, double decode_s, int generated) {

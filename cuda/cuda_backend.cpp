@@ -263,7 +263,7 @@ public:
             }
             auto* xq = static_cast<BlockQ8Act*>(ensure(q8_, static_cast<size_t>(n * (w.ne0 / 32)) * sizeof(BlockQ8Act),
                                                        "quantized activations"));
-            launch_quantize_q8(f32(x), xs, w.ne0, n, xq, stream_);
+            launch_quantize_q8(w.type, f32(x), xs, w.ne0, n, xq, stream_);
             launch_matvec_q8(w.type, w.data, w.nb1, w.ne1, w.ne0, xq, n, f32(out), os, stream_);
             return;
         }

@@ -47,9 +47,11 @@ bool has_q8_matvec(GgmlType type);
 // Types launch_dequantize_f16 and launch_embed take.
 bool can_dequantize_on_device(GgmlType type);
 
-// x (rows of cols floats, cols % 32 == 0) to rows * cols / 32 blocks.
-void launch_quantize_q8(const float* x, int64_t stride, int64_t cols, int64_t rows, BlockQ8Act* out,
-                        cudaStream_t stream);
+// x (rows of cols floats, cols % 32 == 0) to rows * cols / 32 blocks, as the
+// CPU backend quantizes activations for a weight of `weight_type`
+// (quant_units.h).
+void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
+                        BlockQ8Act* out, cudaStream_t stream);
 // out[i][r] = w[r] . x[i] for n activation rows already quantized by
 // launch_quantize_q8 (n * cols / 32 blocks).
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,

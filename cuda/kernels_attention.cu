@@ -50,7 +50,9 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, 
     const int warp = threadIdx.x / 32;
 
     const float* q = a.q + i * a.q_stride + static_cast<int64_t>(h) * hd;
-    for (int d = threadIdx.x; d < hd; d += kThreads) q_shared[d] = q[d];
+    // q meets the half cache in half precision, as on the CPU backend (and in
+    // llama.cpp): round it once here.
+    for (int d = threadIdx.x; d < hd; d += kThreads) q_shared[d] = __half2float(__float2half_rn(q[d]));
     __syncthreads();
 
     float acc[kDimsPerThread];

@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "cuda_check.h"
@@ -53,27 +54,28 @@ __global__ void rms_norm_kernel(const float* x, int64_t xs, const float* w, floa
     }
 }
 
-// One thread per rotated pair; grid y covers rows.
+// One thread per rotated pair; grid y covers rows. The angle of pair k is
+// the position multiplied k times by theta_scale (computed once on the host),
+// exactly as the CPU backend (and llama.cpp) forms it, so both round alike.
 __global__ void rope_kernel(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                            float freq_base, float freq_scale, bool neox) {
+                            float theta_scale, float freq_scale, bool neox) {
     const int half = n_rot / 2;
     const int64_t pair = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (pair >= static_cast<int64_t>(n_head) * half) return;
     const int h = static_cast<int>(pair / half);
     const int k = static_cast<int>(pair % half);
-    // The same float expression as the CPU reference.
-    const float inv_freq = powf(freq_base, -2.0f * static_cast<float>(k) / static_cast<float>(n_rot));
     for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        const float pos = static_cast<float>(pos0 + r) * freq_scale;
-        const float theta = pos * inv_freq;
+        float theta = static_cast<float>(pos0 + r);
+        for (int j = 0; j < k; ++j) theta = __fmul_rn(theta, theta_scale);
         float sn, cs;
-        sincosf(theta, &sn, &cs);
+        sincosf(__fmul_rn(theta, freq_scale), &sn, &cs);
         float* v = x + r * stride + static_cast<int64_t>(h) * head_dim;
         const int a = neox ? k : 2 * k;
         const int b = neox ? k + half : 2 * k + 1;
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * cs - x1 * sn;
-        v[b] = x0 * sn + x1 * cs;
+        // Unfused, as the CPU computes it.
+        v[a] = __fsub_rn(__fmul_rn(x0, cs), __fmul_rn(x1, sn));
+        v[b] = __fadd_rn(__fmul_rn(x0, sn), __fmul_rn(x1, cs));
     }
 }
 
@@ -88,8 +90,20 @@ __global__ void glu_kernel(const float* gate, int64_t gs, const float* up, int64
         if constexpr (kKind == Glu::Silu) {
             act = g / (1.0f + expf(-g));
         } else {
-            constexpr float kSqrt2OverPi = 0.7978845608028654f;
-            act = 0.5f * g * (1.0f + tanhf(kSqrt2OverPi * (g + 0.044715f * g * g * g)));
+            // The CPU backend's (and llama.cpp's) GELU: through half precision,
+            // input and result rounded to half, identity/zero past +-10.
+            if (g <= -10.0f) {
+                act = 0.0f;
+            } else if (g >= 10.0f) {
+                act = g;
+            } else {
+                constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+                const float x = __half2float(__float2half_rn(g));
+                const float inner = __fmul_rn(__fmul_rn(kSqrt2OverPi, x),
+                                              __fadd_rn(1.0f, __fmul_rn(__fmul_rn(0.044715f, x), x)));
+                const float y = __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
+                act = __half2float(__float2half_rn(y));
+            }
         }
         out[r * os + c] = act * up[r * us + c];
     }
@@ -228,7 +242,9 @@ void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_di
     constexpr int kRopeThreads = 128;
     const dim3 grid(static_cast<unsigned>((pairs + kRopeThreads - 1) / kRopeThreads),
                     static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
-    rope_kernel<<<grid, kRopeThreads, 0, stream>>>(x, stride, rows, n_head, head_dim, n_rot, pos0, freq_base,
+    // Host float pow, as the CPU backend computes it.
+    const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+    rope_kernel<<<grid, kRopeThreads, 0, stream>>>(x, stride, rows, n_head, head_dim, n_rot, pos0, theta_scale,
                                                    freq_scale, neox);
     check_launch("rope_kernel");
 }

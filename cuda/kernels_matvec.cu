@@ -23,6 +23,8 @@ constexpr int kRowsPerBlock = 4;
 
 // ---- activation quantization: one warp per 32-element block -------------------------
 
+// Q8_0 / Q8_1 modes: one warp per 32-element block (see quant_units.h).
+template <ActQuant kMode>
 __global__ void quantize_q8_kernel(const float* x, int64_t stride, int64_t cols, int64_t rows, BlockQ8Act* out) {
     const int lane = threadIdx.x % 32;
     const int64_t blocks_per_row = cols / 32;
@@ -32,17 +34,65 @@ __global__ void quantize_q8_kernel(const float* x, int64_t stride, int64_t cols,
     const int64_t b = block % blocks_per_row;
     const float v = x[r * stride + b * 32 + lane];
     const float amax = warp_max(fabsf(v));
-    // The CPU backend's expressions (src/cpu/quant_dot.cpp), so both devices
-    // quantize an activation row to the same blocks.
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const int q = __float2int_rn(__fmul_rn(v, id));
+    const int q = round_to_int(mul_rn(v, id));
     const int sum = warp_sum_int(q);
     BlockQ8Act& o = out[block];
     o.qs[lane] = static_cast<int8_t>(q);
     if (lane == 0) {
-        o.d = d;
-        o.s = d * static_cast<float>(sum);
+        const float s_value = d * static_cast<float>(sum);
+        o.d = round_to_half(d);
+        o.s = kMode == ActQuant::Q8_1 ? round_to_half(s_value) : s_value;
+    }
+}
+
+// Q8_K mode: one warp per 256-element block; lane l takes element l of each
+// of the 8 sub-blocks. The scale comes from the value of largest magnitude,
+// the first one (lowest index) on ties, as the CPU's loop finds it.
+__global__ void quantize_q8_k_kernel(const float* x, int64_t stride, int64_t cols, int64_t rows, BlockQ8Act* out) {
+    const int lane = threadIdx.x % 32;
+    const int64_t blocks_per_row = cols / 256;
+    const int64_t block = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+    if (block >= blocks_per_row * rows) return;  // uniform per warp
+    const int64_t r = block / blocks_per_row;
+    const int64_t b = block % blocks_per_row;
+    const float* xb = x + r * stride + b * 256;
+    float v[8];
+    float best_abs = -1.0f, best = 0.0f;
+    int best_index = 0x7FFFFFFF;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        v[j] = xb[32 * j + lane];
+        if (fabsf(v[j]) > best_abs) {  // j ascending: the lane's first maximum
+            best_abs = fabsf(v[j]);
+            best = v[j];
+            best_index = 32 * j + lane;
+        }
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float other_abs = __shfl_xor_sync(kFullMask, best_abs, offset);
+        const float other = __shfl_xor_sync(kFullMask, best, offset);
+        const int other_index = __shfl_xor_sync(kFullMask, best_index, offset);
+        if (other_abs > best_abs || (other_abs == best_abs && other_index < best_index)) {
+            best_abs = other_abs;
+            best = other;
+            best_index = other_index;
+        }
+    }
+    const bool zero = best_abs == 0.0f;
+    const float iscale = zero ? 0.0f : -127.0f / best;
+    const float d = zero ? 0.0f : 1.0f / iscale;
+    BlockQ8Act* o = out + block * 8;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        const int q = zero ? 0 : min(127, round_to_int(mul_rn(iscale, v[j])));
+        const int sum = warp_sum_int(q);
+        o[j].qs[lane] = static_cast<int8_t>(q);
+        if (lane == 0) {
+            o[j].d = d;
+            o[j].s = d * static_cast<float>(sum);
+        }
     }
 }
 
@@ -126,16 +176,31 @@ bool has_q8_matvec(GgmlType type) {
     }
 }
 
-void launch_quantize_q8(const float* x, int64_t stride, int64_t cols, int64_t rows, BlockQ8Act* out,
-                        cudaStream_t stream) {
+void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
+                        BlockQ8Act* out, cudaStream_t stream) {
     if (cols % 32 != 0) fail(CUDA_ERROR_INFERENCE_FAILED, "quantize_q8: row of ", cols, " is not a multiple of 32");
-    const int64_t blocks = cols / 32 * rows;
-    if (blocks <= 0) return;
+    ActQuant mode = act_quant_for(weight_type);
+    if (mode == ActQuant::Q8_K && cols % 256 != 0) mode = ActQuant::Q8_0;  // as the CPU backend falls back
+    const int64_t warps = (mode == ActQuant::Q8_K ? cols / 256 : cols / 32) * rows;
+    if (warps <= 0) return;
     constexpr int kThreads = 256;
-    const int64_t grid = (blocks * 32 + kThreads - 1) / kThreads;
-    if (grid > 0x7FFFFFFF) fail(CUDA_ERROR_INFERENCE_FAILED, "quantize_q8: ", blocks, " blocks exceed the grid");
-    quantize_q8_kernel<<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(x, stride, cols, rows, out);
-    check_launch("quantize_q8_kernel");
+    const int64_t grid = (warps * 32 + kThreads - 1) / kThreads;
+    if (grid > 0x7FFFFFFF) fail(CUDA_ERROR_INFERENCE_FAILED, "quantize_q8: ", warps, " blocks exceed the grid");
+    const unsigned g = static_cast<unsigned>(grid);
+    switch (mode) {
+        case ActQuant::Q8_K:
+            quantize_q8_k_kernel<<<g, kThreads, 0, stream>>>(x, stride, cols, rows, out);
+            check_launch("quantize_q8_k_kernel");
+            break;
+        case ActQuant::Q8_1:
+            quantize_q8_kernel<ActQuant::Q8_1><<<g, kThreads, 0, stream>>>(x, stride, cols, rows, out);
+            check_launch("quantize_q8_kernel<Q8_1>");
+            break;
+        default:
+            quantize_q8_kernel<ActQuant::Q8_0><<<g, kThreads, 0, stream>>>(x, stride, cols, rows, out);
+            check_launch("quantize_q8_kernel<Q8_0>");
+            break;
+    }
 }
 
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,

@@ -6,6 +6,7 @@
 // GPU the helpers below become dp4a, vsub4 and vector loads.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -103,6 +104,49 @@ WORKER_HD void load_32_bytes_a16(const uint8_t* p, uint32_t (&words)[8]) {
 #endif
 }
 
+// ---- activation quantization, as the CPU backend does it per weight type ----------
+//
+// Q4_0, Q5_0, Q8_0 (and the default): blocks of 32, d = max|x| / 127, q =
+// rint(x * (1 / d)), d then rounded to half (llama.cpp's Q8_0). Q4_1: the same
+// with d and s = d * sum(q) rounded to half (Q8_1). Q4_K, Q6_K: one scale per
+// 256 (Q8_K): the value of largest magnitude (first one on ties) maps to
+// -127, q = min(127, rint(x * iscale)). These mirror src/cpu/quant_dot.cpp so
+// that both devices' integer dot products see the same activations.
+enum class ActQuant { Q8_0, Q8_1, Q8_K };
+
+WORKER_HD ActQuant act_quant_for(GgmlType weight_type) {
+    switch (weight_type) {
+        case GgmlType::Q4_K:
+        case GgmlType::Q6_K: return ActQuant::Q8_K;
+        case GgmlType::Q4_1: return ActQuant::Q8_1;
+        default: return ActQuant::Q8_0;
+    }
+}
+
+WORKER_HD float round_to_half(float x) {
+#if defined(__CUDA_ARCH__)
+    return __half2float(__float2half_rn(x));
+#else
+    return quant::fp16_to_f32(quant::f32_to_fp16(x));
+#endif
+}
+
+WORKER_HD int round_to_int(float x) {
+#if defined(__CUDA_ARCH__)
+    return __float2int_rn(x);
+#else
+    return static_cast<int>(std::nearbyint(x));  // round half to even, the default mode
+#endif
+}
+
+WORKER_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
 // The activation block's 32 int8 values as 8 words (8-byte loads on the GPU).
 WORKER_HD void load_act_words(const BlockQ8Act& a, int (&x)[8]) {
 #if defined(__CUDA_ARCH__)
@@ -120,19 +164,20 @@ WORKER_UNROLL
 
 
 // Q4_0: w = d * (q - 8), q a nibble; element j < 16 is the low nibble of
-// qs[j], element j + 16 the high nibble.
+// qs[j], element j + 16 the high nibble. The bias is taken off bytewise, so
+// the integer sum is exactly the CPU backend's.
 WORKER_HD float unit_dot_q4_0(const uint8_t* row, int64_t u, const BlockQ8Act& a) {
     const quant::BlockQ4_0& b = reinterpret_cast<const quant::BlockQ4_0*>(row)[u];
     int x[8];
     load_act_words(a, x);
-    int acc = 0;
+    int acc = 0;  // sum of (q - 8) * x, as the CPU backend sums it
 WORKER_UNROLL
     for (int i = 0; i < 4; ++i) {
         const uint32_t v = load_u32_a2(b.qs + 4 * i);
-        acc = dp4a(static_cast<int>(v & 0x0F0F0F0Fu), x[i], acc);
-        acc = dp4a(static_cast<int>((v >> 4) & 0x0F0F0F0Fu), x[i + 4], acc);
+        acc = dp4a(static_cast<int>(vsub4(v & 0x0F0F0F0Fu, 0x08080808u)), x[i], acc);
+        acc = dp4a(static_cast<int>(vsub4((v >> 4) & 0x0F0F0F0Fu, 0x08080808u)), x[i + 4], acc);
     }
-    return half_to_float(b.d) * (a.d * static_cast<float>(acc) - 8.0f * a.s);
+    return half_to_float(b.d) * a.d * static_cast<float>(acc);
 }
 
 // Q4_1: w = d * q + m.
@@ -167,10 +212,10 @@ WORKER_UNROLL
         const uint32_t v = load_u32_a2(b.qs + 4 * i);
         const uint32_t lo = (v & 0x0F0F0F0Fu) | spread_to_bit4(qh >> (4 * i));
         const uint32_t hi = ((v >> 4) & 0x0F0F0F0Fu) | spread_to_bit4(qh >> (16 + 4 * i));
-        acc = dp4a(static_cast<int>(lo), x[i], acc);
-        acc = dp4a(static_cast<int>(hi), x[i + 4], acc);
+        acc = dp4a(static_cast<int>(vsub4(lo, 0x10101010u)), x[i], acc);
+        acc = dp4a(static_cast<int>(vsub4(hi, 0x10101010u)), x[i + 4], acc);
     }
-    return half_to_float(b.d) * (a.d * static_cast<float>(acc) - 16.0f * a.s);
+    return half_to_float(b.d) * a.d * static_cast<float>(acc);
 }
 
 // Q8_0: w = d * q.
@@ -254,22 +299,51 @@ WORKER_HD float unit_dot(const uint8_t* row, int64_t u, const BlockQ8Act& a) {
     }
 }
 
-// The quantization quantize_q8_kernel applies to one block of 32 values (a
-// warp there, a loop here), the CPU backend's: d = max |x| / 127,
-// q = x * (1 / d) rounded to nearest even, s = d * sum(q).
-inline void quantize_act_block(const float* x, BlockQ8Act& out) {
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    int sum = 0;
-    for (int i = 0; i < 32; ++i) {
-        // Round half to even (the default rounding mode), as __float2int_rn does.
-        const int q = static_cast<int>(std::rint(x[i] * id));
-        out.qs[i] = static_cast<int8_t>(q);
-        sum += q;
+// Quantizes n activations (a multiple of 32; of 256 for Q8_K) the way
+// quantize_q8_kernel does, with the same per-element expressions; the
+// kernel's reductions (max, sums) are done here by loops. For the tests.
+inline void quantize_act_row(ActQuant mode, const float* x, int64_t n, BlockQ8Act* out) {
+    if (mode == ActQuant::Q8_K) {
+        for (int64_t b = 0; b < n / 256; ++b) {
+            const float* v = x + 256 * b;
+            float amax = 0.0f, max = 0.0f;
+            for (int j = 0; j < 256; ++j) {
+                if (std::fabs(v[j]) > amax) {
+                    amax = std::fabs(v[j]);
+                    max = v[j];
+                }
+            }
+            const float iscale = amax == 0.0f ? 0.0f : -127.0f / max;
+            const float d = amax == 0.0f ? 0.0f : 1.0f / iscale;
+            for (int sb = 0; sb < 8; ++sb) {
+                BlockQ8Act& o = out[8 * b + sb];
+                int sum = 0;
+                for (int l = 0; l < 32; ++l) {
+                    const int q = amax == 0.0f ? 0 : std::min(127, round_to_int(mul_rn(iscale, v[32 * sb + l])));
+                    o.qs[l] = static_cast<int8_t>(q);
+                    sum += q;
+                }
+                o.d = d;
+                o.s = d * static_cast<float>(sum);
+            }
+        }
+        return;
     }
-    out.d = d;
-    out.s = d * static_cast<float>(sum);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + 32 * b;
+        float amax = 0.0f;
+        for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[i]));
+        const float d = amax / 127.0f;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int i = 0; i < 32; ++i) {
+            const int q = round_to_int(mul_rn(v[i], id));
+            out[b].qs[i] = static_cast<int8_t>(q);
+            sum += q;
+        }
+        const float s_value = d * static_cast<float>(sum);
+        out[b].d = round_to_half(d);
+        out[b].s = mode == ActQuant::Q8_1 ? round_to_half(s_value) : s_value;
+    }
 }
 }  // namespace worker::cuda

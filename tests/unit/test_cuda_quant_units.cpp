@@ -60,7 +60,14 @@ TEST_P(CudaQuantUnits, EveryUnitMatchesTheDequantizedDotProduct) {
 
         const std::vector<float> x = random_values(n, seed * 7919, 1.5f);
         std::vector<cuda::BlockQ8Act> xq(n / 32);
-        for (int64_t b = 0; b < n / 32; ++b) cuda::quantize_act_block(x.data() + 32 * b, xq[b]);
+        cuda::quantize_act_row(cuda::act_quant_for(type), x.data(), n, xq.data());
+        // The reference below uses the activations d * q exactly, so s must be
+        // exactly d * sum(q) here (Q8_1 rounds it to half by design).
+        for (cuda::BlockQ8Act& b : xq) {
+            int sum = 0;
+            for (const int8_t q : b.qs) sum += q;
+            b.s = b.d * static_cast<float>(sum);
+        }
 
         for (int64_t u = 0; u < n / 32; ++u) {
             double want = 0.0, magnitude = 0.0;
@@ -81,39 +88,56 @@ INSTANTIATE_TEST_SUITE_P(Types, CudaQuantUnits,
                                            GgmlType::Q4_K, GgmlType::Q6_K),
                          [](const auto& param_info) { return std::string(type_traits(param_info.param).name); });
 
-// The activation quantizer: values within half a step, s = d * sum(q).
+// The activation quantizer: values within half a step (of the scale before
+// it is rounded to half), s = d * sum(q) where it is not rounded.
 TEST(CudaQuantUnits, ActivationBlocksRoundToTheNearestStep) {
-    const std::vector<float> x = random_values(32, 5, 2.0f);
-    cuda::BlockQ8Act a{};
-    cuda::quantize_act_block(x.data(), a);
-    int sum = 0;
-    for (int i = 0; i < 32; ++i) {
-        EXPECT_LE(std::fabs(a.d * a.qs[i] - x[i]), a.d * 0.5f + 1e-6f) << i;
-        sum += a.qs[i];
+    const std::vector<float> x = random_values(256, 5, 2.0f);
+    for (const cuda::ActQuant mode : {cuda::ActQuant::Q8_0, cuda::ActQuant::Q8_1, cuda::ActQuant::Q8_K}) {
+        std::vector<cuda::BlockQ8Act> a(8);
+        cuda::quantize_act_row(mode, x.data(), 256, a.data());
+        for (int b = 0; b < 8; ++b) {
+            int sum = 0;
+            for (int i = 0; i < 32; ++i) {
+                EXPECT_LE(std::fabs(a[b].d * a[b].qs[i] - x[32 * b + i]), std::fabs(a[b].d) * 0.51f + 1e-3f) << i;
+                sum += a[b].qs[i];
+            }
+            if (mode == cuda::ActQuant::Q8_K) {
+                EXPECT_FLOAT_EQ(a[b].s, a[b].d * static_cast<float>(sum));
+            }
+        }
     }
-    EXPECT_FLOAT_EQ(a.s, a.d * static_cast<float>(sum));
-    const std::vector<float> zeros(32, 0.0f);
-    cuda::quantize_act_block(zeros.data(), a);
-    EXPECT_EQ(a.d, 0.0f);
-    EXPECT_EQ(a.s, 0.0f);
+    const std::vector<float> zeros(256, 0.0f);
+    std::vector<cuda::BlockQ8Act> a(8);
+    cuda::quantize_act_row(cuda::ActQuant::Q8_K, zeros.data(), 256, a.data());
+    EXPECT_EQ(a[0].d, 0.0f);
+    EXPECT_EQ(a[0].s, 0.0f);
 }
 
-// The GPU quantizes activations to the same blocks as the CPU backend, so the
-// two devices' integer dot products see the same activations.
+// The GPU quantizes activations to the same blocks as the CPU backend, for
+// every weight type, so the two devices' integer dot products see the same
+// activations.
 TEST(CudaQuantUnits, ActivationBlocksEqualTheCpuBackends) {
     const int64_t n = 4096;
-    for (uint64_t seed = 1; seed <= 3; ++seed) {
-        std::vector<float> x = random_values(n, seed, 3.0f);
-        x[5] = 0.0f;
-        for (int i = 64; i < 96; ++i) x[i] = 0.0f;  // an all-zero block
-        std::vector<cpu::BlockQ8> want(n / 32);
-        cpu::quantize_q8_scalar(x.data(), want.data(), n);
-        for (int64_t b = 0; b < n / 32; ++b) {
-            cuda::BlockQ8Act got{};
-            cuda::quantize_act_block(x.data() + 32 * b, got);
-            ASSERT_EQ(got.d, want[b].d) << "block " << b;
-            ASSERT_EQ(got.s, want[b].dsum) << "block " << b;
-            for (int i = 0; i < 32; ++i) ASSERT_EQ(got.qs[i], want[b].qs[i]) << "block " << b << " element " << i;
+    for (const GgmlType type : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K,
+                                GgmlType::Q6_K}) {
+        for (uint64_t seed = 1; seed <= 3; ++seed) {
+            std::vector<float> x = random_values(n, seed, 3.0f);
+            x[5] = 0.0f;
+            for (int i = 64; i < 96; ++i) x[i] = 0.0f;      // an all-zero 32-block
+            for (int i = 512; i < 768; ++i) x[i] = 0.0f;    // an all-zero 256-block
+            x[1000] = 9.0f;                                 // ties for the largest magnitude,
+            x[1001] = -9.0f;                                //   the first one wins
+            std::vector<cpu::BlockQ8> want(n / 32);
+            cpu::quantize_activations(type, x.data(), want.data(), n);
+            std::vector<cuda::BlockQ8Act> got(n / 32);
+            cuda::quantize_act_row(cuda::act_quant_for(type), x.data(), n, got.data());
+            for (int64_t b = 0; b < n / 32; ++b) {
+                ASSERT_EQ(got[b].d, want[b].d) << type_traits(type).name << " block " << b;
+                ASSERT_EQ(got[b].s, want[b].dsum) << type_traits(type).name << " block " << b;
+                for (int i = 0; i < 32; ++i) {
+                    ASSERT_EQ(got[b].qs[i], want[b].qs[i]) << type_traits(type).name << " block " << b << " " << i;
+                }
+            }
         }
     }
 }

@@ -167,9 +167,9 @@ TEST_F(GpuOps, RmsNormWithAndWithoutWeight) {
               1e-5);
 }
 
-// powf and sincosf differ from the host's by an ulp or two, and the angle
-// pos * freq grows with the position: at positions in the hundreds the rotated
-// values agree to about 1e-5; bound 1e-4.
+// The angles are formed exactly as on the CPU (repeated multiplication by a
+// host-computed scale); sincosf differs from the host's sin/cos by an ulp or
+// two: bound 1e-5.
 TEST_F(GpuOps, RopeBothOrderingsPartialRotationAndScaling) {
     struct Case {
         int n_head, head_dim, n_rot, pos0;
@@ -190,12 +190,15 @@ TEST_F(GpuOps, RopeBothOrderingsPartialRotationAndScaling) {
                       be.rope(in[0].t, p);
                       be.add(in[0].t, out, out);
                   }),
-                  1e-4)
+                  1e-5)
             << "heads " << c.n_head << " head_dim " << c.head_dim << " neox " << c.neox;
     }
 }
 
-// expf/tanhf within an ulp or two of the host's: bound 1e-5.
+// SwiGLU: expf within an ulp or two of the host's. GeGLU goes through half
+// precision on both devices (input and result rounded to half), so a tanhf
+// ulp only matters where it moves a result across a half rounding boundary:
+// rare, and then by one half ulp. Bound 1e-5 for both.
 TEST_F(GpuOps, SwigluAndGeglu) {
     for (const int64_t ff : {1536, 2048}) {
         const int64_t n = 4;
@@ -240,9 +243,11 @@ TEST_F(GpuOps, CopyToCacheRoundsToHalfAtThePosition) {
 }
 
 // Attention: the CPU gets the same half-rounded keys and values the GPU cache
-// holds, so the only differences are float summation order and the online
-// softmax's rescaling (and, for long decode contexts, the combination of the
-// split partial results): bound 1e-4.
+// holds, and both round q to half. The CPU also rounds the normalised
+// probabilities to half before they meet V (as llama.cpp's CPU backend); the
+// GPU keeps them in float inside its online softmax (a relative difference of
+// up to 2^-11 per probability), and sums in another order (and, for long
+// decode contexts, combines split partial results): bound 1e-3.
 struct AttentionCase {
     const char* name;
     int n_head, n_head_kv, head_dim, pos0, n, window;
@@ -283,7 +288,7 @@ TEST_P(GpuAttention, MatchesCpu) {
         be.attention(qs.t, kt, vt, p, out.t);
         results[b] = download(be, out.t);
     }
-    EXPECT_LT(relative_l2(results[1], results[0]), 1e-4) << c.name;
+    EXPECT_LT(relative_l2(results[1], results[0]), 1e-3) << c.name;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -353,9 +358,11 @@ TEST_F(GpuOps, EmbedOutsideTheVocabularyFailsAtTheNextRead) {
 // Matmul per weight type on both paths: matrix-vector kernels (n <= 8) and
 // cuBLAS (larger n). Bounds: F32 weights 1e-5 (summation order); F16 weights
 // 1e-5 on the float kernel, 2e-3 through cuBLAS (activations rounded to half);
-// quantized weights 1e-2 — both devices quantize the activations to 8 bits
-// (the GPU's cuBLAS path rounds them to half instead), which moves each
-// product by about 0.5% of its magnitude.
+// quantized weights 1e-4 on the matrix-vector kernels — both devices quantize
+// the activations to the same 8-bit blocks and sum the same integers, so
+// only the float accumulation order differs — and 1e-2 through cuBLAS, where
+// the GPU multiplies half activations instead of 8-bit ones (about 0.5% of
+// each product's magnitude).
 struct MatmulCase {
     GgmlType type;
     int64_t rows, cols;
@@ -366,7 +373,7 @@ class GpuMatmul : public GpuOps, public ::testing::WithParamInterface<MatmulCase
 double matmul_bound(GgmlType type, int64_t n) {
     if (type == GgmlType::F32) return 1e-5;
     if (type == GgmlType::F16) return n <= 8 ? 1e-5 : 2e-3;
-    return 1e-2;
+    return n <= 8 ? 1e-4 : 1e-2;
 }
 
 TEST_P(GpuMatmul, DecodeSmallBatchAndPrefillMatchCpu) {

@@ -648,7 +648,17 @@ private:
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         }
         auto* xh = static_cast<uint16_t*>(ensure(f16_x_, static_cast<size_t>(n * cols) * 2, "half activations"));
-        launch_f32_to_f16(f32(x), xs, cols, n, xh, stream_);
+        if (w.type == GgmlType::F16 || cols % 32 != 0) {
+            launch_f32_to_f16(f32(x), xs, cols, n, xh, stream_);
+        } else {
+            // Quantized weights: the activations go through the same 8-bit
+            // quantization as on the CPU backend (and the decode path), then to
+            // half, so prefill and decode round the activations alike.
+            auto* xq = static_cast<BlockQ8Act*>(
+                ensure(q8_, static_cast<size_t>(n * (cols / 32)) * sizeof(BlockQ8Act), "quantized activations"));
+            launch_quantize_q8(w.type, f32(x), xs, cols, n, xq, stream_);
+            launch_q8_to_f16(xq, cols, n, xh, stream_);
+        }
         if (w.type == GgmlType::F16) {
             check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(n),
                                       static_cast<int>(cols), &alpha, w.data, CUDA_R_16F,

@@ -52,6 +52,9 @@ bool can_dequantize_on_device(GgmlType type);
 // (quant_units.h).
 void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
                         BlockQ8Act* out, cudaStream_t stream);
+// The quantized activations (rows * cols / 32 blocks) as contiguous half
+// values [rows][cols].
+void launch_q8_to_f16(const BlockQ8Act* xq, int64_t cols, int64_t rows, uint16_t* out, cudaStream_t stream);
 // out[i][r] = w[r] . x[i] for n activation rows already quantized by
 // launch_quantize_q8 (n * cols / 32 blocks).
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,

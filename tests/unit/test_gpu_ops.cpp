@@ -360,9 +360,9 @@ TEST_F(GpuOps, EmbedOutsideTheVocabularyFailsAtTheNextRead) {
 // 1e-5 on the float kernel, 2e-3 through cuBLAS (activations rounded to half);
 // quantized weights 1e-4 on the matrix-vector kernels — both devices quantize
 // the activations to the same 8-bit blocks and sum the same integers, so
-// only the float accumulation order differs — and 1e-2 through cuBLAS, where
-// the GPU multiplies half activations instead of 8-bit ones (about 0.5% of
-// each product's magnitude).
+// only the float accumulation order differs — and 2e-3 through cuBLAS, where
+// the same 8-bit activations and the dequantized weights are rounded to half
+// (2^-11 relative each) before the FP16 tensor-core product.
 struct MatmulCase {
     GgmlType type;
     int64_t rows, cols;
@@ -373,7 +373,7 @@ class GpuMatmul : public GpuOps, public ::testing::WithParamInterface<MatmulCase
 double matmul_bound(GgmlType type, int64_t n) {
     if (type == GgmlType::F32) return 1e-5;
     if (type == GgmlType::F16) return n <= 8 ? 1e-5 : 2e-3;
-    return n <= 8 ? 1e-4 : 1e-2;
+    return n <= 8 ? 1e-4 : 2e-3;
 }
 
 TEST_P(GpuMatmul, DecodeSmallBatchAndPrefillMatchCpu) {
@@ -410,7 +410,7 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // Row-strided activations and outputs: the Q, K and V slices of a fused QKV
-// product (phi3) feed and receive matmuls; bound 1e-2 (quantized weights).
+// product (phi3) feed and receive matmuls; bounds as for Q8_0 weights above.
 TEST_F(GpuOps, MatmulOnStridedViews) {
     const int64_t cols = 512, rows = 256, fused = 3 * cols;
     const std::vector<uint8_t> w = test::quantize(GgmlType::Q8_0, random_values(rows * cols, 20, 0.05f));
@@ -426,7 +426,7 @@ TEST_F(GpuOps, MatmulOnStridedViews) {
             be.matmul(wt.t, xt.t.cols(cols, cols), out.t.cols(rows, rows));
             results[b] = download(be, out.t);
         }
-        EXPECT_LT(relative_l2(results[1], results[0]), 1e-2) << "n=" << n;
+        EXPECT_LT(relative_l2(results[1], results[0]), n <= 8 ? 1e-4 : 2e-3) << "n=" << n;
     }
 }
 

@@ -186,6 +186,15 @@ public:
 
     GgmlType kv_type() const override { return GgmlType::F16; }
 
+    // Every allocation the ledger knows (weights, KV cache, activations,
+    // scratch) must be plain device memory.
+    void check_residency() const override {
+        activate();
+        for (int c = 0; c < static_cast<int>(VramCategory::kCount); ++c) {
+            ledger_->check_residency(static_cast<VramCategory>(c));
+        }
+    }
+
     void write(const Tensor& dst, const void* host, size_t bytes) override {
         const OpScope scope(*this);
         end_capture();

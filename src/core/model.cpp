@@ -2,9 +2,6 @@
 
 #include "core/error.h"
 #include "core/fault.h"
-#ifdef WORKER_HAVE_CUDA
-#include "cuda_backend.h"
-#endif
 #include "model/config.h"
 
 namespace worker {
@@ -37,10 +34,7 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
 
 bool Model::check_residency() const {
     fault::check(fault::Site::Boundary);
-#ifdef WORKER_HAVE_CUDA
-    // Every weight allocation must be device memory without a host mapping.
-    if (transformer_ != nullptr) cuda::check_weight_residency(transformer_->backend());
-#endif
+    transformer_->backend().check_residency();
     return true;
 }
 

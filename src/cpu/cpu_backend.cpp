@@ -41,6 +41,9 @@ void require_f32(const Tensor& t, const char* op, const char* what) {
         fail(CUDA_ERROR_INFERENCE_FAILED, op, ": ", what, " must be F32, got ", type_name(t.type));
 }
 
+// Rotated pairs per head the RoPE kernel keeps on its stack (head dims up to 1024).
+constexpr int kMaxRopePairs = 512;
+
 class CpuBackend final : public model::Backend {
 public:
     explicit CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<size_t>(pool_.size())) {}
@@ -181,7 +184,8 @@ public:
 
     void rope(const Tensor& x, const model::RopeParams& p) override {
         require_f32(x, "rope", "x");
-        if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0) {
+        if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0 ||
+            p.n_rot > 2 * kMaxRopePairs) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "rope: row of ", x.ne0, " does not hold ", p.n_head, " heads of ",
                  p.head_dim, " rotating ", p.n_rot);
         }
@@ -191,8 +195,8 @@ public:
             // that both round alike.
             const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
             float theta = static_cast<float>(p.pos0 + i);
-            float cs[512], sn[512];
-            for (int k = 0; k < half && k < 512; ++k) {
+            float cs[kMaxRopePairs], sn[kMaxRopePairs];
+            for (int k = 0; k < half; ++k) {
                 cs[k] = std::cos(theta * p.freq_scale);
                 sn[k] = std::sin(theta * p.freq_scale);
                 theta *= theta_scale;

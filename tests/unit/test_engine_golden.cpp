@@ -14,8 +14,13 @@
 //   - top-10: every pair of llama.cpp's top-10 whose logits differ by more
 //     than tau is in the same order in ours, and every id of llama.cpp's
 //     top-10 that leads its 11th by more than tau is in our top-10;
+//   - top-1 identical and at least 8 of llama.cpp's top-10 in ours;
 //   - greedy ids identical for 16 steps, or up to the first step at which
-//     llama.cpp's own top-2 margin is below tau.
+//     llama.cpp's own top-2 margin is below tau;
+//   - fed llama.cpp's greedy ids (teacher forcing), our choice is among its
+//     top-3 at every step.
+// tests/data/golden/README.md shows llama.cpp failing the strict criteria
+// against itself (batched vs token-by-token prefill) on as many prompts.
 // Strict figures (exact top-10, full agreement length) are printed for the record.
 #include <gtest/gtest.h>
 
@@ -23,99 +28,26 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <memory>
 #include <numeric>
-#include <sstream>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "core/context.h"
 #include "core/model.h"
 #include "sampling/sampler.h"
+#include "support/json.h"
 #include "support/test_models.h"
 #include "worker_types.h"
 
 namespace worker {
 namespace {
 
-// Just enough JSON for golden.json: objects, arrays, numbers, strings,
-// true/false/null.
-struct Json {
-    std::variant<std::nullptr_t, bool, double, std::string, std::vector<Json>, std::map<std::string, Json>> v;
-    const Json& operator[](const std::string& key) const { return std::get<std::map<std::string, Json>>(v).at(key); }
-    const std::vector<Json>& array() const { return std::get<std::vector<Json>>(v); }
-    double number() const { return std::get<double>(v); }
-    const std::string& string() const { return std::get<std::string>(v); }
-    bool is_null() const { return std::holds_alternative<std::nullptr_t>(v); }
-};
-
-class JsonParser {
-public:
-    explicit JsonParser(std::string text) : s_(std::move(text)) {}
-    Json parse() {
-        skip();
-        const char c = s_.at(i_);
-        if (c == '{') return object();
-        if (c == '[') return list();
-        if (c == '"') return Json{string()};
-        if (s_.compare(i_, 4, "true") == 0) return i_ += 4, Json{true};
-        if (s_.compare(i_, 5, "false") == 0) return i_ += 5, Json{false};
-        if (s_.compare(i_, 4, "null") == 0) return i_ += 4, Json{nullptr};
-        size_t used = 0;
-        const double d = std::stod(s_.substr(i_, 40), &used);
-        i_ += used;
-        return Json{d};
-    }
-
-private:
-    void skip() {
-        while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-    }
-    Json object() {
-        std::map<std::string, Json> m;
-        ++i_;
-        for (skip(); s_.at(i_) != '}'; skip()) {
-            std::string key = string();
-            skip();
-            ++i_;  // ':'
-            m.emplace(std::move(key), parse());
-            skip();
-            if (s_.at(i_) == ',') ++i_;
-        }
-        ++i_;
-        return Json{std::move(m)};
-    }
-    Json list() {
-        std::vector<Json> a;
-        ++i_;
-        for (skip(); s_.at(i_) != ']'; skip()) {
-            a.push_back(parse());
-            skip();
-            if (s_.at(i_) == ',') ++i_;
-        }
-        ++i_;
-        return Json{std::move(a)};
-    }
-    // Escapes are kept undecoded: only ids and numbers are used here.
-    std::string string() {
-        std::string out;
-        ++i_;
-        while (s_.at(i_) != '"') {
-            if (s_[i_] == '\\') out += s_[i_++];
-            out += s_[i_++];
-        }
-        ++i_;
-        return out;
-    }
-    std::string s_;
-    size_t i_ = 0;
-};
+using test::Json;
 
 std::vector<int32_t> ids_of(const Json& j) {
     std::vector<int32_t> ids;
-    for (const Json& x : j.array()) ids.push_back(static_cast<int32_t>(x.number()));
+    for (const Json& x : j.items()) ids.push_back(static_cast<int32_t>(x.as_i64()));
     return ids;
 }
 
@@ -143,19 +75,17 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
     const char* golden_dir = c.golden_dir;
     WORKER_REQUIRE_REAL_MODEL(path, model_name);
     const std::string dir = std::string(WORKER_SOURCE_DIR) + "/tests/data/golden/" + golden_dir + "/";
-    std::ifstream in(dir + "golden.json");
-    ASSERT_TRUE(in.good()) << "missing " << dir << "golden.json (scripts/oracle/gen_golden.py)";
-    std::stringstream text;
-    text << in.rdbuf();
-    const Json doc = JsonParser(text.str()).parse();
+    ASSERT_TRUE(std::ifstream(dir + "golden.json").good())
+        << "missing " << dir << "golden.json (scripts/oracle/gen_golden.py)";
+    const Json doc = Json::parse_file(dir + "golden.json");
 
     auto model = Model::load(Context::create(WORKER_DEVICE_CPU), path);
     model::Transformer& tr = model->transformer();
-    const size_t n_vocab = static_cast<size_t>(doc["n_vocab"].number());
-    const auto& prompts = doc["prompts"].array();
+    const size_t n_vocab = static_cast<size_t>(doc["n_vocab"].as_number());
+    const auto& prompts = doc["prompts"].items();
     ASSERT_GE(prompts.size(), 8u);
     for (const Json& p : prompts) {
-        const std::string name = p["name"].string();
+        const std::string name = p["name"].as_string();
         const std::vector<int32_t> prompt = ids_of(p["prompt_ids"]);
         const std::vector<int32_t> expected = ids_of(p["greedy_ids"]);
         auto session = tr.create_session(static_cast<int32_t>(prompt.size() + expected.size()),
@@ -163,8 +93,8 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
         std::vector<float> logits(tr.config().vocab_size);
         tr.backend().read(tr.forward(*session, prompt), logits.data(), logits.size() * sizeof(float));
 
-        if (!p["first_logits_file"].is_null()) {
-            std::ifstream lf(dir + p["first_logits_file"].string(), std::ios::binary);
+        if (p["first_logits_file"].kind() != Json::Kind::Null) {
+            std::ifstream lf(dir + p["first_logits_file"].as_string(), std::ios::binary);
             std::vector<float> ref(n_vocab);
             lf.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(n_vocab * sizeof(float)));
             ASSERT_TRUE(lf.good()) << name << ": cannot read its logits file";
@@ -193,6 +123,10 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
                 }
             }
             const bool exact_top10 = our_top == ids_of(p["first_logits_top10"]);
+            EXPECT_EQ(our_top[0], ref_top[0]) << golden_dir << " / " << name << ": top-1";
+            size_t overlap = 0;
+            for (size_t i = 0; i < 10; ++i) overlap += std::count(our_top.begin(), our_top.end(), ref_top[i]);
+            EXPECT_GE(overlap, 8u) << golden_dir << " / " << name << ": top-10 overlap";
             double top_error = 0;
             for (const int32_t id : top_ids(ref, 50))
                 top_error = std::max(top_error, std::fabs(double(ref[id]) - ours[id]));
@@ -210,10 +144,10 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
                                   logits.size() * sizeof(float));
             }
         }
-        const auto& margins = p["greedy_margins"].array();
+        const auto& margins = p["greedy_margins"].items();
         size_t first_tie = expected.size();
         for (size_t step = 0; step < margins.size(); ++step) {
-            if (margins[step].number() < c.tau) {
+            if (margins[step].as_number() < c.tau) {
                 first_tie = step;
                 break;
             }
@@ -221,6 +155,31 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
         std::printf("[golden] %s / %-16s greedy agreement %zu/%zu steps (first llama.cpp near-tie: step %zu)\n",
                     golden_dir, name.c_str(), agree, expected.size(), first_tie);
         EXPECT_GE(agree, std::min<size_t>(16, first_tie)) << golden_dir << " / " << name;
+
+        // Teacher forcing: fed llama.cpp's own ids, at every one of the 32
+        // steps our choice is one of llama.cpp's three best tokens (it is its
+        // best at most steps; the count is printed). Three, not two: on three
+        // of the 576 steps here llama.cpp's second and third were within a
+        // few tenths of a logit of each other, and we picked its third.
+        auto forced = tr.create_session(static_cast<int32_t>(prompt.size() + expected.size()),
+                                        static_cast<int32_t>(prompt.size()));
+        tr.backend().read(tr.forward(*forced, prompt), logits.data(), logits.size() * sizeof(float));
+        const auto& top10_each = p["greedy_top10"].items();
+        size_t in_top3 = 0, top1 = 0;
+        for (size_t step = 0; step < expected.size(); ++step) {
+            const std::vector<int32_t> ref_best = ids_of(top10_each[step]);
+            const int32_t ours_best = sampling::argmax(logits);
+            const bool ok = std::find(ref_best.begin(), ref_best.begin() + 3, ours_best) != ref_best.begin() + 3;
+            in_top3 += ok;
+            top1 += ours_best == ref_best[0];
+            EXPECT_TRUE(ok) << golden_dir << " / " << name << " step " << step << ": chose " << ours_best;
+            if (step + 1 < expected.size()) {
+                tr.backend().read(tr.forward(*forced, std::span<const int32_t>(&expected[step], 1)), logits.data(),
+                                  logits.size() * sizeof(float));
+            }
+        }
+        std::printf("[golden] %s / %-16s teacher-forced: llama.cpp's top-1 at %zu/%zu steps, top-3 at %zu\n",
+                    golden_dir, name.c_str(), top1, expected.size(), in_top3);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/context.h"
@@ -297,6 +298,52 @@ TEST(Inference, StopStringsEndGenerationAndAreNotReturned) {
         const size_t first = full.find(with_stop.stop[0]);
         EXPECT_EQ(cut, full.substr(0, first)) << "stop '" << with_stop.stop[0] << "'";
     }
+}
+
+// Several inferences may live on one model at once, stepped in any order or
+// from several threads: each gets exactly what it gets alone.
+TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
+    test::SyntheticModelSpec spec;
+    spec.weight_type = GgmlType::Q8_0;
+    spec.weight_stddev = 0.3f;
+    auto model = Model::load(cpu_context(2), synthetic(spec, "concurrent"));
+    SamplingParams p;
+    p.temperature = 0.9f;
+    p.max_tokens = 16;
+    const std::vector<std::string> prompts = {"the cat", "a dog and", "hello"};
+    std::vector<std::vector<int32_t>> alone(prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        p.seed = i;
+        generate(model, prompts[i], p, &alone[i]);
+    }
+
+    std::vector<std::unique_ptr<Inference>> live;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        p.seed = i;
+        live.push_back(Inference::start(model, prompts[i], p));
+    }
+    for (bool any = true; any;) {  // round robin, one piece each
+        any = false;
+        for (auto& inference : live) {
+            if (inference->peek() != nullptr) {
+                inference->pop();
+                any = true;
+            }
+        }
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(live[i]->generated_tokens(), alone[i]) << prompts[i];
+
+    std::vector<std::vector<int32_t>> threaded(prompts.size());
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        threads.emplace_back([&, i] {
+            SamplingParams q = p;
+            q.seed = i;
+            generate(model, prompts[i], q, &threaded[i]);
+        });
+    }
+    for (std::thread& t : threads) t.join();
+    EXPECT_EQ(threaded, alone);
 }
 
 // Same model, prompt, parameters and seed: the same tokens, every run, on

@@ -396,6 +396,7 @@ TEST(GpuMemory, WeightsAreResidentAndAccountedByCategory) {
         EXPECT_EQ(u.kv_cache, 2u * config.block_count * per_cache);
         EXPECT_GT(u.activations, 0u);
         EXPECT_GT(cuda::check_all_residency(backend), file->tensors().size());
+        EXPECT_NO_THROW(backend.check_residency());  // what cuda_check_vram_residency calls
         const std::vector<int32_t> prompt = {1, 2, 3};
         t.forward(*session, prompt);
         backend.synchronize();

@@ -5,6 +5,9 @@
 #include "core/context.h"
 #include "core/error.h"
 #include "cpu/cpu_backend.h"
+#ifdef WORKER_HAVE_CUDA
+#include "cuda_backend.h"
+#endif
 
 namespace worker::model {
 
@@ -23,7 +26,11 @@ int32_t Backend::sample(const Tensor& logits, const sampling::Settings& settings
 
 std::unique_ptr<Backend> create_backend(const Context& context) {
     if (context.is_cpu()) return cpu::create_cpu_backend(context.cpu_threads());
-    fail(CUDA_ERROR_INVALID_DEVICE, "GPU ", context.device(), ": the CUDA backend has no forward-pass support yet");
+#ifdef WORKER_HAVE_CUDA
+    return cuda::make_cuda_backend(context);
+#else
+    fail(CUDA_ERROR_INVALID_DEVICE, "GPU ", context.device(), ": this build has no CUDA backend");
+#endif
 }
 
 }  // namespace worker::model

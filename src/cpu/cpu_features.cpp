@@ -21,4 +21,17 @@ bool has_avx2_fma_f16c() {
 #endif
 }
 
+bool has_avx_vnni() {
+#if defined(__x86_64__)
+    static const bool supported = [] {
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) return false;
+        return (eax & (1u << 4)) != 0;
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
 }  // namespace worker::cpu

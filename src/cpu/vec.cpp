@@ -1,6 +1,6 @@
-#include "cpu/cpu_features.h"
 #include "cpu/vec.h"
 
+#include "cpu/cpu_features.h"
 #include "quant/blocks.h"
 
 #if defined(__x86_64__)

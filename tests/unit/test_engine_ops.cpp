@@ -58,6 +58,10 @@ TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
         const float scalar = cpu::dot_kernel_scalar(type)(blocks.data(), xq.data(), n / 32);
         EXPECT_NEAR(fast, expected, 0.01 * magnitude) << type_traits(type).name << " seed " << seed;
         EXPECT_NEAR(fast, scalar, 1e-4 * magnitude) << type_traits(type).name << " (" << cpu::dot_kernel_isa() << ")";
+        if (const cpu::DotFn avx2 = cpu::dot_kernel_avx2(type)) {
+            // AVX-VNNI sums the same 32-bit lanes as AVX2: identical results.
+            EXPECT_EQ(fast, avx2(blocks.data(), xq.data(), n / 32)) << type_traits(type).name;
+        }
     }
 }
 

@@ -14,6 +14,7 @@ build="${WORKER_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DWORKER_CUDA=OFF -DWORKER_FUZZ=ON -DWORKER_SANITIZE=address,undefined -DWORKER_FUZZ_SECONDS="$seconds" >&2
 targets=()
+shopt -s nullglob
 for f in "$root"/tests/fuzz/fuzz_*.cpp "$root"/tests/fuzz/seed_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >&2
 cd "$build"

@@ -139,6 +139,38 @@ def run_model(path, out_dir):
             logits = last_logits(llm, n_vocab)
         dt = time.time() - t0
 
+        # Self-consistency of llama.cpp: the same prompt prefilled one token at a time
+        # (matrix-vector kernels instead of the batched ones), then the same greedy loop.
+        # Tells the C++ test how far two correct implementations can drift apart.
+        llm.reset()
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), True)
+        for t in ids:
+            llm.eval([t])
+        alt_first = last_logits(llm, n_vocab)
+        alt = alt_first
+        alt_greedy = []
+        for _step in range(N_STEPS):
+            tok = int(np.argmax(alt))
+            alt_greedy.append(tok)
+            llm.eval([tok])
+            alt = last_logits(llm, n_vocab)
+        agree = next((s for s, (a, b) in enumerate(zip(greedy, alt_greedy)) if a != b), N_STEPS)
+        ref_top10, alt_top10 = top_k(first, 10), top_k(alt_first, 10)
+        self_check = {
+            "what": "llama.cpp vs itself: prompt prefilled one token at a time instead of as one batch",
+            "cosine": float(
+                np.dot(first.astype(np.float64), alt_first.astype(np.float64))
+                / np.linalg.norm(first.astype(np.float64))
+                / np.linalg.norm(alt_first.astype(np.float64))
+            ),
+            "max_abs_diff": float(np.abs(first - alt_first).max()),
+            "top1_same": ref_top10[0] == alt_top10[0],
+            "top10_same_order": ref_top10 == alt_top10,
+            "top10_overlap": len(set(ref_top10) & set(alt_top10)),
+            "greedy_agreement_steps": agree,
+            "greedy_ids": alt_greedy,
+        }
+
         store = LOGITS_FOR[key] is None or i in LOGITS_FOR[key]
         logits_file = None
         if store:
@@ -160,6 +192,7 @@ def run_model(path, out_dir):
                 "greedy_top10": top10_each,
                 "first_logits_top10": top_k(first, 10),
                 "first_logits_file": logits_file,
+                "llamacpp_self_check": self_check,
                 "first_logits_stats": {
                     "min": float(first.min()),
                     "max": float(first.max()),
@@ -170,7 +203,8 @@ def run_model(path, out_dir):
         )
         print(
             f"[{key}] {i} {name}: {len(ids)} prompt tokens, min margin {min(margins):.4f}, "
-            f"{dt:.1f}s -> {gen_text[:60]!r}",
+            f"{dt:.1f}s, self-check cos {self_check['cosine']:.6f} top10 overlap {self_check['top10_overlap']} "
+            f"greedy agree {agree} -> {gen_text[:60]!r}",
             flush=True,
         )
         del llm

@@ -82,11 +82,13 @@ struct Inference::State {
         }
         generated.push_back(id);
         history.push_back(id);
-        if (tok.is_eog(id)) {
+        // Output layers may be padded past the vocabulary; such ids have no text.
+        const bool in_vocab = id < tok.n_vocab();
+        if (in_vocab && tok.is_eog(id)) {
             finish();
             return;
         }
-        if (id < tok.n_vocab()) pending += utf8.push(tok.token_bytes(id));
+        if (in_vocab) pending += utf8.push(tok.token_bytes(id));
         release_pending();
         if (finished) return;
         if (static_cast<int32_t>(generated.size()) >= params.max_tokens) {

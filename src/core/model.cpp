@@ -34,6 +34,7 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
 
 bool Model::check_residency() const {
     fault::check(fault::Site::Boundary);
+    transformer_->backend().check_residency();
     return true;
 }
 

@@ -27,6 +27,7 @@ public:
     const model::Config& config() const { return transformer_->config(); }
     const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
     model::Transformer& transformer() { return *transformer_; }
+    const model::Transformer& transformer() const { return *transformer_; }
     // Held by an inference around each forward step and sampling: the
     // backend serves one caller at a time.
     std::mutex& step_mutex() { return step_mutex_; }

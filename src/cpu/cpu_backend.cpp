@@ -41,6 +41,9 @@ void require_f32(const Tensor& t, const char* op, const char* what) {
         fail(CUDA_ERROR_INFERENCE_FAILED, op, ": ", what, " must be F32, got ", type_name(t.type));
 }
 
+// Rotated pairs per head the RoPE kernel keeps on its stack (head dims up to 1024).
+constexpr int kMaxRopePairs = 512;
+
 class CpuBackend final : public model::Backend {
 public:
     explicit CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<size_t>(pool_.size())) {}
@@ -172,7 +175,8 @@ public:
             const float* px = row_f32(x, i);
             float* po = row_f32(out, i);
             double sum = 0.0;
-            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j]) * px[j];
+            // Squares in float, summed in double, as llama.cpp does.
+            for (int64_t j = 0; j < x.ne0; ++j) sum += static_cast<double>(px[j] * px[j]);
             const float inv = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(x.ne0)) + eps);
             for (int64_t j = 0; j < x.ne0; ++j) po[j] = px[j] * inv * (w ? w[j] : 1.0f);
         });
@@ -180,7 +184,8 @@ public:
 
     void rope(const Tensor& x, const model::RopeParams& p) override {
         require_f32(x, "rope", "x");
-        if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0) {
+        if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0 ||
+            p.n_rot > 2 * kMaxRopePairs) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "rope: row of ", x.ne0, " does not hold ", p.n_head, " heads of ",
                  p.head_dim, " rotating ", p.n_rot);
         }
@@ -190,8 +195,8 @@ public:
             // that both round alike.
             const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(p.n_rot));
             float theta = static_cast<float>(p.pos0 + i);
-            float cs[512], sn[512];
-            for (int k = 0; k < half && k < 512; ++k) {
+            float cs[kMaxRopePairs], sn[kMaxRopePairs];
+            for (int k = 0; k < half; ++k) {
                 cs[k] = std::cos(theta * p.freq_scale);
                 sn[k] = std::sin(theta * p.freq_scale);
                 theta *= theta_scale;
@@ -214,10 +219,23 @@ public:
         gated(gate, up, out, [](float g) { return g / (1.0f + std::exp(-g)); });
     }
 
+    // GELU goes through a table over all half values, as in llama.cpp's CPU
+    // backend: the input is rounded to half and so is the result. Matching
+    // that matters for Gemma, whose logits move visibly with it.
     void geglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
-        gated(gate, up, out, [](float g) {
-            constexpr float kSqrt2OverPi = 0.7978845608028654f;
-            return 0.5f * g * (1.0f + std::tanh(kSqrt2OverPi * (g + 0.044715f * g * g * g)));
+        if (gelu_table_.empty()) {
+            gelu_table_.resize(65536);
+            for (uint32_t h = 0; h < 65536; ++h) {
+                const float x = quant::fp16_to_f32(static_cast<uint16_t>(h));
+                constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+                gelu_table_[h] = quant::fp16_to_f32(quant::f32_to_fp16(y));
+            }
+        }
+        gated(gate, up, out, [this](float g) {
+            if (g <= -10.0f) return 0.0f;
+            if (g >= 10.0f) return g;
+            return gelu_table_[quant::f32_to_fp16(g)];
         });
     }
 
@@ -262,7 +280,6 @@ public:
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
             std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
             if (scratch.size() < static_cast<size_t>(n_kv + hd)) scratch.resize(static_cast<size_t>(n_kv + hd));
-            float* scores = scratch.data();
             float* qh = scratch.data() + n_kv;
             const int64_t i = item / p.n_head;
             const int h = static_cast<int>(item % p.n_head);
@@ -271,36 +288,49 @@ public:
             const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
             const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
             // With a half cache, q meets K in half precision, as in llama.cpp.
-            for (int d = 0; d < hd; ++d) qh[d] = half ? quant::fp16_to_f32(quant::f32_to_fp16(qv[d])) : qv[d];
+            std::copy(qv, qv + hd, qh);
+            if (half) round_to_f16(qh, hd);
             auto cache_row = [&](const Tensor& c, int64_t k) {
                 return static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1;
             };
+            const int64_t count = pos - first + 1;
+            float* scores = scratch.data() + first;
+            if (half) {
+                const int64_t stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
+                dot_f16_rows(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride, count,
+                             hd, scores);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    scores[k] =
+                        dot_f32(qh, reinterpret_cast<const float*>(cache_row(k_cache, first + k)) + kv_offset, hd);
+                }
+            }
             float max_score = -INFINITY;
-            for (int64_t k = first; k <= pos; ++k) {
-                const char* kr = cache_row(k_cache, k);
-                float s = half ? dot_f16(qh, reinterpret_cast<const uint16_t*>(kr) + kv_offset, hd)
-                               : dot_f32(qh, reinterpret_cast<const float*>(kr) + kv_offset, hd);
-                s *= p.scale;
+            for (int64_t k = 0; k < count; ++k) {
+                float s = scores[k] * p.scale;
                 if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
                 scores[k] = s;
                 max_score = std::max(max_score, s);
             }
             double total = 0.0;
-            for (int64_t k = first; k <= pos; ++k) {
+            for (int64_t k = 0; k < count; ++k) {
                 scores[k] = std::exp(scores[k] - max_score);
                 total += scores[k];
             }
             float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
             std::fill(o, o + hd, 0.0f);
             const auto inv = static_cast<float>(1.0 / total);
-            for (int64_t k = first; k <= pos; ++k) {
-                const char* vr = cache_row(v_cache, k);
-                if (half) {
-                    // The probabilities meet V in half precision too.
-                    const float wgt = quant::fp16_to_f32(quant::f32_to_fp16(scores[k] * inv));
-                    axpy_f16(wgt, reinterpret_cast<const uint16_t*>(vr) + kv_offset, o, hd);
-                } else {
-                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(vr) + kv_offset, o, hd);
+            if (half) {
+                // The probabilities meet V in half precision too.
+                for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
+                round_to_f16(scores, count);
+                const int64_t stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
+                axpy_f16_rows(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset, stride,
+                              count, hd, o);
+            } else {
+                for (int64_t k = 0; k < count; ++k) {
+                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(cache_row(v_cache, first + k)) + kv_offset,
+                             o, hd);
                 }
             }
         });
@@ -350,6 +380,7 @@ private:
 
     ThreadPool pool_;
     std::vector<BlockQ8> xq_;
+    std::vector<float> gelu_table_;
     std::vector<std::vector<float>> scratch_;
 };
 

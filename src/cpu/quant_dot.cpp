@@ -157,183 +157,29 @@ float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
 #if defined(__x86_64__)
 #define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-WORKER_AVX2 inline float half(uint16_t h) { return _cvtsh_ss(h); }
-
-WORKER_AVX2 inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+// Single-token entry points with the DotFn signature.
+template <void (*Kernel)(const void*, const BlockQ8*, int64_t, int64_t, float*)>
+float dot1(const void* w, const BlockQ8* x, int64_t nb) {
+    float out;
+    Kernel(w, x, 0, nb, &out);
+    return out;
 }
 
-// 16 packed bytes -> 32 bytes: low nibbles in the lower half, high in the upper.
-WORKER_AVX2 inline __m256i nibbles(const uint8_t* p) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i mask = _mm_set1_epi8(0x0F);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), mask), _mm_and_si128(v, mask));
-}
+namespace avx2 {
+#define WORKER_X86 __attribute__((target("avx2,fma,f16c")))
+#define WORKER_VNNI 0
+#include "cpu/quant_dot_x86.inc"
+#undef WORKER_VNNI
+#undef WORKER_X86
+}  // namespace avx2
 
-// Pairwise sums of unsigned(w) * signed(x) into 8 int32.
-WORKER_AVX2 inline __m256i dot_u8_i8(__m256i w, __m256i x) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
-}
-
-WORKER_AVX2 inline __m256i load_x(const BlockQ8& x) {
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-}
-
-// Signed weights: maddubs needs one unsigned operand, so the weights' signs
-// move onto the activations (|w| * sign(x, w)).
-struct SignedWeights {
-    __m256i abs;
-    __m256i sign;
-};
-WORKER_AVX2 inline SignedWeights split_sign(__m256i w) { return {_mm256_sign_epi8(w, w), w}; }
-WORKER_AVX2 inline __m256i dot_signed(const SignedWeights& w, __m256i x) {
-    return dot_u8_i8(w.abs, _mm256_sign_epi8(x, w.sign));
-}
-
-// Block formats with one scale per 32 weights and signed values: the kernel
-// only needs the unpacked weights and the scale of block i.
-template <int NT, typename Unpack>
-WORKER_AVX2 inline void dot_signed32(int64_t nb, const BlockQ8* x, int64_t xs, float* out, Unpack unpack) {
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-        float d;
-        const SignedWeights w = split_sign(unpack(i, d));
-        for (int t = 0; t < NT; ++t) {
-            const BlockQ8& xb = x[t * xs + i];
-            const __m256 s = _mm256_cvtepi32_ps(dot_signed(w, load_x(xb)));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q4_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ4_0*>(w);
-    const __m256i eight = _mm256_set1_epi8(8);
-    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
-        d = half(b[i].d);
-        return _mm256_sub_epi8(nibbles(b[i].qs), eight);
-    });
-}
-
-// The 32 bits of a Q5_0 block's qh as 32 bytes holding 0x10 where the bit is set.
-WORKER_AVX2 inline __m256i high_bits(const uint8_t* qh) {
-    uint32_t bits;
-    std::memcpy(&bits, qh, 4);
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuffle);
-    const __m256i select = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ULL));
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
-    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q5_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ5_0*>(w);
-    const __m256i sixteen = _mm256_set1_epi8(16);
-    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
-        d = half(b[i].d);
-        return _mm256_sub_epi8(_mm256_or_si256(nibbles(b[i].qs), high_bits(b[i].qh)), sixteen);
-    });
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q8_0_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ8_0*>(w);
-    dot_signed32<NT>(nb, x, xs, out, [&](int64_t i, float& d) WORKER_AVX2 {
-        d = half(b[i].d);
-        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
-    });
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q4_1_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ4_1*>(w);
-    __m256 acc[NT];
-    float offsets[NT] = {};
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    for (int64_t i = 0; i < nb; ++i) {
-        const __m256i q = nibbles(b[i].qs);
-        const float d = half(b[i].d), m = half(b[i].m);
-        for (int t = 0; t < NT; ++t) {
-            const BlockQ8& xb = x[t * xs + i];
-            const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(q, load_x(xb)));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), s, acc[t]);
-            offsets[t] += m * xb.dsum;
-        }
-    }
-    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) + offsets[t];
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q4_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ4_K*>(w);
-    __m256 acc[NT];
-    float offsets[NT] = {};
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    const __m256i mask = _mm256_set1_epi8(0x0F);
-    for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = half(b[i].d);
-        const float dmin = half(b[i].dmin);
-        for (int pair = 0; pair < 4; ++pair) {
-            const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs + pair * 32));
-            const __m256i halves[2] = {_mm256_and_si256(q, mask), _mm256_and_si256(_mm256_srli_epi16(q, 4), mask)};
-            for (int h = 0; h < 2; ++h) {
-                const int sb = pair * 2 + h;
-                int sc, m;
-                q4k_scale_min(sb, b[i].scales, sc, m);
-                const float dsc = d * static_cast<float>(sc), dm = dmin * static_cast<float>(m);
-                for (int t = 0; t < NT; ++t) {
-                    const BlockQ8& xb = x[t * xs + i * 8 + sb];
-                    const __m256 s = _mm256_cvtepi32_ps(dot_u8_i8(halves[h], load_x(xb)));
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dsc * xb.d), s, acc[t]);
-                    offsets[t] += dm * xb.dsum;
-                }
-            }
-        }
-    }
-    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]) - offsets[t];
-}
-
-template <int NT>
-WORKER_AVX2 void dot_q6_k_avx2(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
-    const auto* b = static_cast<const BlockQ6_K*>(w);
-    __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-    const __m256i mask4 = _mm256_set1_epi8(0x0F);
-    const __m256i mask2 = _mm256_set1_epi8(0x03);
-    const __m256i offset = _mm256_set1_epi8(32);
-    for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = half(b[i].d);
-        for (int c = 0; c < 2; ++c) {
-            const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qh + 32 * c));
-            const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c));
-            const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].ql + 64 * c + 32));
-            for (int s = 0; s < 4; ++s) {
-                const __m256i ql = (s & 1) ? ql1 : ql0;
-                const __m256i low =
-                    s < 2 ? _mm256_and_si256(ql, mask4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
-                const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * s), mask2), 4);
-                const SignedWeights q = split_sign(_mm256_sub_epi8(_mm256_or_si256(low, high), offset));
-                // Elements 0-15 and 16-31 have their own scales: weight each half's pairs.
-                const int8_t* sc = b[i].scales + c * 8 + s * 2;
-                const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-                for (int t = 0; t < NT; ++t) {
-                    const BlockQ8& xb = x[t * xs + i * 8 + c * 4 + s];
-                    const __m256i pairs = _mm256_maddubs_epi16(q.abs, _mm256_sign_epi8(load_x(xb), q.sign));
-                    const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, scales));
-                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), sum, acc[t]);
-                }
-            }
-        }
-    }
-    for (int t = 0; t < NT; ++t) out[t] = hsum(acc[t]);
-}
+namespace vnni {
+#define WORKER_X86 __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define WORKER_VNNI 1
+#include "cpu/quant_dot_x86.inc"
+#undef WORKER_VNNI
+#undef WORKER_X86
+}  // namespace vnni
 
 // The same rounding as quantize_q8_scalar (round half to even, as nearbyint
 // does in the default rounding mode), eight lanes at a time.
@@ -373,20 +219,15 @@ WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
     }
 }
 
-// Single-token entry points with the DotFn signature.
-template <void (*Kernel)(const void*, const BlockQ8*, int64_t, int64_t, float*)>
-float dot1(const void* w, const BlockQ8* x, int64_t nb) {
-    float out;
-    Kernel(w, x, 0, nb, &out);
-    return out;
-}
-
 bool have_avx2() {
     __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
+
+bool have_avx_vnni() { return have_avx2() && __builtin_cpu_supports("avxvnni"); }
 #else
 bool have_avx2() { return false; }
+bool have_avx_vnni() { return false; }
 #endif
 
 }  // namespace
@@ -484,55 +325,31 @@ DotFn dot_kernel_scalar(GgmlType type) {
 
 DotFn dot_kernel(GgmlType type) {
 #if defined(__x86_64__)
-    static const bool avx2 = have_avx2();
-    if (avx2) {
-        switch (type) {
-            case GgmlType::Q4_0:
-                return dot1<dot_q4_0_avx2<1>>;
-            case GgmlType::Q4_1:
-                return dot1<dot_q4_1_avx2<1>>;
-            case GgmlType::Q5_0:
-                return dot1<dot_q5_0_avx2<1>>;
-            case GgmlType::Q8_0:
-                return dot1<dot_q8_0_avx2<1>>;
-            case GgmlType::Q4_K:
-                return dot1<dot_q4_k_avx2<1>>;
-            case GgmlType::Q6_K:
-                return dot1<dot_q6_k_avx2<1>>;
-            default:
-                break;
-        }
-    }
+    static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    if (vnni_ok) return vnni::dot_for(type);
+    if (avx2_ok) return avx2::dot_for(type);
 #endif
     return dot_kernel_scalar(type);
 }
 
 Dot4Fn dot4_kernel(GgmlType type) {
 #if defined(__x86_64__)
-    static const bool avx2 = have_avx2();
-    if (avx2) {
-        switch (type) {
-            case GgmlType::Q4_0:
-                return dot_q4_0_avx2<4>;
-            case GgmlType::Q4_1:
-                return dot_q4_1_avx2<4>;
-            case GgmlType::Q5_0:
-                return dot_q5_0_avx2<4>;
-            case GgmlType::Q8_0:
-                return dot_q8_0_avx2<4>;
-            case GgmlType::Q4_K:
-                return dot_q4_k_avx2<4>;
-            case GgmlType::Q6_K:
-                return dot_q6_k_avx2<4>;
-            default:
-                break;
-        }
-    }
+    static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    if (vnni_ok) return vnni::dot4_for(type);
+    if (avx2_ok) return avx2::dot4_for(type);
 #endif
     (void)type;
     return nullptr;
 }
 
-const char* dot_kernel_isa() { return have_avx2() ? "avx2" : "scalar"; }
+DotFn dot_kernel_avx2(GgmlType type) {
+#if defined(__x86_64__)
+    if (have_avx2()) return avx2::dot_for(type);
+#endif
+    (void)type;
+    return nullptr;
+}
+
+const char* dot_kernel_isa() { return have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar"; }
 
 }  // namespace worker::cpu

@@ -43,9 +43,12 @@ DotFn dot_kernel(GgmlType type);
 // such kernel for the type (then call the DotFn per token).
 using Dot4Fn = void (*)(const void* w, const BlockQ8* x, int64_t x_stride, int64_t n_blocks, float* out);
 Dot4Fn dot4_kernel(GgmlType type);
+// The AVX2 kernel even where AVX-VNNI is present (nullptr without AVX2), so
+// tests can check the two give the same sums.
+DotFn dot_kernel_avx2(GgmlType type);
 // The portable scalar kernel, which is also the reference the SIMD ones are tested against.
 DotFn dot_kernel_scalar(GgmlType type);
-// Name of the instruction set dot_kernel() selected ("avx2" or "scalar").
+// Name of the instruction set dot_kernel() selected ("avx-vnni", "avx2" or "scalar").
 const char* dot_kernel_isa();
 
 }  // namespace worker::cpu

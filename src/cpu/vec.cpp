@@ -34,6 +34,19 @@ void to_f16_scalar(const float* src, uint16_t* dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dst[i] = quant::f32_to_fp16(src[i]);
 }
 
+void dot_f16_rows_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                         float* scores) {
+    for (int64_t k = 0; k < count; ++k) scores[k] = dot_f16_scalar(q, rows + k * stride, n);
+}
+
+void axpy_f16_rows_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* o) {
+    for (int64_t k = 0; k < count; ++k) axpy_f16_scalar(w[k], rows + k * stride, o, n);
+}
+
+void round_to_f16_scalar(float* x, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] = quant::fp16_to_f32(quant::f32_to_fp16(x[i]));
+}
+
 #if defined(__x86_64__)
 #define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -63,6 +76,25 @@ WORKER_AVX2 void axpy_f16_avx2(float s, const uint16_t* x, float* y, int64_t n) 
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vs, load_f16(x + i), _mm256_loadu_ps(y + i)));
     for (; i < n; ++i) y[i] += s * _cvtsh_ss(x[i]);
+}
+
+WORKER_AVX2 void dot_f16_rows_avx2(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                                   float* scores) {
+    for (int64_t k = 0; k < count; ++k) scores[k] = dot_f16_avx2(q, rows + k * stride, n);
+}
+
+WORKER_AVX2 void axpy_f16_rows_avx2(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                                    float* o) {
+    for (int64_t k = 0; k < count; ++k) axpy_f16_avx2(w[k], rows + k * stride, o, n);
+}
+
+WORKER_AVX2 void round_to_f16_avx2(float* x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; ++i) x[i] = quant::fp16_to_f32(quant::f32_to_fp16(x[i]));
 }
 
 WORKER_AVX2 void to_f16_avx2(const float* src, uint16_t* dst, int64_t n) {
@@ -111,6 +143,9 @@ using AxpyFn = void (*)(float, const float*, float*, int64_t);
 using DotF16Fn = float (*)(const float*, const uint16_t*, int64_t);
 using AxpyF16Fn = void (*)(float, const uint16_t*, float*, int64_t);
 using ToF16Fn = void (*)(const float*, uint16_t*, int64_t);
+using RoundFn = void (*)(float*, int64_t);
+using DotRowsFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, float*);
+using AxpyRowsFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, float*);
 
 #if defined(__x86_64__)
 const bool avx2 = have_avx2();
@@ -119,12 +154,18 @@ const AxpyFn axpy_impl = avx2 ? axpy_avx2 : axpy_scalar;
 const DotF16Fn dot_f16_impl = avx2 ? dot_f16_avx2 : dot_f16_scalar;
 const AxpyF16Fn axpy_f16_impl = avx2 ? axpy_f16_avx2 : axpy_f16_scalar;
 const ToF16Fn to_f16_impl = avx2 ? to_f16_avx2 : to_f16_scalar;
+const RoundFn round_impl = avx2 ? round_to_f16_avx2 : round_to_f16_scalar;
+const DotRowsFn dot_rows_impl = avx2 ? dot_f16_rows_avx2 : dot_f16_rows_scalar;
+const AxpyRowsFn axpy_rows_impl = avx2 ? axpy_f16_rows_avx2 : axpy_f16_rows_scalar;
 #else
 const DotFn dot_impl = dot_scalar;
 const AxpyFn axpy_impl = axpy_scalar;
 const DotF16Fn dot_f16_impl = dot_f16_scalar;
 const AxpyF16Fn axpy_f16_impl = axpy_f16_scalar;
 const ToF16Fn to_f16_impl = to_f16_scalar;
+const RoundFn round_impl = round_to_f16_scalar;
+const DotRowsFn dot_rows_impl = dot_f16_rows_scalar;
+const AxpyRowsFn axpy_rows_impl = axpy_f16_rows_scalar;
 #endif
 
 }  // namespace
@@ -134,5 +175,12 @@ void axpy_f32(float s, const float* x, float* y, int64_t n) { axpy_impl(s, x, y,
 float dot_f16(const float* a, const uint16_t* b, int64_t n) { return dot_f16_impl(a, b, n); }
 void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) { axpy_f16_impl(s, x, y, n); }
 void to_f16(const float* src, uint16_t* dst, int64_t n) { to_f16_impl(src, dst, n); }
+void round_to_f16(float* x, int64_t n) { round_impl(x, n); }
+void dot_f16_rows(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* scores) {
+    dot_rows_impl(q, rows, stride, count, n, scores);
+}
+void axpy_f16_rows(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* o) {
+    axpy_rows_impl(w, rows, stride, count, n, o);
+}
 
 }  // namespace worker::cpu

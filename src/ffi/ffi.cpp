@@ -77,7 +77,8 @@ Result guarded(int* error_code, Result on_error, Body&& body) noexcept {
 // the detail alone.
 bool missing_error_code(int* error_code, const char* function) {
     if (error_code != nullptr) return false;
-    set_detail((std::string(function) + ": error_code is NULL").c_str());
+    set_detail(function);
+    std::strncat(t_detail, ": error_code is NULL", kDetailCapacity - std::strlen(t_detail) - 1);
     return true;
 }
 

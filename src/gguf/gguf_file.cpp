@@ -13,6 +13,10 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxNameLength = 65535;
+// A metadata value costs ~100 bytes of RAM but as little as 1 byte of file, so
+// a small hostile file could ask for gigabytes. Real models stay far below
+// this (a 262144-token vocabulary with scores, types and merges is ~1.3M).
+constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;
 
 // Sequential bounds-checked reader over the mapped bytes.
 class Reader {
@@ -22,15 +26,29 @@ public:
     size_t pos() const { return pos_; }
     size_t remaining() const { return size_ - pos_; }
 
+    // The structure being read ("metadata key 'x' (entry 3 at offset 120)"),
+    // named first in every error; empty for the header.
+    void set_where(std::string where) { where_ = std::move(where); }
+
     template <typename... Parts>
     [[noreturn]] void bad(const Parts&... parts) const {
-        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "invalid GGUF file '", file_, "': ", parts...);
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "invalid GGUF file '", file_, "': ", where_, where_.empty() ? "" : ": ",
+             parts...);
+    }
+
+    // Counts metadata values (array elements included) against the budget.
+    void count_values(uint64_t n) {
+        if (n > kMaxMetadataValues - values_) {
+            bad("more than ", kMaxMetadataValues, " metadata values in the file (array of ", n, " at offset ", pos_,
+                ")");
+        }
+        values_ += n;
     }
 
     void need(uint64_t n, const char* what) const {
         if (n > remaining()) {
-            bad(what, " at offset ", pos_, " needs ", n, " bytes but the file ends after ", remaining(),
-                " (file size ", size_, " bytes)");
+            bad(what, " at offset ", pos_, " needs ", n, " bytes but the file ends after ", remaining(), " (file size ",
+                size_, " bytes)");
         }
     }
 
@@ -60,6 +78,8 @@ private:
     size_t size_;
     size_t pos_ = 0;
     const std::string& file_;
+    std::string where_;
+    uint64_t values_ = 0;
 };
 
 // Smallest encoded size of one value of the type: bounds a claimed array
@@ -68,60 +88,90 @@ uint64_t min_encoded_size(ValueType type) {
     switch (type) {
         case ValueType::UINT8:
         case ValueType::INT8:
-        case ValueType::BOOL: return 1;
+        case ValueType::BOOL:
+            return 1;
         case ValueType::UINT16:
-        case ValueType::INT16: return 2;
+        case ValueType::INT16:
+            return 2;
         case ValueType::UINT32:
         case ValueType::INT32:
-        case ValueType::FLOAT32: return 4;
+        case ValueType::FLOAT32:
+            return 4;
         case ValueType::UINT64:
         case ValueType::INT64:
         case ValueType::FLOAT64:
-        case ValueType::STRING: return 8;
-        case ValueType::ARRAY: return 12;
+        case ValueType::STRING:
+            return 8;
+        case ValueType::ARRAY:
+            return 12;
     }
     return 1;
 }
 
 bool known_value_type(uint32_t type) { return type <= static_cast<uint32_t>(ValueType::FLOAT64); }
 
-Value read_value(Reader& in, ValueType type, const std::string& key, int depth) {
+Value read_value(Reader& in, ValueType type, int depth) {
     Value v;
     v.type = type;
     switch (type) {
-        case ValueType::UINT8: v.u = in.read<uint8_t>("metadata value"); break;
-        case ValueType::INT8: v.i = in.read<int8_t>("metadata value"); break;
-        case ValueType::UINT16: v.u = in.read<uint16_t>("metadata value"); break;
-        case ValueType::INT16: v.i = in.read<int16_t>("metadata value"); break;
-        case ValueType::UINT32: v.u = in.read<uint32_t>("metadata value"); break;
-        case ValueType::INT32: v.i = in.read<int32_t>("metadata value"); break;
-        case ValueType::UINT64: v.u = in.read<uint64_t>("metadata value"); break;
-        case ValueType::INT64: v.i = in.read<int64_t>("metadata value"); break;
-        case ValueType::FLOAT32: v.f = in.read<float>("metadata value"); break;
-        case ValueType::FLOAT64: v.f = in.read<double>("metadata value"); break;
+        case ValueType::UINT8:
+            v.u = in.read<uint8_t>("metadata value");
+            break;
+        case ValueType::INT8:
+            v.i = in.read<int8_t>("metadata value");
+            break;
+        case ValueType::UINT16:
+            v.u = in.read<uint16_t>("metadata value");
+            break;
+        case ValueType::INT16:
+            v.i = in.read<int16_t>("metadata value");
+            break;
+        case ValueType::UINT32:
+            v.u = in.read<uint32_t>("metadata value");
+            break;
+        case ValueType::INT32:
+            v.i = in.read<int32_t>("metadata value");
+            break;
+        case ValueType::UINT64:
+            v.u = in.read<uint64_t>("metadata value");
+            break;
+        case ValueType::INT64:
+            v.i = in.read<int64_t>("metadata value");
+            break;
+        case ValueType::FLOAT32:
+            v.f = in.read<float>("metadata value");
+            break;
+        case ValueType::FLOAT64:
+            v.f = in.read<double>("metadata value");
+            break;
         case ValueType::BOOL: {
             const auto b = in.read<uint8_t>("metadata value");
-            if (b > 1) in.bad("metadata key '", key, "': bool value ", unsigned(b), " is neither 0 nor 1");
+            if (b > 1) in.bad("bool value ", unsigned(b), " at offset ", in.pos() - 1, " is neither 0 nor 1");
             v.u = b;
             break;
         }
-        case ValueType::STRING: v.s = in.read_string("metadata string"); break;
+        case ValueType::STRING:
+            v.s = in.read_string("metadata string");
+            break;
         case ValueType::ARRAY: {
-            if (depth >= kMaxArrayDepth) in.bad("metadata key '", key, "': arrays nested deeper than ", kMaxArrayDepth);
+            if (depth >= kMaxArrayDepth) {
+                in.bad("arrays nested deeper than ", kMaxArrayDepth, " levels at offset ", in.pos());
+            }
             const auto element_type = in.read<uint32_t>("array element type");
             if (!known_value_type(element_type)) {
-                in.bad("metadata key '", key, "': unknown array element type ", element_type);
+                in.bad("unknown array element type ", element_type, " at offset ", in.pos() - 4);
             }
             v.element_type = static_cast<ValueType>(element_type);
             const size_t at = in.pos();
             const auto count = in.read<uint64_t>("array length");
             const uint64_t min_size = min_encoded_size(v.element_type);
             if (count > in.remaining() / min_size) {
-                in.bad("metadata key '", key, "': array length ", count, " at offset ", at, " cannot fit in the ",
-                       in.remaining(), " bytes left in the file");
+                in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
+                       " bytes left in the file");
             }
+            in.count_values(count);
             v.array.reserve(static_cast<size_t>(count));
-            for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, key, depth + 1));
+            for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
             break;
         }
     }
@@ -158,8 +208,11 @@ bool as_i64(const Value& v, int64_t& out) {
         case ValueType::INT8:
         case ValueType::INT16:
         case ValueType::INT32:
-        case ValueType::INT64: out = v.i; return true;
-        default: return false;
+        case ValueType::INT64:
+            out = v.i;
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -167,19 +220,32 @@ bool as_i64(const Value& v, int64_t& out) {
 
 const char* value_type_name(ValueType type) {
     switch (type) {
-        case ValueType::UINT8: return "uint8";
-        case ValueType::INT8: return "int8";
-        case ValueType::UINT16: return "uint16";
-        case ValueType::INT16: return "int16";
-        case ValueType::UINT32: return "uint32";
-        case ValueType::INT32: return "int32";
-        case ValueType::FLOAT32: return "float32";
-        case ValueType::BOOL: return "bool";
-        case ValueType::STRING: return "string";
-        case ValueType::ARRAY: return "array";
-        case ValueType::UINT64: return "uint64";
-        case ValueType::INT64: return "int64";
-        case ValueType::FLOAT64: return "float64";
+        case ValueType::UINT8:
+            return "uint8";
+        case ValueType::INT8:
+            return "int8";
+        case ValueType::UINT16:
+            return "uint16";
+        case ValueType::INT16:
+            return "int16";
+        case ValueType::UINT32:
+            return "uint32";
+        case ValueType::INT32:
+            return "int32";
+        case ValueType::FLOAT32:
+            return "float32";
+        case ValueType::BOOL:
+            return "bool";
+        case ValueType::STRING:
+            return "string";
+        case ValueType::ARRAY:
+            return "array";
+        case ValueType::UINT64:
+            return "uint64";
+        case ValueType::INT64:
+            return "int64";
+        case ValueType::FLOAT64:
+            return "float64";
     }
     return "unknown";
 }
@@ -193,8 +259,10 @@ bool Value::is_integer() const {
         case ValueType::UINT32:
         case ValueType::INT32:
         case ValueType::UINT64:
-        case ValueType::INT64: return true;
-        default: return false;
+        case ValueType::INT64:
+            return true;
+        default:
+            return false;
     }
 }
 
@@ -220,69 +288,93 @@ void File::parse_all() {
     }
     const auto n_tensors = in.read<uint64_t>("tensor count");
     const auto n_kv = in.read<uint64_t>("metadata count");
-    // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes.
-    if (n_kv > in.remaining() / 13) in.bad("metadata count ", n_kv, " cannot fit in a file of ", file_.size(), " bytes");
+    // Each key/value takes at least 8 (key length) + 1 (key) + 4 (type) + 1 bytes.
+    if (n_kv > in.remaining() / 14) {
+        in.bad("metadata count ", n_kv, " at offset 16 cannot fit in a file of ", file_.size(), " bytes");
+    }
+    // Checked here, before any metadata is read, so an absurd count fails
+    // fast; the exact bound is checked again once the tensor infos start.
+    if (n_tensors > in.remaining() / 32) {
+        in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in a file of ", file_.size(), " bytes");
+    }
+    in.count_values(n_kv);
 
     for (uint64_t k = 0; k < n_kv; ++k) {
         const size_t at = in.pos();
-        std::string key = in.read_string("metadata key");
-        if (key.empty()) in.bad("metadata entry ", k, " at offset ", at, " has an empty key");
-        if (key.size() > kMaxNameLength) in.bad("metadata entry ", k, " at offset ", at, " has a key longer than ", kMaxNameLength, " bytes");
-        const auto type = in.read<uint32_t>("metadata type");
-        if (!known_value_type(type)) in.bad("metadata key '", key, "' has unknown value type ", type);
-        Value value = read_value(in, static_cast<ValueType>(type), key, 0);
-        if (metadata_.count(key) != 0) in.bad("duplicate metadata key '", key, "'");
+        in.set_where(str_cat("metadata entry ", k, " at offset ", at));
+        std::string key = in.read_string("key");
+        if (key.empty()) in.bad("empty key");
+        if (key.size() > kMaxNameLength) in.bad("key of ", key.size(), " bytes is longer than ", kMaxNameLength);
+        in.set_where(str_cat("metadata key '", key, "' (entry ", k, " at offset ", at, ")"));
+        const auto type = in.read<uint32_t>("value type");
+        if (!known_value_type(type)) in.bad("unknown value type ", type, " at offset ", in.pos() - 4);
+        Value value = read_value(in, static_cast<ValueType>(type), 0);
+        if (metadata_.count(key) != 0) in.bad("duplicate key (first defined by an earlier entry)");
         metadata_.emplace(std::move(key), std::move(value));
     }
+    in.set_where("");
 
     if (const Value* a = find("general.alignment")) {
         int64_t alignment = 0;
         if (!as_i64(*a, alignment) || alignment <= 0 || alignment > (1 << 30) || (alignment & (alignment - 1)) != 0) {
-            in.bad("general.alignment must be a power-of-two integer in [1, 2^30] (type ", value_type_name(a->type), ")");
+            const bool is_signed = a->type == ValueType::INT8 || a->type == ValueType::INT16 ||
+                                   a->type == ValueType::INT32 || a->type == ValueType::INT64;
+            in.bad("general.alignment must be a power-of-two integer in [1, 2^30], got ",
+                   !a->is_integer() ? str_cat("a value of type ", value_type_name(a->type))
+                   : is_signed      ? str_cat(a->i)
+                                    : str_cat(a->u));
         }
         alignment_ = static_cast<uint32_t>(alignment);
     }
 
-    // Each tensor info takes at least 8 (name length) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
-    if (n_tensors > in.remaining() / 32) in.bad("tensor count ", n_tensors, " cannot fit in a file of ", file_.size(), " bytes");
+    // Each tensor info takes at least 8 (name length) + 1 (name) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
+    if (n_tensors > in.remaining() / 33) {
+        in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in the ", in.remaining(),
+               " bytes left after the metadata");
+    }
     tensors_.reserve(static_cast<size_t>(n_tensors));
     for (uint64_t t = 0; t < n_tensors; ++t) {
         const size_t at = in.pos();
+        in.set_where(str_cat("tensor info ", t, " at offset ", at));
         TensorInfo info;
-        info.name = in.read_string("tensor name");
-        if (info.name.empty()) in.bad("tensor ", t, " at offset ", at, " has an empty name");
-        if (info.name.size() > kMaxNameLength) in.bad("tensor ", t, " at offset ", at, " has a name longer than ", kMaxNameLength, " bytes");
-        const auto n_dims = in.read<uint32_t>("tensor dimension count");
-        if (n_dims == 0 || n_dims > kMaxDims) {
-            in.bad("tensor '", info.name, "': dimension count ", n_dims, " is outside [1, ", kMaxDims, "]");
+        info.name = in.read_string("name");
+        if (info.name.empty()) in.bad("empty tensor name");
+        if (info.name.size() > kMaxNameLength) {
+            in.bad("tensor name of ", info.name.size(), " bytes is longer than ", kMaxNameLength);
         }
+        in.set_where(str_cat("tensor '", info.name, "' (info ", t, " at offset ", at, ")"));
+        const auto n_dims = in.read<uint32_t>("dimension count");
+        if (n_dims == 0 || n_dims > kMaxDims) in.bad("dimension count ", n_dims, " is outside [1, ", kMaxDims, "]");
         info.n_elements = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
-            const auto dim = in.read<uint64_t>("tensor dimension");
-            if (dim == 0) in.bad("tensor '", info.name, "': dimension ", d, " is zero");
+            const auto dim = in.read<uint64_t>("dimension");
+            if (dim == 0) in.bad("dimension ", d, " is zero");
+            // 2^48 elements is far beyond any model and keeps every byte
+            // count computed from it (x 292 bytes per 256) inside uint64.
             if (!fits_u64_mul(info.n_elements, dim) || info.n_elements * dim > (uint64_t{1} << 48)) {
-                in.bad("tensor '", info.name, "': element count overflows (dimension ", d, " = ", dim, ")");
+                in.bad("element count exceeds 2^48 at dimension ", d, " = ", dim);
             }
             info.n_elements *= dim;
             info.dims.push_back(dim);
         }
-        const auto type = in.read<uint32_t>("tensor type");
+        const auto type = in.read<uint32_t>("type");
         const TypeTraits traits = type_traits(type);
-        if (traits.name == nullptr) in.bad("tensor '", info.name, "': unknown or unsupported tensor type ", type);
+        if (traits.name == nullptr) in.bad("unknown or unsupported tensor type ", type, " at offset ", in.pos() - 4);
         info.type = static_cast<GgmlType>(type);
         if (info.dims[0] % traits.block_size != 0) {
-            in.bad("tensor '", info.name, "': first dimension ", info.dims[0], " is not a multiple of the ",
-                   traits.name, " block size ", traits.block_size);
+            in.bad("first dimension ", info.dims[0], " is not a multiple of the ", traits.name, " block size ",
+                   traits.block_size);
         }
         info.n_bytes = info.n_elements / traits.block_size * traits.type_size;
-        info.offset = in.read<uint64_t>("tensor data offset");
+        info.offset = in.read<uint64_t>("data offset");
         if (info.offset % alignment_ != 0) {
-            in.bad("tensor '", info.name, "': data offset ", info.offset, " is not a multiple of the alignment ", alignment_);
+            in.bad("data offset ", info.offset, " is not a multiple of the alignment ", alignment_);
         }
-        if (tensor_index_.count(info.name) != 0) in.bad("duplicate tensor name '", info.name, "'");
+        if (tensor_index_.count(info.name) != 0) in.bad("duplicate tensor name");
         tensor_index_.emplace(info.name, tensors_.size());
         tensors_.push_back(std::move(info));
     }
+    in.set_where("");
 
     // The data section starts at the next multiple of the alignment.
     const uint64_t end_of_header = in.pos();
@@ -403,7 +495,8 @@ std::vector<int32_t> File::get_i32_array(std::string_view key) const {
     out.reserve(v.array.size());
     for (size_t i = 0; i < v.array.size(); ++i) {
         int64_t x = 0;
-        if (!as_i64(v.array[i], x) || x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max()) {
+        if (!as_i64(v.array[i], x) || x < std::numeric_limits<int32_t>::min() ||
+            x > std::numeric_limits<int32_t>::max()) {
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path(), "': metadata key '", key, "' element ", i,
                  " is not an int32 value");
         }

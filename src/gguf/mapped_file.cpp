@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/fault.h"
 
 namespace worker::gguf {
 
@@ -34,6 +35,7 @@ private:
 
 MappedFile MappedFile::open(const std::string& path) {
     if (path.empty()) load_fail(path, "empty path");
+    fault::check(fault::Site::FileRead);
     // O_NONBLOCK: opening a FIFO must not hang; it is refused just below.
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {

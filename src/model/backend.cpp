@@ -23,7 +23,8 @@ int32_t Backend::sample(const Tensor& logits, const sampling::Settings& settings
 
 std::unique_ptr<Backend> create_backend(const Context& context) {
     if (context.is_cpu()) return cpu::create_cpu_backend(context.cpu_threads());
-    fail(CUDA_ERROR_INVALID_DEVICE, "GPU ", context.device(), ": the CUDA backend has no forward-pass support yet");
+    fail(CUDA_ERROR_MODEL_LOAD_FAILED, "GPU ", context.device(),
+         ": this build's CUDA backend cannot run models yet; use the CPU device (WORKER_DEVICE_CPU, --device cpu)");
 }
 
 }  // namespace worker::model

@@ -16,6 +16,10 @@
 // - Ops are enqueued in call order on the backend's one queue. They may run
 //   asynchronously (CUDA); read() and synchronize() wait for everything before
 //   them. Host pointers passed to an op are read before the op returns.
+// - Positions (RopeParams::pos0, AttentionParams::pos0, copy_to_cache's pos)
+//   are host scalars that change every decode step: a backend that captures
+//   a step in a CUDA graph updates them in the instantiated graph (or keeps
+//   them in device memory it updates before each replay).
 // - A backend is not thread-safe: the Model serialises the forward steps of
 //   its inferences, so one backend (and its queue) serves every inference of
 //   one model.
@@ -144,6 +148,10 @@ public:
     virtual void write(const Tensor& dst, const void* host, size_t bytes) = 0;
     virtual void read(const Tensor& src, void* host, size_t bytes) = 0;
     virtual void synchronize() = 0;
+    // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming any weight, cache or
+    // scratch allocation that is not plain device memory. The CPU backend has
+    // nothing to check.
+    virtual void check_residency() const {}
 
     // ---- ops ----------------------------------------------------------------
     // out[i] = dequantized row ids[i] of table, for the I32 tensor ids (one row

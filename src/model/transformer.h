@@ -64,6 +64,7 @@ public:
 
     const Config& config() const { return config_; }
     Backend& backend() { return *backend_; }
+    const Backend& backend() const { return *backend_; }
 
     // State for `capacity` tokens, evaluated in batches of at most `max_batch`.
     std::unique_ptr<Session> create_session(int32_t capacity, int32_t max_batch);

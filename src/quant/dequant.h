@@ -7,7 +7,9 @@
 //   dequantize_block(block, out) all elements of one block into out[].
 // Both evaluate the same float expressions in the same order as ggml's
 // reference dequantizers (e.g. (d * scale) * q - (dmin * min)), so that host
-// results are bit-exact with the reference values in tests/data/quant/.
+// results are bit-exact with the reference values in tests/data/quant/, and
+// products followed by an add go through mul_rn() so that nvcc cannot fuse
+// them into an FMA: device results are bit-exact with the host too.
 #pragma once
 
 #include <cstdint>
@@ -29,12 +31,21 @@ WORKER_HD uint32_t load_u32_le(const uint8_t* p) {
            (static_cast<uint32_t>(p[3]) << 24);
 }
 
+// a * b rounded on its own, never contracted with a following add.
+WORKER_HD float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;  // host: ISO C++ mode compiles with -ffp-contract=off
+#endif
+}
+
 WORKER_HD float block_value(const BlockQ4_0& b, int i) {
     return fp16_to_f32(b.d) * static_cast<float>(low_high_nibble(b.qs, i) - 8);
 }
 
 WORKER_HD float block_value(const BlockQ4_1& b, int i) {
-    return fp16_to_f32(b.d) * static_cast<float>(low_high_nibble(b.qs, i)) + fp16_to_f32(b.m);
+    return mul_rn(fp16_to_f32(b.d), static_cast<float>(low_high_nibble(b.qs, i))) + fp16_to_f32(b.m);
 }
 
 WORKER_HD int q5_value(const uint8_t* qh, const uint8_t* qs, int i) {
@@ -47,7 +58,7 @@ WORKER_HD float block_value(const BlockQ5_0& b, int i) {
 }
 
 WORKER_HD float block_value(const BlockQ5_1& b, int i) {
-    return fp16_to_f32(b.d) * static_cast<float>(q5_value(b.qh, b.qs, i)) + fp16_to_f32(b.m);
+    return mul_rn(fp16_to_f32(b.d), static_cast<float>(q5_value(b.qh, b.qs, i))) + fp16_to_f32(b.m);
 }
 
 WORKER_HD float block_value(const BlockQ8_0& b, int i) { return static_cast<float>(b.qs[i]) * fp16_to_f32(b.d); }
@@ -79,8 +90,8 @@ WORKER_HD float block_value(const BlockQ2_K& b, int i) {
     const int q = (b.qs[(i / 128) * 32 + i % 32] >> (2 * ((i / 32) % 4))) & 3;
     const uint8_t sm = b.scales[i / 16];
     const float dl = fp16_to_f32(b.d) * static_cast<float>(sm & 0x0F);
-    const float ml = fp16_to_f32(b.dmin) * static_cast<float>(sm >> 4);
-    return dl * static_cast<float>(q) - ml;
+    const float ml = mul_rn(fp16_to_f32(b.dmin), static_cast<float>(sm >> 4));
+    return mul_rn(dl, static_cast<float>(q)) - ml;
 }
 
 // Q3_K's 16 signed 6-bit scales: low 4 bits in the nibbles of bytes 0..7,
@@ -122,8 +133,8 @@ WORKER_HD float block_value(const BlockQ4_K& b, int i) {
     k_scale_min(b.scales, g, scale, min);
     const int q = (b.qs[(g / 2) * 32 + i % 32] >> (4 * (g % 2))) & 0x0F;
     const float d = fp16_to_f32(b.d) * static_cast<float>(scale);
-    const float m = fp16_to_f32(b.dmin) * static_cast<float>(min);
-    return d * static_cast<float>(q) - m;
+    const float m = mul_rn(fp16_to_f32(b.dmin), static_cast<float>(min));
+    return mul_rn(d, static_cast<float>(q)) - m;
 }
 
 // Q5_K: Q4_K plus a fifth bit, bit g of qh[i % 32].
@@ -134,8 +145,8 @@ WORKER_HD float block_value(const BlockQ5_K& b, int i) {
     const int low = (b.qs[(g / 2) * 32 + i % 32] >> (4 * (g % 2))) & 0x0F;
     const int high = (b.qh[i % 32] >> g) & 1;
     const float d = fp16_to_f32(b.d) * static_cast<float>(scale);
-    const float m = fp16_to_f32(b.dmin) * static_cast<float>(min);
-    return d * static_cast<float>(low | (high << 4)) - m;
+    const float m = mul_rn(fp16_to_f32(b.dmin), static_cast<float>(min));
+    return mul_rn(d, static_cast<float>(low | (high << 4))) - m;
 }
 
 // Q6_K: each half of 128 elements has 64 bytes of low nibbles (elements r and

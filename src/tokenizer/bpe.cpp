@@ -25,8 +25,16 @@ constexpr const char* kLlama3 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kQwen2 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Escaped code points, not literal characters: some (U+1FBE, U+1FD3, U+2126,
+// U+212A, ...) have singleton canonical decompositions, and any tool that
+// NFC-normalizes this file would silently turn them into other characters.
 constexpr const char* kDeepseekLlmLetters =
     R"(\s?[A-Za-z\x{B5}\x{C0}-\x{D6}\x{D8}-\x{F6}\x{F8}-\x{1BA}\x{1BC}-\x{1BF}\x{1C4}-\x{293}\x{295}-\x{2AF}\x{370}-\x{373}\x{376}\x{377}\x{37B}-\x{37D}\x{37F}\x{386}\x{388}-\x{38A}\x{38C}\x{38E}-\x{3A1}\x{3A3}-\x{3F5}\x{3F7}-\x{481}\x{48A}-\x{52F}\x{531}-\x{556}\x{10A0}-\x{10C5}\x{13A0}-\x{13F5}\x{13F8}-\x{13FD}\x{1C90}-\x{1CBA}\x{1CBD}-\x{1CBF}\x{1D00}-\x{1D2B}\x{1D6B}-\x{1D77}\x{1D79}-\x{1D9A}\x{1E00}-\x{1F15}\x{1F18}-\x{1F1D}\x{1F20}-\x{1F45}\x{1F48}-\x{1F4D}\x{1F50}-\x{1F57}\x{1F59}\x{1F5B}\x{1F5D}\x{1F5F}-\x{1F7D}\x{1F80}-\x{1FB4}\x{1FB6}-\x{1FBC}\x{1FBE}\x{1FC2}-\x{1FC4}\x{1FC6}-\x{1FCC}\x{1FD0}-\x{1FD3}\x{1FD6}-\x{1FDB}\x{1FE0}-\x{1FEC}\x{1FF2}-\x{1FF4}\x{1FF6}-\x{1FFC}\x{2102}\x{2107}\x{210A}-\x{2113}\x{2115}\x{2119}-\x{211D}\x{2124}\x{2126}\x{2128}\x{212A}-\x{212D}\x{212F}-\x{2134}\x{2139}\x{213C}-\x{213F}\x{2145}-\x{2149}\x{214E}\x{2183}\x{2184}\x{2C00}-\x{2C7B}\x{2C7E}-\x{2CE4}\x{2CEB}-\x{2CEE}\x{2CF2}\x{2CF3}\x{A640}-\x{A66D}\x{A680}-\x{A69B}\x{A722}-\x{A76F}\x{A771}-\x{A787}\x{A78B}-\x{A78E}\x{AB70}-\x{ABBF}\x{FB00}-\x{FB06}\x{FB13}-\x{FB17}\x{FF21}-\x{FF3A}\x{FF41}-\x{FF5A}\x{10400}-\x{1044F}\x{104B0}-\x{104D3}\x{104D8}-\x{104FB}\x{10C80}-\x{10CB2}\x{10CC0}-\x{10CF2}\x{118A0}-\x{118DF}\x{1E900}-\x{1E943}]+)";
+// llama.cpp matches patterns without \p{..} with std::wregex on text whose
+// non-ASCII whitespace it has replaced by U+000B, so such characters match \s
+// and never an explicit range. Hence the ranges here leave whitespace out:
+// U+3000 (start of "　-。") above, and U+0800..U+4E00's spaces below.
+constexpr const char* kDeepseekCjk = R"((?:(?!\s)[一-龥ࠀ-一가-퟿])+)";
 constexpr const char* kGpt4o =
     R"([^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kTekken =
@@ -56,10 +64,10 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
     } else if (is({"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"})) {
         spec.patterns = {kLlama3};
     } else if (name == "deepseek-llm") {
-        spec.patterns = {R"([\r\n])", kDeepseekLlmLetters,           R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)",
-                         R"(\s+$)",   R"([一-龥ࠀ-一가-퟿]+)", R"(\p{N}+)"};
+        spec.patterns = {R"([\r\n])", kDeepseekLlmLetters, R"(\s?[!-/:-~！-／：-～‘-‟、-。]+)",
+                         R"(\s+$)",   kDeepseekCjk,        R"(\p{N}+)"};
     } else if (name == "deepseek-coder") {
-        spec.patterns = {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", R"([一-龥ࠀ-一가-퟿]+)", R"(\p{N})"};
+        spec.patterns = {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, R"(\p{N})"};
     } else if (name == "deepseek-v3") {
         spec.patterns = {
             R"(\p{N}{1,3})", R"([一-龥぀-ゟ゠-ヿ]+)",
@@ -159,40 +167,41 @@ public:
         }
     }
 
-    // Splits valid UTF-8 text into words. Like llama.cpp's splitter, what lies
-    // between two matches is a word too, so no byte is ever dropped.
-    void split(std::string_view text, std::vector<Span>& words) const {
-        words.clear();
+    // Splits valid UTF-8 text into words and calls on_word(Span) for each,
+    // in order. Like llama.cpp's splitter, what lies between two matches is a
+    // word too, so no byte is ever dropped. Depth-first over the patterns, so
+    // no list of all words is ever built.
+    template <typename OnWord>
+    void split(std::string_view text, OnWord&& on_word) const {
         if (text.empty()) return;
-        words.push_back({0, text.size()});
-        std::vector<Span> next;
-        MatchScratch& s = scratch();
-        for (const Code& code : codes_) {
-            next.clear();
-            for (const Span& piece : words) {
-                split_piece(code.get(), text, piece, s, next);
-            }
-            words.swap(next);
-        }
+        split_piece(0, text, {0, text.size()}, scratch(), on_word);
     }
 
 private:
-    static void split_piece(pcre2_code* code, std::string_view text, const Span& piece, MatchScratch& s,
-                            std::vector<Span>& out) {
+    template <typename OnWord>
+    void split_piece(size_t level, std::string_view text, Span piece, MatchScratch& s, OnWord& on_word) const {
+        if (level == codes_.size()) {
+            on_word(piece);
+            return;
+        }
         const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + piece.begin);
         const size_t length = piece.end - piece.begin;
         size_t last = 0;
         size_t start = 0;
         while (start < length) {
-            const int rc = pcre2_match(code, subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
+            const int rc =
+                pcre2_match(codes_[level].get(), subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
             if (rc == PCRE2_ERROR_NOMATCH) break;
             if (rc < 0) fail(CUDA_ERROR_INFERENCE_FAILED, "pre-tokenizer match failed: ", pcre2_message(rc));
+            // Read the match before recursing: the deeper levels reuse s.data.
             const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(s.data);
             const size_t match_begin = ovector[0];
             const size_t match_end = ovector[1];
-            if (match_begin > last) out.push_back({piece.begin + last, piece.begin + match_begin});
+            if (match_begin > last) {
+                split_piece(level + 1, text, {piece.begin + last, piece.begin + match_begin}, s, on_word);
+            }
             if (match_end > match_begin) {
-                out.push_back({piece.begin + match_begin, piece.begin + match_end});
+                split_piece(level + 1, text, {piece.begin + match_begin, piece.begin + match_end}, s, on_word);
                 last = match_end;
                 start = match_end;
             } else {
@@ -201,7 +210,7 @@ private:
                 start = match_begin + utf8_sequence_length(static_cast<uint8_t>(text[piece.begin + match_begin]));
             }
         }
-        if (last < length) out.push_back({piece.begin + last, piece.end});
+        if (last < length) split_piece(level + 1, text, {piece.begin + last, piece.end}, s, on_word);
     }
 
     std::vector<Code> codes_;
@@ -264,9 +273,18 @@ private:
     }
 
     void encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const override {
-        const std::string text = utf8_is_valid(raw) ? std::string(raw) : utf8_sanitize(raw);
-        std::vector<Span> words;
-        pre_.split(text, words);
+        // Words are cut from `text`; the patterns run on `match`, which has the
+        // same length and offsets but is valid UTF-8 for PCRE2.
+        std::string repaired;
+        std::string match_copy;
+        std::string_view text = raw;
+        std::string_view match = raw;
+        if (!utf8_is_valid(raw)) {
+            repaired = utf8_repair_like_llama(raw);
+            match_copy = utf8_without_surrogates(repaired);
+            text = repaired;
+            match = match_copy;
+        }
 
         std::string word;
         std::string key;
@@ -278,14 +296,14 @@ private:
         std::vector<int32_t> cached_ids;
         constexpr size_t kMaxCachedWordBytes = 64;
         constexpr size_t kMaxCachedWords = 1 << 16;
-        for (const Span& span : words) {
-            const std::string_view raw_word = std::string_view(text).substr(span.begin, span.end - span.begin);
+        pre_.split(match, [&](const Span& span) {
+            const std::string_view raw_word = text.substr(span.begin, span.end - span.begin);
             const bool cacheable = raw_word.size() <= kMaxCachedWordBytes;
             if (cacheable) {
                 if (const auto it = cache.find(raw_word); it != cache.end()) {
                     out.insert(out.end(), cached_ids.begin() + it->second.first,
                                cached_ids.begin() + it->second.first + it->second.second);
-                    continue;
+                    return;
                 }
             }
             const size_t out_before = out.size();
@@ -294,7 +312,7 @@ private:
                 cache.emplace(raw_word, std::make_pair(cached_ids.size(), out.size() - out_before));
                 cached_ids.insert(cached_ids.end(), out.begin() + out_before, out.end());
             }
-        }
+        });
     }
 
     void encode_word(std::string_view raw_word, std::string& word, std::string& key, std::vector<Symbol>& symbols,
@@ -412,8 +430,11 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file) {
     }
     VocabDefaults defaults;
     defaults.add_bos = spec.add_bos;
-    return std::make_unique<BpeTokenizer>(load_vocab(file, defaults), file.get_string_array("tokenizer.ggml.merges"),
-                                          spec);
+    Vocab vocab = load_vocab(file, defaults);
+    // The BPE encoder never adds a leading space, so decode() must not take
+    // one off, whatever tokenizer.ggml.add_space_prefix says.
+    vocab.add_space_prefix = false;
+    return std::make_unique<BpeTokenizer>(std::move(vocab), file.get_string_array("tokenizer.ggml.merges"), spec);
 }
 
 }  // namespace worker::tokenizer

@@ -1,5 +1,6 @@
 // SentencePiece BPE ("llama"): merges chosen by token score, spaces written
 // as U+2581, bytes without a token of their own as <0xNN> tokens.
+#include <array>
 #include <cstdio>
 #include <queue>
 
@@ -21,6 +22,14 @@ public:
             // Vocabularies without byte tokens may still hold the byte as text.
             if (id < 0) id = vocab_.find(std::string(1, static_cast<char>(b)));
             byte_token_[b] = id >= 0 ? id : vocab_.unk;
+        }
+        // An ASCII byte that no longer token contains can never merge.
+        barrier_.fill(true);
+        for (const std::string& text : vocab_.text) {
+            if (text.size() < 2) continue;
+            for (char c : text) {
+                if (static_cast<uint8_t>(c) < 0x80) barrier_[static_cast<uint8_t>(c)] = false;
+            }
         }
         finish_setup();
     }
@@ -61,25 +70,47 @@ private:
         symbols.reserve(s.size());
         for (size_t offset = 0; offset < s.size();) {
             const size_t n = std::min(utf8_sequence_length(static_cast<uint8_t>(s[offset])), s.size() - offset);
-            const auto index = static_cast<int32_t>(symbols.size());
-            symbols.push_back({index - 1, offset + n == s.size() ? -1 : index + 1, static_cast<uint32_t>(offset),
-                               static_cast<uint32_t>(n)});
+            symbols.push_back({-1, -1, static_cast<uint32_t>(offset), static_cast<uint32_t>(n)});
             offset += n;
         }
 
+        // No merge can cross a barrier symbol, so the text splits there into
+        // runs that merge independently to the same result, with small heaps.
+        std::priority_queue<Bigram, std::vector<Bigram>, Lower> queue;
+        const auto n_symbols = static_cast<int32_t>(symbols.size());
+        int32_t run_start = 0;
+        for (int32_t i = 0; i < n_symbols; ++i) {
+            const Symbol& sym = symbols[i];
+            const auto byte = static_cast<uint8_t>(s[sym.offset]);
+            if (sym.length == 1 && byte < 0x80 && barrier_[byte]) {
+                merge_run(s, symbols, run_start, i, queue, out);
+                merge_run(s, symbols, i, i + 1, queue, out);
+                run_start = i + 1;
+            }
+        }
+        merge_run(s, symbols, run_start, n_symbols, queue, out);
+    }
+
+    // Merges symbols [begin, end) and appends their tokens.
+    void merge_run(std::string_view s, std::vector<Symbol>& symbols, int32_t begin, int32_t end,
+                   std::priority_queue<Bigram, std::vector<Bigram>, Lower>& queue, std::vector<int32_t>& out) const {
+        if (begin >= end) return;
+        for (int32_t i = begin; i < end; ++i) {
+            symbols[i].prev = i == begin ? -1 : i - 1;
+            symbols[i].next = i + 1 == end ? -1 : i + 1;
+        }
         // A heap of candidate pairs; a merge only queues the two new pairs
         // around it, so the whole run is O(n log n) even on one repeated
         // character.
-        std::priority_queue<Bigram, std::vector<Bigram>, Lower> queue;
         const auto try_pair = [&](int32_t left, int32_t right) {
             if (left < 0 || right < 0) return;
             const uint32_t length = symbols[left].length + symbols[right].length;
             if (length > vocab_.max_token_bytes) return;
-            const int32_t id = vocab_.find(std::string_view(s).substr(symbols[left].offset, length));
+            const int32_t id = vocab_.find(s.substr(symbols[left].offset, length));
             if (id < 0) return;
             queue.push({vocab_.score[id], left, right, length});
         };
-        for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_pair(i - 1, i);
+        for (int32_t i = begin + 1; i < end; ++i) try_pair(i - 1, i);
 
         while (!queue.empty()) {
             const Bigram top = queue.top();
@@ -95,8 +126,9 @@ private:
             try_pair(top.left, left.next);
         }
 
-        for (int32_t i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
-            const std::string_view piece = std::string_view(s).substr(symbols[i].offset, symbols[i].length);
+        // Merges keep the left symbol, so the run's first symbol heads it.
+        for (int32_t i = begin; i >= 0; i = symbols[i].next) {
+            const std::string_view piece = s.substr(symbols[i].offset, symbols[i].length);
             const int32_t id = vocab_.find(piece);
             if (id >= 0) {
                 out.push_back(id);
@@ -137,6 +169,7 @@ private:
     }
 
     int32_t byte_token_[256];
+    std::array<bool, 128> barrier_;
 };
 
 }  // namespace

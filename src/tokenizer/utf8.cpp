@@ -64,17 +64,51 @@ bool utf8_is_valid(std::string_view text) {
     return true;
 }
 
-std::string utf8_sanitize(std::string_view text) {
+std::string utf8_repair_like_llama(std::string_view text) {
     std::string out;
-    out.reserve(text.size());
+    out.reserve(text.size() + 8);
+    const auto is_continuation = [&text](size_t i) {
+        return i < text.size() && (static_cast<uint8_t>(text[i]) & 0xC0) == 0x80;
+    };
     for (size_t i = 0; i < text.size();) {
-        const size_t n = utf8_valid_length(text, i);
-        if (n == 0) {
+        const auto b = static_cast<uint8_t>(text[i]);
+        size_t n = 0;
+        if (b < 0x80) {
+            n = 1;
+        } else if ((b & 0xE0) == 0xC0) {
+            n = 2;
+        } else if ((b & 0xF0) == 0xE0) {
+            n = 3;
+        } else if ((b & 0xF8) == 0xF0) {
+            n = 4;
+        }
+        bool ok = n > 0;
+        for (size_t k = 1; ok && k < n; ++k) ok = is_continuation(i + k);
+        if (!ok) {
             out += kReplacementCharacter;
             ++i;
+            continue;
+        }
+        uint32_t cp = n == 1 ? b : (b & (0x7F >> n));
+        for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<uint8_t>(text[i + k]) & 0x3F);
+        if (cp > 0x10FFFF) {
+            out += kReplacementCharacter;
         } else {
-            out.append(text.substr(i, n));
-            i += n;
+            utf8_append(out, cp);
+        }
+        i += n;
+    }
+    return out;
+}
+
+std::string utf8_without_surrogates(std::string_view repaired) {
+    std::string out(repaired);
+    for (size_t i = 0; i + 2 < out.size(); ++i) {
+        if (static_cast<uint8_t>(out[i]) == 0xED && static_cast<uint8_t>(out[i + 1]) >= 0xA0) {
+            out[i] = static_cast<char>(0xEE);
+            out[i + 1] = static_cast<char>(0x80);
+            out[i + 2] = static_cast<char>(0x80);
+            i += 2;
         }
     }
     return out;

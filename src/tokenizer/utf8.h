@@ -25,10 +25,17 @@ size_t utf8_valid_length(std::string_view text, size_t pos);
 // True when the whole of text is well-formed UTF-8.
 bool utf8_is_valid(std::string_view text);
 
-// Copy of text in which every byte that does not start a well-formed sequence
-// becomes U+FFFD (as llama.cpp does before pre-tokenizing), so that PCRE2 can
-// match it in UTF mode without checking it again.
-std::string utf8_sanitize(std::string_view text);
+// Text that is not well-formed UTF-8, read the way llama.cpp's decoder reads
+// it (so that ids match llama.cpp's on such input too): a lead byte followed
+// by the right number of continuation bytes is one code point, re-encoded in
+// the shortest form (overlong forms shrink, surrogates stay as 3 bytes, values
+// above U+10FFFF become U+FFFD); any other byte becomes U+FFFD.
+std::string utf8_repair_like_llama(std::string_view text);
+
+// The repaired text with each surrogate (ED A0..BF xx) replaced by U+E000, a
+// character of the same length that PCRE2 accepts in UTF mode: offsets into
+// the two strings stay interchangeable.
+std::string utf8_without_surrogates(std::string_view repaired);
 
 // Appends the UTF-8 encoding of a code point (< 0x110000).
 void utf8_append(std::string& out, uint32_t cp);

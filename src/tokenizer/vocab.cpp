@@ -35,10 +35,31 @@ uint32_t attr_from_type(int32_t type) {
 }
 
 // Token texts that end generation although the metadata may not say so; the
-// list llama.cpp keeps for the same purpose (its issue 9606).
+// list llama.cpp keeps for the same purpose (its issue 9606), so that both
+// stop on the same tokens and treat them as control tokens.
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>",         "<end_of_turn>",      "<|endoftext|>",         "<|eom_id|>",
-    "<EOT>",      "_<EOT>",     "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<｜end▁of▁sentence｜>",
+    "[e~[",
 };
 // The end-of-turn token when the metadata names none, in order of preference.
 constexpr std::string_view kEotTexts[] = {
@@ -130,6 +151,23 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
         v.eog[id] = true;
         v.attr[id] |= kAttrControl;
     }
+    const auto eog_text = [&v](std::string_view text) {
+        const int32_t id = v.find(text);
+        return id >= 0 && v.eog[id] ? id : -1;
+    };
+    // Harmony-style vocabularies use <|end|> between messages of one turn:
+    // there it is ordinary text, not the end (llama.cpp makes the same call).
+    const bool has_call = eog_text("<|call|>") >= 0 || eog_text("<|calls|>") >= 0;
+    if (const int32_t end = eog_text("<|end|>");
+        end >= 0 && has_call && (eog_text("<|return|>") >= 0 || eog_text("<|flush|>") >= 0)) {
+        v.eog[end] = false;
+        v.attr[end] = kAttrUserDefined;
+    }
+    // Where <|tool_response> exists, </s> is ordinary text (Gemma 4).
+    if (const int32_t s = eog_text("</s>"); s >= 0 && eog_text("<|tool_response>") >= 0 && s != v.eos) {
+        v.eog[s] = false;
+        v.attr[s] = kAttrNormal;
+    }
 
     // Phi-3's special tokens eat the whitespace after them (its tokenizer.json
     // marks them rstrip; GGUF has no field for it, llama.cpp keys on the name).
@@ -149,9 +187,9 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
 
 // ---- SpecialMatcher -----------------------------------------------------------
 
-SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t attr_mask) {
+SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t exclude) {
     for (int32_t id = 0; id < vocab.size(); ++id) {
-        if ((vocab.attr[id] & attr_mask) == 0) continue;
+        if ((vocab.attr[id] & include) == 0 || (vocab.attr[id] & exclude) != 0) continue;
         const std::string& text = vocab.text[id];
         if (text.empty()) continue;
         int32_t node = 0;
@@ -206,8 +244,8 @@ bool SpecialMatcher::find(std::string_view text, size_t from, Match& match) cons
 VocabTokenizer::VocabTokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
 
 void VocabTokenizer::finish_setup() {
-    all_special_ = SpecialMatcher(vocab_, kAttrControl | kAttrUserDefined | kAttrUnknown);
-    user_defined_ = SpecialMatcher(vocab_, kAttrUserDefined);
+    all_special_ = SpecialMatcher(vocab_, kAttrControl | kAttrUserDefined | kAttrUnknown, 0);
+    user_defined_ = SpecialMatcher(vocab_, kAttrUserDefined, kAttrControl | kAttrUnknown);
     pieces_.resize(vocab_.text.size());
     for (int32_t id = 0; id < vocab_.size(); ++id) {
         if (vocab_.attr[id] & (kAttrControl | kAttrUnknown)) continue;  // never part of generated text

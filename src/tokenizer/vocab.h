@@ -77,7 +77,8 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& model_defaults);
 class SpecialMatcher {
 public:
     SpecialMatcher() = default;
-    SpecialMatcher(const Vocab& vocab, uint32_t attr_mask);
+    // Tokens with any attribute of `include` and none of `exclude`.
+    SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t exclude);
 
     struct Match {
         size_t pos;
@@ -135,7 +136,7 @@ private:
 
     std::vector<std::string> pieces_;
     SpecialMatcher all_special_;   // control, user-defined and unknown tokens
-    SpecialMatcher user_defined_;  // matched even in plain text, as llama.cpp and HF do
+    SpecialMatcher user_defined_;  // not control: matched even in plain text, as llama.cpp and HF do
 };
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file);

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -90,10 +91,13 @@ struct GgufBytes {
     std::vector<uint8_t> bytes;
     GgufLayout layout;
 
+    // Overwrites sizeof(T) bytes at `at`; throws std::out_of_range past the end.
     template <typename T>
     void patch(uint64_t at, T value) {
-        std::memcpy(bytes.data() + at, &value, sizeof value);  // caller keeps at + sizeof(T) <= size
+        if (at > bytes.size() || sizeof value > bytes.size() - at) throw std::out_of_range("GgufBytes::patch");
+        std::memcpy(bytes.data() + at, &value, sizeof value);
     }
+    // Overwrites bytes at `at`, growing the file when they reach past its end.
     void patch_bytes(uint64_t at, const std::vector<uint8_t>& data);
     void truncate(uint64_t size);
     void append(const std::vector<uint8_t>& data);
@@ -173,7 +177,8 @@ private:
 
 // ---- quantization of float data ------------------------------------------------
 
-// Types quantize() writes: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K.
+// Types quantize() writes: every type dequantize_row() reads (F32, F16, BF16,
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, MXFP4).
 bool can_quantize(GgmlType type);
 // Round-to-nearest quantization of `values` (a whole number of blocks) into
 // the stored bytes of `type`; accuracy is reasonable, not llama.cpp's best.

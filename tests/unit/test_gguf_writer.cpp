@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,17 +103,16 @@ TEST_P(QuantizeRoundTrip, ErrorIsWithinTheFormatsStep) {
     std::vector<float> y(x.size());
     dequantize_row(type, q.data(), y.data(), static_cast<int64_t>(y.size()));
     // Relative to the block's range (max |x| = 7): bits of the format.
-    const float levels = type == GgmlType::F32    ? 1e9f
-                         : type == GgmlType::F16  ? 2048.0f
-                         : type == GgmlType::BF16 ? 256.0f
-                         : type == GgmlType::Q8_0 ? 127.0f
-                         : type == GgmlType::Q6_K ? 31.0f
-                         : type == GgmlType::Q5_0 ? 16.0f
-                                                  : 7.5f;
+    // Levels on each side of zero the format resolves over a block's range.
+    const std::map<GgmlType, float> levels = {
+        {GgmlType::F32, 1e9f},    {GgmlType::F16, 2048.0f}, {GgmlType::BF16, 256.0f}, {GgmlType::Q8_0, 127.0f},
+        {GgmlType::Q8_K, 127.0f}, {GgmlType::Q6_K, 31.0f},  {GgmlType::Q5_0, 16.0f},  {GgmlType::Q5_1, 15.5f},
+        {GgmlType::Q5_K, 15.5f},  {GgmlType::Q4_0, 7.5f},   {GgmlType::Q4_1, 7.5f},   {GgmlType::Q4_K, 7.5f},
+        {GgmlType::Q3_K, 4.0f},   {GgmlType::Q2_K, 1.5f},   {GgmlType::MXFP4, 6.0f}};
     double max_err = 0;
     for (size_t i = 0; i < x.size(); ++i) max_err = std::max<double>(max_err, std::fabs(x[i] - y[i]));
     // Round to nearest gives half a step; scales rounded to fp16 or 6 bits add a little: allow one step.
-    EXPECT_LE(max_err, 7.0 / levels) << traits.name;
+    EXPECT_LE(max_err, 7.0 / levels.at(type)) << traits.name;
     if (type == GgmlType::F32) {
         EXPECT_EQ(max_err, 0.0);
     } else {
@@ -121,13 +122,15 @@ TEST_P(QuantizeRoundTrip, ErrorIsWithinTheFormatsStep) {
 
 INSTANTIATE_TEST_SUITE_P(Types, QuantizeRoundTrip,
                          testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0,
-                                         GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q6_K),
+                                         GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K,
+                                         GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K,
+                                         GgmlType::MXFP4),
                          [](const testing::TestParamInfo<GgmlType>& p) {
                              return std::string(type_traits(p.param).name);
                          });
 
 TEST(GgufWriter, QuantizeRefusesWhatItCannotWrite) {
-    EXPECT_THROW(quantize(GgmlType::Q2_K, std::vector<float>(256)), std::invalid_argument);
+    EXPECT_THROW(quantize(GgmlType::Q8_1, std::vector<float>(32)), std::invalid_argument);
     EXPECT_THROW(quantize(GgmlType::Q8_0, std::vector<float>(31)), std::invalid_argument);
     // The all-zero block must not divide by zero.
     const std::vector<uint8_t> q = quantize(GgmlType::Q4_K, std::vector<float>(256, 0.0f));
@@ -224,6 +227,68 @@ TEST(GgufWriter, CopiesTokenizerMetadataFromAnotherFile) {
     EXPECT_EQ(f->get_string_array("tokenizer.ggml.tokens"), src->get_string_array("tokenizer.ggml.tokens"));
     EXPECT_EQ(f->find_tensor("token_embd.weight")->dims[1], src->get_array_size("tokenizer.ggml.tokens"));
     std::filesystem::remove(path);
+}
+
+// Seeds for the libFuzzer target tests/fuzz/fuzz_gguf.cpp: small valid files
+// of every shape the writer makes, each under the fuzzer's 64 KiB input limit.
+// WORKER_WRITE_FUZZ_SEEDS=1 rewrites tests/fuzz/seeds/fuzz_gguf/ from them.
+std::vector<std::pair<std::string, GgufBytes>> fuzz_seeds() {
+    std::vector<std::pair<std::string, GgufBytes>> seeds;
+    {
+        GgufWriter w;
+        w.add_u8("u8", 1).add_i8("i8", -1).add_u16("u16", 2).add_i16("i16", -2).add_u32("u32", 3).add_i32("i32", -3);
+        w.add_u64("u64", 4).add_i64("i64", -4).add_f32("f32", 0.5f).add_f64("f64", 0.25).add_bool("b", true);
+        w.add_string("s", "text").add_string_array("sa", {"a", "bc"}).add_f32_array("fa", {1.0f, 2.0f});
+        w.add("nested", value_array(ValueType::ARRAY, {value_array(ValueType::INT16, {value_i16(-1)})}));
+        seeds.emplace_back("metadata_all_types", w.build());
+    }
+    {
+        GgufWriter w;
+        w.add_string("general.architecture", "llama");
+        uint64_t seed = 1;
+        for (GgmlType type : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1,
+                              GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K,
+                              GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_K, GgmlType::MXFP4}) {
+            const uint64_t n = type_traits(type).block_size == 1 ? 8 : type_traits(type).block_size;
+            w.add_random_tensor(std::string("t.") + type_traits(type).name, {n, 1}, type, ++seed);
+        }
+        seeds.emplace_back("tensor_every_type", w.build());
+    }
+    {
+        GgufWriter w;
+        w.set_version(2).set_alignment(64).add_u32("general.alignment", 64);
+        w.add_random_tensor("a", {32, 2, 1, 1}, GgmlType::Q8_0, 7).add_random_tensor("b", {3}, GgmlType::F32, 8);
+        seeds.emplace_back("v2_alignment_64_four_dims", w.build());
+    }
+    for (const char* arch : {"llama", "qwen2", "phi3", "gemma3"}) {
+        SyntheticModelSpec spec;
+        spec.arch = arch;
+        spec.n_embd = 32;
+        spec.n_layer = 1;
+        spec.n_head = 2;
+        spec.n_head_kv = 1;
+        spec.head_dim = 16;
+        spec.n_ff = 32;
+        spec.weight_type = GgmlType::Q8_0;
+        spec.embedding_type = GgmlType::Q8_0;
+        spec.output_weight = false;
+        GgufWriter w;
+        add_synthetic_model(w, spec);
+        seeds.emplace_back(std::string("model_") + arch, w.build());
+    }
+    return seeds;
+}
+
+TEST(GgufWriter, FuzzSeedsAreValidFiles) {
+    const std::string dir = std::string(WORKER_SOURCE_DIR) + "/tests/fuzz/seeds/fuzz_gguf/";
+    const char* rewrite = std::getenv("WORKER_WRITE_FUZZ_SEEDS");
+    for (const auto& [name, bytes] : fuzz_seeds()) {
+        EXPECT_LE(bytes.bytes.size(), 65536u) << name;
+        EXPECT_NO_THROW(parse(bytes)) << name;
+        if (rewrite != nullptr && std::string(rewrite) == "1") bytes.write(dir + name + ".gguf");
+        // The committed seeds must be valid files too (the fuzzer starts from them).
+        EXPECT_NO_THROW(gguf::File::open(dir + name + ".gguf")) << name << ": rerun with WORKER_WRITE_FUZZ_SEEDS=1";
+    }
 }
 
 }  // namespace

@@ -6,10 +6,12 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
+#include "support/gguf_writer.h"
 #include "support/test_models.h"
 #include "tokenizer/tokenizer.h"
 
@@ -126,59 +128,35 @@ TEST(TokenizerSpecial, SentencePieceByteFallback) {
 TEST(TokenizerSpecial, InvalidUtf8InputDoesNotBreakEncoding) {
     for (const char* vocab : {"gpt-2", "llama-spm"}) {
         const auto tok = load_vocab(vocab);
-        const std::string text = "ok \xFF\xC3 done";
+        const std::string text = "ok \xFF\xC3 done \xF4\x90\x80\x80 \xED\xA0\x80";  // llama.cpp aborts on F4 90 80 80
         const auto ids = tok->encode(text, false, false);
         EXPECT_FALSE(ids.empty()) << vocab;
         for (int32_t id : ids) EXPECT_TRUE(id >= 0 && id < tok->n_vocab());
     }
 }
 
+TEST(TokenizerThreads, ConcurrentEncodesAgree) {
+    // encode() is const and shared between inference threads.
+    const auto tok = load_vocab("starcoder");
+    const std::string text = repeat("def f(x):\n    return x * 42  # 🙂 日本\n", 200);
+    const std::vector<int32_t> expected = tok->encode(text, false, false);
+    std::vector<std::vector<int32_t>> results(4);
+    std::vector<std::thread> threads;
+    for (auto& r : results) {
+        threads.emplace_back([&tok, &text, &r] {
+            for (int i = 0; i < 5; ++i) r = tok->encode(text, false, false);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (const auto& r : results) EXPECT_EQ(r, expected);
+}
+
 // ---- metadata errors: a minimal GGUF v3 with only metadata ---------------------
 
-class MetadataWriter {
-public:
-    void string_kv(const std::string& key, const std::string& value) {
-        str(key);
-        u32(8);
-        str(value);
-        ++n_kv_;
-    }
-    void string_array_kv(const std::string& key, const std::vector<std::string>& values) {
-        str(key);
-        u32(9);
-        u32(8);
-        u64(values.size());
-        for (const auto& v : values) str(v);
-        ++n_kv_;
-    }
-    std::vector<uint8_t> finish() const {
-        std::vector<uint8_t> out = {'G', 'G', 'U', 'F'};
-        append(out, uint32_t{3});
-        append(out, uint64_t{0});
-        append(out, n_kv_);
-        out.insert(out.end(), body_.begin(), body_.end());
-        return out;
-    }
+using worker::test::GgufWriter;
 
-private:
-    template <typename T>
-    static void append(std::vector<uint8_t>& out, T v) {
-        uint8_t bytes[sizeof(T)];
-        std::memcpy(bytes, &v, sizeof(T));
-        out.insert(out.end(), bytes, bytes + sizeof(T));
-    }
-    void u32(uint32_t v) { append(body_, v); }
-    void u64(uint64_t v) { append(body_, v); }
-    void str(const std::string& s) {
-        u64(s.size());
-        body_.insert(body_.end(), s.begin(), s.end());
-    }
-    std::vector<uint8_t> body_;
-    uint64_t n_kv_ = 0;
-};
-
-void expect_load_error(const MetadataWriter& writer, const std::string& needle) {
-    const std::vector<uint8_t> bytes = writer.finish();
+void expect_load_error(const GgufWriter& writer, const std::string& needle) {
+    const std::vector<uint8_t> bytes = writer.build().bytes;
     const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), "synthetic.gguf");
     try {
         Tokenizer::from_gguf(*file);
@@ -190,42 +168,42 @@ void expect_load_error(const MetadataWriter& writer, const std::string& needle) 
 }
 
 TEST(TokenizerMetadata, UnsupportedModelIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "bert");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "bert");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b"});
     expect_load_error(w, "tokenizer.ggml.model");
 }
 
 TEST(TokenizerMetadata, MissingTokensIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "llama");
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "llama");
     expect_load_error(w, "tokenizer.ggml.tokens");
 }
 
 TEST(TokenizerMetadata, UnknownPreTokenizerIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_kv("tokenizer.ggml.pre", "no-such-pre");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "ab"});
-    w.string_array_kv("tokenizer.ggml.merges", {"a b"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "no-such-pre");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    w.add_string_array("tokenizer.ggml.merges", {"a b"});
     expect_load_error(w, "tokenizer.ggml.pre");
 }
 
 TEST(TokenizerMetadata, MissingMergesIsALoadError) {
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "ab"});
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "ab"});
     expect_load_error(w, "tokenizer.ggml.merges");
 }
 
 TEST(TokenizerMetadata, TinySyntheticBpeMergesByRank) {
     // Rank 0 "b c" beats rank 1 "a b": "abc" -> "a" + "bc", not "ab" + "c".
-    MetadataWriter w;
-    w.string_kv("tokenizer.ggml.model", "gpt2");
-    w.string_kv("tokenizer.ggml.pre", "gpt-2");
-    w.string_array_kv("tokenizer.ggml.tokens", {"a", "b", "c", "ab", "bc"});
-    w.string_array_kv("tokenizer.ggml.merges", {"b c", "a b"});
-    const std::vector<uint8_t> bytes = w.finish();
+    GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "gpt-2");
+    w.add_string_array("tokenizer.ggml.tokens", {"a", "b", "c", "ab", "bc"});
+    w.add_string_array("tokenizer.ggml.merges", {"b c", "a b"});
+    const std::vector<uint8_t> bytes = w.build().bytes;
     const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), "synthetic.gguf");
     const auto tok = Tokenizer::from_gguf(*file);
     EXPECT_EQ(tok->encode("abc", false, false), (std::vector<int32_t>{0, 4}));

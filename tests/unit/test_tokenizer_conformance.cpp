@@ -89,8 +89,8 @@ TEST_P(LlamaCppVectors, IdsMatchExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Vocab, LlamaCppVectors,
                          ::testing::Values("gpt-2", "llama-spm", "phi-3", "deepseek-llm", "starcoder"),
-                         [](const auto& info) {
-                             std::string name = info.param;
+                         [](const ::testing::TestParamInfo<const char*>& param) {
+                             std::string name = param.param;
                              for (char& c : name) {
                                  if (c == '-') c = '_';
                              }

@@ -33,6 +33,24 @@ Stats stats(std::vector<double> v) {
     return {median, v.front(), v.back()};
 }
 
+// The text as a JSON string literal's contents.
+std::string json_escape(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 int run_bench(const std::vector<std::string>& args) {
     std::string model_path;
     int device = 0, n_prompt = 512, n_gen = 128, reps = 5;
@@ -111,8 +129,8 @@ int run_bench(const std::vector<std::string>& args) {
             "\"load_ms\": %.1f, \"prefill_tps\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}, "
             "\"decode_tps\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}, \"peak_rss_mib\": %.1f, "
             "\"device_memory_mib\": %.1f}\n",
-            model_path.c_str(), tr.backend().name().c_str(), threads, n_prompt, n_gen, reps, load_s * 1e3, pf.median,
-            pf.min, pf.max, dc.median, dc.min, dc.max, rss_mib, device_mib);
+            json_escape(model_path).c_str(), json_escape(tr.backend().name()).c_str(), threads, n_prompt, n_gen, reps,
+            load_s * 1e3, pf.median, pf.min, pf.max, dc.median, dc.min, dc.max, rss_mib, device_mib);
     } else {
         std::printf("model    %s\ndevice   %s (%d threads)\nload     %.1f ms\n", model_path.c_str(),
                     tr.backend().name().c_str(), threads, load_s * 1e3);

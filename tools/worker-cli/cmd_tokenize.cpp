@@ -11,6 +11,7 @@
 #include "command.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
 
 namespace worker::cli {
 namespace {
@@ -28,8 +29,21 @@ std::string read_file(const std::string& path) {
 // bytes and partial UTF-8 characters stay visible.
 std::string quoted(const std::string& bytes) {
     std::string out = "'";
-    for (unsigned char c : bytes) {
+    for (size_t i = 0; i < bytes.size();) {
+        const auto c = static_cast<unsigned char>(bytes[i]);
         char buf[8];
+        if (c >= 0x80) {
+            // Whole characters print as they are, stray bytes as \xNN.
+            if (const size_t n = tokenizer::utf8_valid_length(bytes, i); n > 0) {
+                out.append(bytes, i, n);
+                i += n;
+            } else {
+                std::snprintf(buf, sizeof buf, "\\x%02X", c);
+                out += buf;
+                ++i;
+            }
+            continue;
+        }
         if (c == '\\' || c == '\'') {
             out += '\\';
             out += static_cast<char>(c);
@@ -45,6 +59,7 @@ std::string quoted(const std::string& bytes) {
         } else {
             out += static_cast<char>(c);
         }
+        ++i;
     }
     return out + "'";
 }

@@ -1,0 +1,108 @@
+// worker-cli info -m MODEL: what a GGUF file holds, without loading it onto a
+// device (vocabulary-only files work too).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "gguf/gguf_file.h"
+#include "gguf/summary.h"
+
+namespace worker::cli {
+namespace {
+
+std::string human_bytes(uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", v, units[u]);
+    return buf;
+}
+
+std::string human_count(uint64_t n) {
+    char buf[32];
+    if (n >= 1000000000ull) {
+        std::snprintf(buf, sizeof buf, "%.2f B", static_cast<double>(n) / 1e9);
+    } else if (n >= 1000000ull) {
+        std::snprintf(buf, sizeof buf, "%.2f M", static_cast<double>(n) / 1e6);
+    } else if (n >= 1000ull) {
+        std::snprintf(buf, sizeof buf, "%.2f K", static_cast<double>(n) / 1e3);
+    } else {
+        std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+    }
+    return buf;
+}
+
+const char* or_none(const std::string& s) { return s.empty() ? "(none)" : s.c_str(); }
+
+int run_info(const std::vector<std::string>& args) {
+    std::string path;
+    bool all_metadata = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if ((args[i] == "-m" || args[i] == "--model") && i + 1 < args.size()) {
+            path = args[++i];
+        } else if (args[i] == "--metadata") {
+            all_metadata = true;
+        } else {
+            throw UsageError{"usage: worker-cli info -m MODEL.gguf [--metadata]  (unexpected '" + args[i] + "')"};
+        }
+    }
+    if (path.empty()) throw UsageError{"usage: worker-cli info -m MODEL.gguf [--metadata]"};
+
+    const auto file = gguf::File::open(path);
+    const gguf::Summary s = gguf::summarize(*file);
+    std::printf("file:            %s\n", path.c_str());
+    std::printf("format:          GGUF v%u, %s, alignment %u, data at offset %llu\n", file->version(),
+                human_bytes(file->file_size()).c_str(), file->alignment(),
+                static_cast<unsigned long long>(file->data_section_offset()));
+    std::printf("architecture:    %s\n", or_none(s.architecture));
+    std::printf("name:            %s\n", or_none(s.name));
+    std::printf("parameters:      %s (%llu)\n", human_count(s.parameter_count).c_str(),
+                static_cast<unsigned long long>(s.parameter_count));
+    if (s.file_type) {
+        std::printf("file type:       %s (%u)\n", gguf::file_type_name(*s.file_type), *s.file_type);
+    } else {
+        std::printf("file type:       (not stated)\n");
+    }
+    if (s.context_length) {
+        std::printf("context length:  %llu\n", static_cast<unsigned long long>(*s.context_length));
+    } else {
+        std::printf("context length:  (not stated)\n");
+    }
+    std::printf("vocabulary:      %llu tokens, tokenizer %s", static_cast<unsigned long long>(s.vocab_size),
+                or_none(s.tokenizer_model));
+    if (!s.tokenizer_pre.empty()) std::printf(" (pre-tokenizer %s)", s.tokenizer_pre.c_str());
+    std::printf("\n");
+    std::printf("tensors:         %llu, %s\n", static_cast<unsigned long long>(s.tensor_count),
+                human_bytes(s.tensor_bytes).c_str());
+    if (!s.types.empty()) {
+        std::printf("  %-8s %8s %14s %16s\n", "type", "tensors", "elements", "bytes");
+        for (const gguf::TypeUsage& u : s.types) {
+            std::printf("  %-8s %8llu %14llu %16llu  (%s)\n", type_traits(u.type).name,
+                        static_cast<unsigned long long>(u.tensors), static_cast<unsigned long long>(u.elements),
+                        static_cast<unsigned long long>(u.bytes), human_bytes(u.bytes).c_str());
+        }
+    }
+    if (!s.hyper_parameters.empty()) {
+        std::printf("hyper-parameters:\n");
+        for (const auto& [key, value] : s.hyper_parameters) std::printf("  %-44s %s\n", key.c_str(), value.c_str());
+    }
+    if (all_metadata) {
+        std::printf("metadata (%zu keys):\n", file->metadata().size());
+        for (const auto& [key, value] : file->metadata()) {
+            std::printf("  %-44s %s\n", key.c_str(), gguf::format_value(value).c_str());
+        }
+    }
+    return 0;
+}
+
+const bool registered = register_command(
+    {"info", "summarise a GGUF file: architecture, size, types, tokenizer, hyper-parameters", &run_info});
+
+}  // namespace
+}  // namespace worker::cli

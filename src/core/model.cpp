@@ -12,6 +12,10 @@ Model::Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File>
 std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::string& path) {
     fault::check(fault::Site::Boundary);
     auto file = gguf::File::open(path);
+    if (file->tensors().empty()) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path,
+             "' holds no tensors (a vocabulary-only GGUF file?): there are no weights to run");
+    }
     // Architecture first: an unsupported model is reported as such rather
     // than as whatever key or tensor it happens to lack.
     model::Config config = model::read_config(*file);

@@ -15,6 +15,7 @@
 #include "quant/dequant.h"
 #include "support/json.h"
 #include "support/test_models.h"
+#include "worker_ffi.h"
 
 namespace worker::test {
 namespace {
@@ -197,6 +198,29 @@ TEST(VocabOnlyFiles, SummaryMatchesTheGgufPackage) {
         EXPECT_TRUE(s.types.empty()) << name;
         EXPECT_EQ(file->metadata().size(), w["metadata_count"].as_u64()) << name;
     }
+}
+
+// cuda_load_model refuses them, saying why, and the context stays usable.
+TEST(VocabOnlyFiles, LoadingIsRefusedClearly) {
+    const Json want = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/models/vocab.json");
+    if (!std::filesystem::exists(shared_testdata("vocab"))) {
+        GTEST_SKIP() << "no " << shared_testdata("vocab") << " (shared test data is outside the repository)";
+    }
+    int err = -1;
+    CudaContext* ctx = cuda_init(WORKER_DEVICE_CPU, &err);
+    ASSERT_NE(ctx, nullptr);
+    for (const auto& [name, w] : want.members()) {
+        const std::string path = shared_testdata("vocab/" + name);
+        uint64_t bytes = 1;
+        EXPECT_EQ(cuda_load_model(ctx, path.c_str(), &bytes, &err), nullptr) << name;
+        EXPECT_EQ(err, CUDA_ERROR_MODEL_LOAD_FAILED) << name;
+        EXPECT_EQ(bytes, 0u) << name;
+        const std::string detail = cuda_last_error_detail();
+        EXPECT_NE(detail.find("holds no tensors"), std::string::npos) << detail;
+        EXPECT_NE(detail.find(name), std::string::npos) << detail;
+    }
+    EXPECT_TRUE(cuda_check_device_health(ctx, &err));
+    cuda_destroy(ctx);
 }
 
 TEST(Json, ParsesWhatTheOracleScriptsWrite) {

@@ -52,6 +52,16 @@ std::string json_escape(const std::string& text) {
 }
 
 int run_bench(const std::vector<std::string>& args) {
+    // `bench --tokenize ...` is the tokenizer benchmark (bench-tokenize).
+    if (std::find(args.begin(), args.end(), "--tokenize") != args.end()) {
+        std::vector<std::string> rest;
+        for (const std::string& a : args) {
+            if (a != "--tokenize") rest.push_back(a);
+        }
+        for (const Command& c : commands()) {
+            if (std::string(c.name) == "bench-tokenize") return c.run(rest);
+        }
+    }
     std::string model_path;
     int device = 0, n_prompt = 512, n_gen = 128, reps = 5;
     bool have_device = false, json = false;
@@ -73,7 +83,8 @@ int run_bench(const std::vector<std::string>& args) {
             json = true;
         } else {
             throw UsageError{"unknown option '" + a +
-                             "'\nusage: worker-cli bench -m MODEL [--device D] [-p 512] [-n 128] [-r 5] [--json]"};
+                             "'\nusage: worker-cli bench -m MODEL [--device D] [-p 512] [-n 128] [-r 5] [--json]\n"
+                             "       worker-cli bench --tokenize -m MODEL [-f FILE] [--runs N]"};
         }
     }
     if (n_prompt < 1 || n_gen < 1 || reps < 1) throw UsageError{"-p, -n and -r must be >= 1"};

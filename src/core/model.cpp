@@ -1,7 +1,10 @@
 #include "core/model.h"
 
+#include <chrono>
+
 #include "core/error.h"
 #include "core/fault.h"
+#include "core/log.h"
 #include "model/config.h"
 
 namespace worker {
@@ -11,7 +14,12 @@ Model::Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File>
 
 std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::string& path) {
     fault::check(fault::Site::Boundary);
+    const auto started = std::chrono::steady_clock::now();
+    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    log_info("load '", path, "': opening on ", context->is_cpu() ? "the CPU device" : str_cat("GPU ", context->device()));
     auto file = gguf::File::open(path);
+    log_info("load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
+             file->metadata().size(), " metadata keys parsed in ", seconds(), " s");
     if (file->tensors().empty()) {
         fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path,
              "' holds no tensors (a vocabulary-only GGUF file?): there are no weights to run");
@@ -33,6 +41,8 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
         // The CPU device uses the weights where the file is mapped: count them.
         for (const gguf::TensorInfo& t : file->tensors()) m->weight_bytes_ += t.n_bytes;
     }
+    log_info("load '", path, "': ", m->transformer_->config().arch_key, ", ", m->weight_bytes_,
+             " bytes of weights on ", m->transformer_->backend().name(), ", ready in ", seconds(), " s");
     return m;
 }
 

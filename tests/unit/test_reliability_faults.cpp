@@ -189,6 +189,57 @@ TEST_F(ReliabilityFaults, EveryAllocationOfAGenerationFailsCleanly) {
     EXPECT_GT(n, 5);
 }
 
+// The library's own allocation sites (model state, KV cache and activations;
+// on a GPU every cudaMalloc) fail one after the other, on the CPU device and,
+// when there is one, on GPU 0.
+class ReliabilityDeviceFaults : public ReliabilityFaults, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ReliabilityDeviceFaults, EveryDeviceAllocationFailsCleanly) {
+    const int device = GetParam();
+    if (device >= 0 && cuda_get_device_count() == 0) GTEST_SKIP() << "no CUDA device: cuda_get_device_count() returned 0";
+    int err = -1;
+    ContextPtr ctx(cuda_init(device, &err));
+    ASSERT_NE(ctx, nullptr) << cuda_last_error_detail();
+    ModelPtr reference_model(cuda_load_model(ctx.get(), path_.c_str(), nullptr, &err));
+    ASSERT_NE(reference_model, nullptr) << cuda_last_error_detail();
+    const auto reference = worker::test::generate_greedy(reference_model.get(), "hello world", 3);
+    ASSERT_EQ(reference.error, CUDA_SUCCESS) << reference.detail;
+    reference_model.reset();
+
+    uint64_t n = 1;
+    for (;; ++n) {
+        worker::fault::arm(worker::fault::Site::Allocation, n, worker::fault::Kind::WorkerError);
+        ModelPtr model(cuda_load_model(ctx.get(), path_.c_str(), nullptr, &err));
+        worker::test::Generation g;
+        if (model) g = worker::test::generate_greedy(model.get(), "hello world", 3);
+        const bool reached = worker::fault::count(worker::fault::Site::Allocation) >= n;
+        worker::fault::disarm_all();
+        if (!reached) {
+            ASSERT_NE(model, nullptr);
+            EXPECT_EQ(g.pieces, reference.pieces);
+            break;
+        }
+        if (!model) {
+            EXPECT_EQ(err, CUDA_ERROR_OUT_OF_MEMORY) << "n=" << n << ": " << cuda_last_error_detail();
+        } else {
+            EXPECT_EQ(g.error, CUDA_ERROR_OUT_OF_MEMORY) << "n=" << n << ": " << g.detail;
+            // The model stays usable: the next generation is the reference one.
+            const auto again = worker::test::generate_greedy(model.get(), "hello world", 3);
+            ASSERT_EQ(again.error, CUDA_SUCCESS) << "n=" << n << ": " << again.detail;
+            EXPECT_EQ(again.pieces, reference.pieces) << "n=" << n;
+        }
+    }
+    RecordProperty("allocation_sites_swept", static_cast<int>(n));
+    std::printf("swept %llu library allocation sites over a load and a generation on device %d\n",
+                static_cast<unsigned long long>(n), device);
+    EXPECT_GE(n, 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Devices, ReliabilityDeviceFaults, ::testing::Values(WORKER_DEVICE_CPU, 0),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                             return info.param < 0 ? std::string("Cpu") : std::string("Gpu0");
+                         });
+
 TEST_F(ReliabilityFaults, FileOpenFailureIsCleanAndRecoverable) {
     int err = -1;
     ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));

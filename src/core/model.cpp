@@ -20,10 +20,19 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
     auto file = gguf::File::open(path);
     log_info("load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
              file->metadata().size(), " metadata keys parsed in ", seconds(), " s");
-    if (file->tensors().empty()) {
-        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path,
-             "' holds no tensors (a vocabulary-only GGUF file?): there are no weights to run");
+    try {
+        return load_parsed(std::move(context), file, seconds);
+    } catch (const Error& e) {
+        // Whatever a vocabulary-only file lacks first, say what it is.
+        if (!file->tensors().empty()) throw;
+        fail(e.code(), "model file '", path,
+             "' holds no tensors (a vocabulary-only GGUF file?): there are no weights to run; ", e.message());
     }
+}
+
+std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file,
+                                          const std::function<double()>& seconds) {
+    const std::string& path = file->path();
     // Architecture first: an unsupported model is reported as such rather
     // than as whatever key or tensor it happens to lack.
     model::Config config = model::read_config(*file);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,6 +45,9 @@ public:
     void add_session_bytes(int64_t delta) { session_bytes_ += static_cast<uint64_t>(delta); }
 
 private:
+    // Everything after parsing: configuration, tokenizer, weights on the device.
+    static std::shared_ptr<Model> load_parsed(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file,
+                                              const std::function<double()>& seconds);
     Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file);
 
     std::shared_ptr<Context> context_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -49,6 +50,8 @@ TEST(ReliabilitySoak, StartNextFreeCyclesReturnToBaseline) {
     }
     const uint64_t after = cuda_get_process_vram_usage(ctx.get());
     RecordProperty("cycles", cycles);
+    std::printf("%d start/next/free cycles in %.0f s; resident memory %llu -> %llu bytes\n", cycles, budget,
+                static_cast<unsigned long long>(baseline), static_cast<unsigned long long>(after));
     EXPECT_GT(cycles, 50);
     // Allow allocator noise of 8 MiB, far below what per-cycle leaks of a KV
     // cache (or even of one token's state) over this many cycles would add.

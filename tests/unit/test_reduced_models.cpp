@@ -4,6 +4,7 @@
 // CPU device. The files the GPU suite is given (WORKER_REDUCED_MODELS_DIR) are
 // checked too when they are present.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -32,7 +33,8 @@ using worker::test::ReduceSpec;
 constexpr uint64_t kReducedBudgetBytes = 60'000'000;
 
 std::string temp_path(const std::string& name) {
-    const std::string dir = ::testing::TempDir() + "worker_reduced_models";
+    // Per process: ctest runs the tests of one fixture in parallel processes.
+    const std::string dir = ::testing::TempDir() + "worker_reduced_models_" + std::to_string(::getpid());
     std::filesystem::create_directories(dir);
     return dir + "/" + name;
 }

@@ -26,6 +26,9 @@ struct Inference::State {
     std::string pending;  // decoded text not yet handed out (may be the start of a stop string)
     std::deque<Piece> ready;
     bool finished = false;
+    // Set when a step failed: the KV cache may hold half a step, so the
+    // inference cannot go on (the model and other inferences are unaffected).
+    std::string failure;
 
     ~State() {
         if (model) model->add_session_bytes(-session_bytes);
@@ -173,8 +176,20 @@ Inference::~Inference() = default;
 
 const Inference::Piece* Inference::peek() {
     fault::check(fault::Site::Boundary);
-    while (state_->ready.empty() && !state_->finished) state_->step();
-    return state_->ready.empty() ? nullptr : &state_->ready.front();
+    State& s = *state_;
+    if (!s.failure.empty()) {
+        fail(CUDA_ERROR_INFERENCE_FAILED, "this inference cannot continue after an earlier failure: ", s.failure);
+    }
+    try {
+        while (s.ready.empty() && !s.finished) s.step();
+    } catch (const Error& e) {
+        s.failure = e.message();
+        throw;
+    } catch (const std::exception& e) {
+        s.failure = e.what();
+        throw;
+    }
+    return s.ready.empty() ? nullptr : &s.ready.front();
 }
 
 void Inference::pop() {

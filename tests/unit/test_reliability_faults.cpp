@@ -122,7 +122,14 @@ worker::test::Generation faulty_generation(CudaModel* model, const char* prompt,
         g.pieces.emplace_back(piece);
     }
     g.error = err;
-    if (err != CUDA_SUCCESS) g.detail = cuda_last_error_detail();
+    if (err != CUDA_SUCCESS) {
+        g.detail = cuda_last_error_detail();
+        // A failed step ends the inference: later calls say so, they do not
+        // resume from a half-written KV cache.
+        int again = -1;
+        EXPECT_FALSE(cuda_inference_next_token(r, piece, sizeof piece, nullptr, &again));
+        EXPECT_EQ(again, CUDA_ERROR_INFERENCE_FAILED) << cuda_last_error_detail();
+    }
     in_library([&] {
         cuda_inference_free(r);
         return 0;

@@ -155,15 +155,16 @@ public:
             // DOLLAR_ENDONLY: "$" means the end of the piece only, as in the
             // ECMAScript regexes llama.cpp runs (PCRE2 would also match before
             // a final newline).
-            pcre2_code* code =
-                pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                              PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &error, &error_offset, nullptr);
-            if (code == nullptr) {
+            // Owned at once: anything below may throw (bad_alloc) and must not leak it.
+            Code code(pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                    PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &error, &error_offset, nullptr));
+            if (!code) {
                 fail(CUDA_ERROR_MODEL_LOAD_FAILED, "pre-tokenizer pattern '", pattern, "' does not compile at offset ",
                      error_offset, ": ", pcre2_message(error));
             }
-            pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter when JIT is unavailable
-            codes_.emplace_back(code);
+            // Falls back to the interpreter when JIT is unavailable.
+            pcre2_jit_compile(code.get(), PCRE2_JIT_COMPLETE);
+            codes_.push_back(std::move(code));
         }
     }
 

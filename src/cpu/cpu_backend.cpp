@@ -66,7 +66,11 @@ public:
         const size_t rounded = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
         void* p = std::aligned_alloc(64, rounded);
         if (p == nullptr) fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot allocate ", bytes, " bytes for ", purpose);
-        return std::make_unique<HostBuffer>(p, bytes);
+        // Freed here if making its owner fails (bad_alloc).
+        std::unique_ptr<void, void (*)(void*)> guard(p, &std::free);
+        auto buffer = std::make_unique<HostBuffer>(p, bytes);
+        guard.release();
+        return buffer;
     }
     // Half precision, as llama.cpp's default cache: it halves the cache traffic,
     // and rounding where llama.cpp rounds keeps our logits close to its own.

@@ -196,7 +196,7 @@ void expect_load_error(const std::string& path, const std::string& needle) {
 TEST(ModelLoad, RefusesMissingOrMisshapenTensorsNamingThem) {
     test::SyntheticModelSpec spec;
     const auto file = gguf::File::open(synthetic(spec, "base"));
-    for (const std::string& broken : {"missing", "shape"}) {
+    for (const std::string broken : {"missing", "shape"}) {
         test::GgufWriter w;
         w.copy_metadata(*file, "");
         for (const gguf::TensorInfo& t : file->tensors()) {

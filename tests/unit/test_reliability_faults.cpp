@@ -243,8 +243,8 @@ TEST_P(ReliabilityDeviceFaults, EveryDeviceAllocationFailsCleanly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Devices, ReliabilityDeviceFaults, ::testing::Values(WORKER_DEVICE_CPU, 0),
-                         [](const ::testing::TestParamInfo<int>& info) {
-                             return info.param < 0 ? std::string("Cpu") : std::string("Gpu0");
+                         [](const ::testing::TestParamInfo<int>& device_info) {
+                             return device_info.param < 0 ? std::string("Cpu") : std::string("Gpu0");
                          });
 
 TEST_F(ReliabilityFaults, FileOpenFailureIsCleanAndRecoverable) {

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/context.h"
@@ -33,11 +35,11 @@ constexpr size_t kDequantChunkBytes = size_t{64} << 20;
 // recommends for Hopper; plenty for Ampere/Ada).
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
-// WORKER_CUDA_GRAPHS=1 captures decode steps in CUDA graphs (off by default
-// until it has been validated on a GPU).
+// Decode steps are captured once per session in a CUDA graph and replayed;
+// WORKER_CUDA_GRAPHS=0 launches every kernel of every step instead.
 bool graphs_requested() {
     const char* env = std::getenv("WORKER_CUDA_GRAPHS");
-    return env != nullptr && std::string(env) == "1";
+    return env == nullptr || std::string(env) != "0";
 }
 
 const char* type_name(GgmlType type) {
@@ -126,6 +128,7 @@ public:
             }
             readback_ = PinnedHost(sizeof(int32_t) * 2);
             flags_ = DeviceMemory(*ledger_, sizeof(int32_t) * 2, VramCategory::Scratch, "error flag");
+            position_ = DeviceMemory(*ledger_, sizeof(int32_t), VramCategory::Scratch, "decode step position");
             check_cuda(cudaMemsetAsync(flags_.get(), 0, sizeof(int32_t) * 2, stream_), "cudaMemsetAsync (flags)");
             check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (backend creation)");
         } catch (...) {
@@ -145,7 +148,7 @@ public:
 
     Tensor upload_weight(const gguf::File& file, const gguf::TensorInfo& info) override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         Tensor t;
         t.type = info.type;
         t.ne0 = static_cast<int64_t>(info.dims.empty() ? 1 : info.dims[0]);
@@ -178,7 +181,7 @@ public:
 
     std::unique_ptr<model::Buffer> allocate(size_t bytes, const char* purpose) override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         const char* what = purpose != nullptr ? purpose : "buffer";
         DeviceMemory memory(*ledger_, bytes, category_for(purpose), what);
         return std::make_unique<CudaBuffer>(ledger_, std::move(memory), bytes);
@@ -197,7 +200,7 @@ public:
 
     void write(const Tensor& dst, const void* host, size_t bytes) override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         check_copy(dst, bytes, "write");
         if (bytes == 0) return;
         check_cuda(cudaMemcpyAsync(dst.data, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (write)");
@@ -213,7 +216,7 @@ public:
 
     void read(const Tensor& src, void* host, size_t bytes) override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         check_copy(src, bytes, "read");
         if (bytes > 0) {
             check_cuda(cudaMemcpyAsync(host, src.data, bytes, cudaMemcpyDeviceToHost, stream_),
@@ -224,7 +227,7 @@ public:
 
     void synchronize() override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         finish("synchronize");
     }
 
@@ -242,8 +245,6 @@ public:
         if (!can_dequantize_on_device(table.type)) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "embed: table type ", type_name(table.type), " is not supported");
         }
-        // A decode step starts with the embedding of its one token.
-        if (n == 1) maybe_begin_capture();
         launch_embed(table.type, table.data, table.nb1, table.ne0, table.ne1, static_cast<const int32_t*>(ids.data),
                      n, f32(out), stride_of(out, 4, "embed", "out"), embed_flag(), stream_);
     }
@@ -322,7 +323,8 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "rope: row of ", x.ne0, " does not hold ", p.n_head, " heads of ",
                  p.head_dim, " rotating ", p.n_rot);
         }
-        launch_rope(f32(x), stride_of(x, 4, "rope", "x"), x.ne1, p.n_head, p.head_dim, p.n_rot, p.pos0, p.freq_base,
+        launch_rope(f32(x), stride_of(x, 4, "rope", "x"), x.ne1, p.n_head, p.head_dim, p.n_rot, p.pos0,
+                    step_position("rope", p.pos0), p.freq_base,
                     p.freq_scale, p.neox, stream_);
     }
 
@@ -339,7 +341,7 @@ public:
         }
         launch_copy_to_cache(f32(src), stride_of(src, 4, "copy_to_cache", "src"), src.ne0, src.ne1,
                              static_cast<uint16_t*>(cache.data), stride_of(cache, 2, "copy_to_cache", "cache"), pos,
-                             stream_);
+                             step_position("copy_to_cache", pos), stream_);
     }
 
     void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const model::AttentionParams& p,
@@ -372,6 +374,7 @@ public:
         a.n_head_kv = p.n_head_kv;
         a.head_dim = hd;
         a.pos0 = p.pos0;
+        a.pos_dev = step_position("attention", p.pos0);
         a.scale = p.scale;
         a.window = p.window;
         a.softcap = p.logit_softcap;
@@ -391,7 +394,7 @@ public:
     int32_t sample(const Tensor& logits, const sampling::Settings& settings, std::span<const int32_t> history,
                    double uniform) override {
         const OpScope scope(*this);
-        end_capture();
+        refuse_in_capture(__func__);
         require_type(logits, GgmlType::F32, "sample", "logits");
         const int64_t n = logits.ne0;
         if (n <= 0) fail(CUDA_ERROR_INFERENCE_FAILED, "sample: empty logits");
@@ -449,73 +452,138 @@ private:
         int exceptions_;
     };
 
-    // Decode steps (one token) after the first are captured, from the
-    // embedding to the next read, sample, synchronize, write or allocation,
-    // and launched as one graph: the previous step's executable graph is
-    // updated in place when only kernel parameters (positions, buffers)
-    // changed, else instantiated anew.
-    void maybe_begin_capture() {
-        if (!graphs_enabled_ || capturing_) return;
-        if (decode_steps_++ == 0) return;  // the first decode step runs eagerly
-        // Nothing may be allocated during a capture: size the one scratch
-        // buffer a decode step uses (8-bit activations) for the widest weight.
-        ensure(q8_, static_cast<size_t>(std::max<int64_t>(max_weight_cols_ / 32, 1)) * sizeof(BlockQ8Act),
-               "quantized activations");
+public:
+    // ---- decode steps in CUDA graphs ----------------------------------------------
+
+    // The first decode step of a session runs eagerly (it sizes the scratch
+    // buffers a step uses); the second is captured into a graph, which is
+    // instantiated once and launched; every later step only writes the new
+    // position to device memory and replays that graph — the forward pass is
+    // not even recorded. The kernels of a captured step read the position
+    // from `position_` (rope, copy_to_cache, attention; the attention's key
+    // count and splits follow from it on the device), and everything else a
+    // step touches sits at fixed addresses for the life of the session.
+    void decode_step(uint64_t session, int32_t pos, const std::function<void()>& record) override {
+        {
+            const OpScope scope(*this);
+            refuse_in_capture("decode_step");
+        }
+        if (!graphs_enabled_) {
+            record();
+            return;
+        }
+        StepGraph& graph = graphs_[session];
+        if (graph.exec != nullptr) {
+            const OpScope scope(*this);
+            launch_set_position(static_cast<int32_t*>(position_.get()), pos, stream_);
+            check_cuda(cudaGraphLaunch(graph.exec, stream_), "cudaGraphLaunch (decode step)");
+            ++graph_stats_.launches;
+            ++graph_stats_.replays;
+            return;
+        }
+        if (!graph.warm) {
+            record();
+            graph.warm = true;
+            return;
+        }
+        capture_step(graph, pos, record);
+    }
+
+    void forget_session(uint64_t session) noexcept override {
+        const auto it = graphs_.find(session);
+        if (it == graphs_.end()) return;
+        if (it->second.exec != nullptr) {
+            cudaSetDevice(device_);
+            // The session's memory is freed next: let a replay still running finish.
+            cudaStreamSynchronize(stream_);
+            cudaGraphExecDestroy(it->second.exec);
+        }
+        graphs_.erase(it);
+    }
+
+private:
+    struct StepGraph {
+        bool warm = false;                 // an eager step has sized the scratch buffers
+        cudaGraphExec_t exec = nullptr;    // the captured step
+    };
+
+    void capture_step(StepGraph& graph, int32_t pos, const std::function<void()>& record) {
+        activate();
+        // The position the replays overwrite, in stream order before the step.
+        launch_set_position(static_cast<int32_t*>(position_.get()), pos, stream_);
         check_cuda(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
         capturing_ = true;
         capture_failed_ = false;
-    }
-
-    void end_capture() {
-        if (!capturing_) return;
-        capturing_ = false;
-        cudaGraph_t graph = nullptr;
-        const cudaError_t status = cudaStreamEndCapture(stream_, &graph);
-        if (capture_failed_ || status != cudaSuccess || graph == nullptr) {
-            // An op of the step failed and has reported it; drop what was captured.
-            if (graph != nullptr) cudaGraphDestroy(graph);
+        capture_pos_ = pos;
+        cudaGraph_t captured = nullptr;
+        try {
+            record();
+        } catch (...) {
+            capturing_ = false;
+            cudaStreamEndCapture(stream_, &captured);
+            if (captured != nullptr) cudaGraphDestroy(captured);
             cudaGetLastError();
-            capture_failed_ = false;
             ++graph_stats_.abandoned;
-            if (status != cudaSuccess) check_cuda(status, "cudaStreamEndCapture (decode step)");
-            return;
+            throw;
         }
+        capturing_ = false;
+        const cudaError_t status = cudaStreamEndCapture(stream_, &captured);
         struct GraphOwner {
             cudaGraph_t g;
-            ~GraphOwner() { cudaGraphDestroy(g); }
-        } owner{graph};
-        if (graph_exec_ != nullptr) {
-            cudaGraphExecUpdateResultInfo info{};
-            if (cudaGraphExecUpdate(graph_exec_, graph, &info) == cudaSuccess) {
-                ++graph_stats_.updates;
-            } else {
-                cudaGetLastError();  // topology changed: instantiate anew
-                cudaGraphExecDestroy(graph_exec_);
-                graph_exec_ = nullptr;
+            ~GraphOwner() {
+                if (g != nullptr) cudaGraphDestroy(g);
+            }
+        } owner{captured};
+        if (status != cudaSuccess || captured == nullptr || capture_failed_) {
+            ++graph_stats_.abandoned;
+            check_cuda(status != cudaSuccess ? status : cudaErrorStreamCaptureInvalidated,
+                       "cudaStreamEndCapture (decode step)");
+        }
+        check_cuda(cudaGraphInstantiate(&graph.exec, captured, 0), "cudaGraphInstantiate (decode step)");
+        ++graph_stats_.instantiations;
+        check_cuda(cudaGraphLaunch(graph.exec, stream_), "cudaGraphLaunch (decode step)");
+        ++graph_stats_.launches;
+    }
+
+    // Inside a capture, where the position a kernel must read from device
+    // memory (so that replays can change it); null outside one.
+    const int32_t* step_position(const char* op, int64_t host_pos) const {
+        if (!capturing_) return nullptr;
+        if (host_pos != capture_pos_) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, op, ": position ", host_pos, " inside a decode step at position ",
+                 capture_pos_, " cannot be captured in a graph");
+        }
+        return static_cast<const int32_t*>(position_.get());
+    }
+
+    // Operations that synchronise, copy from the host or allocate end a step:
+    // inside a captured step they are an error of the forward pass.
+    void refuse_in_capture(const char* what) const {
+        if (capturing_) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "GPU ", device_, ": ", what,
+                 " inside a decode step that is being captured in a CUDA graph");
+        }
+    }
+
+    // Executable graphs point at the scratch buffers: when one is replaced,
+    // every graph is dropped and re-captured on its session's next step.
+    void drop_graphs() noexcept {
+        for (auto& [session, graph] : graphs_) {
+            if (graph.exec != nullptr) {
+                cudaGraphExecDestroy(graph.exec);
+                graph.exec = nullptr;
+                ++graph_stats_.dropped;
             }
         }
-        if (graph_exec_ == nullptr) {
-            check_cuda(cudaGraphInstantiate(&graph_exec_, graph, 0), "cudaGraphInstantiate (decode step)");
-            ++graph_stats_.instantiations;
-        }
-        check_cuda(cudaGraphLaunch(graph_exec_, stream_), "cudaGraphLaunch (decode step)");
-        ++graph_stats_.launches;
     }
 
     int* embed_flag() const { return static_cast<int*>(flags_.get()); }
 
     void destroy() noexcept {
         cudaSetDevice(device_);
-        if (capturing_) {
-            cudaGraph_t graph = nullptr;
-            cudaStreamEndCapture(stream_, &graph);
-            if (graph != nullptr) cudaGraphDestroy(graph);
-            capturing_ = false;
-            cudaGetLastError();
-        }
-        if (graph_exec_ != nullptr) cudaGraphExecDestroy(graph_exec_);
-        graph_exec_ = nullptr;
         if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+        drop_graphs();
+        graphs_.clear();
         weights_.clear();
         q8_ = DeviceMemory();
         f16_x_ = DeviceMemory();
@@ -526,6 +594,7 @@ private:
         history_ = DeviceMemory();
         attention_partial_ = DeviceMemory();
         flags_ = DeviceMemory();
+        position_ = DeviceMemory();
         for (cudaEvent_t& e : staging_free_) {
             if (e != nullptr) cudaEventDestroy(e);
             e = nullptr;
@@ -609,8 +678,10 @@ private:
             fail(CUDA_ERROR_INFERENCE_FAILED, "GPU ", device_, ": ", what, " would grow to ", bytes,
                  " bytes inside a captured decode step");
         }
-        // The old buffer may still be read by queued kernels.
+        // The old buffer may still be read by queued kernels, and captured
+        // steps point at it.
         check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (scratch growth)");
+        drop_graphs();
         buffer = DeviceMemory();
         buffer = DeviceMemory(*ledger_, bytes, VramCategory::Scratch, what);
         return buffer.get();
@@ -757,11 +828,12 @@ private:
     size_t sort_temp_bytes_ = 0;
     int64_t max_weight_cols_ = 0;
     const gguf::File* checked_file_ = nullptr;  // the file whose size was checked against free VRAM
+    DeviceMemory position_;  // the position a replayed decode step reads
     bool graphs_enabled_;
     bool capturing_ = false;
     bool capture_failed_ = false;
-    int64_t decode_steps_ = 0;
-    cudaGraphExec_t graph_exec_ = nullptr;
+    int64_t capture_pos_ = 0;
+    std::unordered_map<uint64_t, StepGraph> graphs_;  // by session
     GraphStats graph_stats_;
 };
 

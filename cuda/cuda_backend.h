@@ -39,13 +39,14 @@ size_t check_all_residency(const model::Backend& backend);
 // VRAM the backend holds, by category (all zero for another backend).
 VramUsage vram_usage(const model::Backend& backend);
 
-// What the decode-step CUDA graphs did (WORKER_CUDA_GRAPHS=1); all zero when
-// graphs are off or for another backend.
+// What the decode-step CUDA graphs did (on unless WORKER_CUDA_GRAPHS=0); all
+// zero when graphs are off or for another backend.
 struct GraphStats {
-    uint64_t launches = 0;        // decode steps run as a graph
-    uint64_t instantiations = 0;  // executable graphs built
-    uint64_t updates = 0;         // executable graphs updated in place
-    uint64_t abandoned = 0;       // captures dropped because an op failed
+    uint64_t launches = 0;        // decode steps run as a graph (the captured one included)
+    uint64_t instantiations = 0;  // steps captured and instantiated (once per session, again after a drop)
+    uint64_t replays = 0;         // steps that only replayed a session's graph
+    uint64_t dropped = 0;         // graphs dropped because a scratch buffer they use was replaced
+    uint64_t abandoned = 0;       // captures given up because an op failed
 };
 GraphStats graph_stats(const model::Backend& backend);
 

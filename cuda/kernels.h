@@ -24,14 +24,19 @@ void launch_scale(float* x, int64_t stride, int64_t cols, int64_t rows, float s,
 // weight may be null (no weight).
 void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, float eps, float* out, int64_t out_stride,
                      int64_t cols, int64_t rows, cudaStream_t stream);
+// pos_dev (here and below), when not null, points at the device int the
+// kernel reads the position from instead of the argument: a decode step
+// captured once in a CUDA graph and replayed with the position updated.
 void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                 float freq_base, float freq_scale, bool neox, cudaStream_t stream);
+                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, cudaStream_t stream);
 enum class Glu { Silu, GeluTanh };
 void launch_glu(Glu kind, const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
                 int64_t out_stride, int64_t cols, int64_t rows, cudaStream_t stream);
 // cache rows [pos, pos + rows) (IEEE half, row stride cache_stride) = src.
 void launch_copy_to_cache(const float* src, int64_t src_stride, int64_t cols, int64_t rows, uint16_t* cache,
-                          int64_t cache_stride, int64_t pos, cudaStream_t stream);
+                          int64_t cache_stride, int64_t pos, const int32_t* pos_dev, cudaStream_t stream);
+// *dst = value, in stream order (the position a replayed decode step reads).
+void launch_set_position(int32_t* dst, int32_t value, cudaStream_t stream);
 // out[i] = dequantized row ids[i] of the table. An id outside [0, table_rows)
 // writes zeros and sets *error_flag to 1.
 void launch_embed(GgmlType type, const void* table, size_t table_row_bytes, int64_t cols, int64_t table_rows,
@@ -83,6 +88,7 @@ struct AttentionLaunch {
     int n_head_kv;
     int head_dim;  // even, <= kMaxHeadDim
     int pos0;
+    const int32_t* pos_dev;  // not null: pos0 is read from here on the device
     float scale;
     int window;
     float softcap;
@@ -97,7 +103,11 @@ constexpr int64_t attention_partial_floats(int n_head, int head_dim) {
 // Splits a decode step over n_keys keys uses (1: none).
 int attention_splits(int64_t n_keys);
 // `partial`: attention_partial_floats() floats of scratch, or null to never
-// split.
+// split. With partial, a decode step (one query row) always takes the split
+// path, one split or many, so that it gives the same bits whether its key
+// count is known on the host (eager) or only on the device (a.pos_dev, a
+// replayed graph, which launches kMaxAttentionSplits blocks per head and
+// leaves the unused ones empty).
 void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t stream);
 
 // ---- sampling ---------------------------------------------------------------------------

@@ -5,10 +5,10 @@
 // Grouped-query attention maps head h to KV head h / (n_head / n_head_kv); a
 // sliding window limits the keys to (pos - window, pos].
 //
-// A decode step over a long context splits each head's keys among several
-// blocks (flash-decoding): each writes its partial maximum, sum and
+// A decode step splits each head's keys among several blocks when the
+// context is long (flash-decoding): each writes its partial maximum, sum and
 // unnormalised output, and a second kernel combines them, so a model with few
-// heads still fills the GPU.
+// heads still fills the GPU. Short contexts take the same path with one split.
 #include <cuda_fp16.h>
 
 #include <algorithm>
@@ -28,10 +28,24 @@ constexpr int kTile = 64;                                   // keys scored per s
 constexpr int kDimsPerThread = kMaxHeadDim / kThreads;      // output dims each thread accumulates
 constexpr int64_t kMinKeysPerSplit = 128;                   // decode: fewer keys are not worth splitting
 
+// Splits of a decode step over n_keys keys, and the keys each one takes
+// (the last may take fewer): the same on the host and on the device.
+__host__ __device__ inline int splits_for(int64_t n_keys) {
+    if (n_keys <= kMinKeysPerSplit) return 1;
+    const int64_t at_most = (n_keys + kMaxAttentionSplits - 1) / kMaxAttentionSplits;
+    const int64_t per_split = at_most > kMinKeysPerSplit ? at_most : kMinKeysPerSplit;
+    return static_cast<int>((n_keys + per_split - 1) / per_split);
+}
+__host__ __device__ inline int64_t keys_per_split(int64_t n_keys) {
+    const int splits = splits_for(n_keys);
+    return (n_keys + splits - 1) / splits;
+}
+
 // kPartial: blockIdx.y is the split of the one query row's keys, and the
 // block writes {max, sum, unnormalised output[head_dim]} to `partial`.
+// Splits past the last one the key count needs stay empty (sum 0).
 template <bool kPartial>
-__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, int keys_per_split, float* partial) {
+__global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, float* partial) {
     __shared__ float q_shared[kMaxHeadDim];
     __shared__ float scores[kTile];
 
@@ -39,12 +53,13 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, 
     const int64_t i = kPartial ? 0 : blockIdx.y;
     const int kvh = h / (a.n_head / a.n_head_kv);
     const int hd = a.head_dim;
-    const int64_t pos = a.pos0 + i;
+    const int64_t pos = (a.pos_dev != nullptr ? *a.pos_dev : a.pos0) + i;
     const int64_t first = a.window > 0 ? max(static_cast<int64_t>(0), pos - a.window + 1) : 0;
     int64_t begin = first, end = pos + 1;
     if constexpr (kPartial) {
-        begin = first + static_cast<int64_t>(blockIdx.y) * keys_per_split;
-        end = min(end, begin + keys_per_split);  // begin >= end: an empty split
+        const int64_t per_split = keys_per_split(end - first);
+        begin = first + static_cast<int64_t>(blockIdx.y) * per_split;
+        end = min(end, begin + per_split);  // begin >= end: an empty split
     }
     const int lane = threadIdx.x % 32;
     const int warp = threadIdx.x / 32;
@@ -150,11 +165,7 @@ __global__ void __launch_bounds__(kThreads) attention_combine_kernel(const float
 
 }  // namespace
 
-int attention_splits(int64_t n_keys) {
-    if (n_keys <= kMinKeysPerSplit) return 1;
-    const int64_t per_split = std::max<int64_t>(kMinKeysPerSplit, (n_keys + kMaxAttentionSplits - 1) / kMaxAttentionSplits);
-    return static_cast<int>((n_keys + per_split - 1) / per_split);
-}
+int attention_splits(int64_t n_keys) { return splits_for(n_keys); }
 
 void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t stream) {
     if (a.n_tokens <= 0) return;
@@ -170,25 +181,28 @@ void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t str
     if (reinterpret_cast<uintptr_t>(a.k_cache) % 4 != 0 || a.k_stride % 2 != 0 || a.head_dim % 2 != 0) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: K cache rows are not 4-byte aligned");
     }
-    // One query row over a long context: split the keys.
+    // One query row: split the keys (into one split when they are few), so
+    // that an eager step and a replayed one compute alike.
     if (a.n_tokens == 1 && partial != nullptr) {
-        const int64_t pos = a.pos0;
-        const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
-        const int64_t n_keys = pos + 1 - first;
-        const int splits = attention_splits(n_keys);
-        if (splits > 1) {
-            const int64_t per_split = (n_keys + splits - 1) / splits;
-            const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(splits));
-            attention_kernel<true><<<grid, kThreads, 0, stream>>>(a, static_cast<int>(per_split), partial);
-            check_launch("attention_kernel<split>");
-            attention_combine_kernel<<<static_cast<unsigned>(a.n_head), kThreads, 0, stream>>>(partial, splits,
-                                                                                             a.head_dim, a.out);
-            check_launch("attention_combine_kernel");
-            return;
+        int splits = kMaxAttentionSplits;  // the key count is only known on the device
+        if (a.pos_dev == nullptr) {
+            const int64_t pos = a.pos0;
+            const int64_t first = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+            splits = attention_splits(pos + 1 - first);
         }
+        const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(splits));
+        attention_kernel<true><<<grid, kThreads, 0, stream>>>(a, partial);
+        check_launch("attention_kernel<split>");
+        attention_combine_kernel<<<static_cast<unsigned>(a.n_head), kThreads, 0, stream>>>(partial, splits, a.head_dim,
+                                                                                         a.out);
+        check_launch("attention_combine_kernel");
+        return;
+    }
+    if (a.pos_dev != nullptr) {
+        fail(CUDA_ERROR_INFERENCE_FAILED, "attention: a position in device memory needs one query row and split storage");
     }
     const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens));
-    attention_kernel<false><<<grid, kThreads, 0, stream>>>(a, 0, nullptr);
+    attention_kernel<false><<<grid, kThreads, 0, stream>>>(a, nullptr);
     check_launch("attention_kernel");
 }
 

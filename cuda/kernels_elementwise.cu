@@ -57,8 +57,11 @@ __global__ void rms_norm_kernel(const float* x, int64_t xs, const float* w, floa
 // One thread per rotated pair; grid y covers rows. The angle of pair k is
 // the position multiplied k times by theta_scale (computed once on the host),
 // exactly as the CPU backend (and llama.cpp) forms it, so both round alike.
+// pos_dev, when not null, holds the position of row 0 instead of pos0 (a
+// decode step replayed from a CUDA graph).
 __global__ void rope_kernel(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                            float theta_scale, float freq_scale, bool neox) {
+                            const int32_t* pos_dev, float theta_scale, float freq_scale, bool neox) {
+    if (pos_dev != nullptr) pos0 = *pos_dev;
     const int half = n_rot / 2;
     const int64_t pair = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (pair >= static_cast<int64_t>(n_head) * half) return;
@@ -110,9 +113,10 @@ __global__ void glu_kernel(const float* gate, int64_t gs, const float* up, int64
 }
 
 __global__ void copy_to_cache_kernel(const float* src, int64_t ss, int64_t cols, int64_t rows, __half* cache,
-                                     int64_t cs, int64_t pos) {
+                                     int64_t cs, int64_t pos, const int32_t* pos_dev) {
     const int64_t c = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (c >= cols) return;
+    if (pos_dev != nullptr) pos = *pos_dev;
     for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) cache[(pos + r) * cs + c] = __float2half_rn(src[r * ss + c]);
 }
 
@@ -236,7 +240,7 @@ void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, floa
 }
 
 void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                 float freq_base, float freq_scale, bool neox, cudaStream_t stream) {
+                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, cudaStream_t stream) {
     const int64_t pairs = static_cast<int64_t>(n_head) * (n_rot / 2);
     if (pairs <= 0 || rows <= 0) return;
     constexpr int kRopeThreads = 128;
@@ -244,8 +248,8 @@ void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_di
                     static_cast<unsigned>(std::min<int64_t>(rows, 65535)));
     // Host float pow, as the CPU backend computes it.
     const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
-    rope_kernel<<<grid, kRopeThreads, 0, stream>>>(x, stride, rows, n_head, head_dim, n_rot, pos0, theta_scale,
-                                                   freq_scale, neox);
+    rope_kernel<<<grid, kRopeThreads, 0, stream>>>(x, stride, rows, n_head, head_dim, n_rot, pos0, pos_dev,
+                                                   theta_scale, freq_scale, neox);
     check_launch("rope_kernel");
 }
 
@@ -265,11 +269,20 @@ void launch_glu(Glu kind, const float* gate, int64_t gate_stride, const float* u
 }
 
 void launch_copy_to_cache(const float* src, int64_t src_stride, int64_t cols, int64_t rows, uint16_t* cache,
-                          int64_t cache_stride, int64_t pos, cudaStream_t stream) {
+                          int64_t cache_stride, int64_t pos, const int32_t* pos_dev, cudaStream_t stream) {
     if (cols <= 0 || rows <= 0) return;
     copy_to_cache_kernel<<<elementwise_grid(cols, rows), kThreads, 0, stream>>>(
-        src, src_stride, cols, rows, reinterpret_cast<__half*>(cache), cache_stride, pos);
+        src, src_stride, cols, rows, reinterpret_cast<__half*>(cache), cache_stride, pos, pos_dev);
     check_launch("copy_to_cache_kernel");
+}
+
+namespace {
+__global__ void set_position_kernel(int32_t* dst, int32_t value) { *dst = value; }
+}  // namespace
+
+void launch_set_position(int32_t* dst, int32_t value, cudaStream_t stream) {
+    set_position_kernel<<<1, 1, 0, stream>>>(dst, value);
+    check_launch("set_position_kernel");
 }
 
 void launch_f32_to_f16(const float* x, int64_t stride, int64_t cols, int64_t rows, uint16_t* out,

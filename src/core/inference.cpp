@@ -31,7 +31,14 @@ struct Inference::State {
     std::string failure;
 
     ~State() {
-        if (model) model->add_session_bytes(-session_bytes);
+        if (!model) return;
+        if (session) {
+            // The backend drops what it kept for the session (a captured
+            // decode step) while no other inference of the model steps.
+            std::lock_guard<std::mutex> lock(model->step_mutex());
+            session.reset();
+        }
+        model->add_session_bytes(-session_bytes);
     }
 
     void emit(std::string text) {

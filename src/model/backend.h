@@ -17,9 +17,10 @@
 //   asynchronously (CUDA); read() and synchronize() wait for everything before
 //   them. Host pointers passed to an op are read before the op returns.
 // - Positions (RopeParams::pos0, AttentionParams::pos0, copy_to_cache's pos)
-//   are host scalars that change every decode step: a backend that captures
-//   a step in a CUDA graph updates them in the instantiated graph (or keeps
-//   them in device memory it updates before each replay).
+//   are host scalars that change every decode step. A decode step is
+//   enqueued through decode_step(), which lets a backend capture the step
+//   once (the CUDA backend: in a graph whose kernels read the position from
+//   device memory) and replay it on later steps without the ops being called.
 // - A backend is not thread-safe: the Model serialises the forward steps of
 //   its inferences, so one backend (and its queue) serves every inference of
 //   one model.
@@ -30,6 +31,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -185,6 +187,23 @@ public:
     // head h / (n_head / n_head_kv). out = F32 [n][n_head * head_dim].
     virtual void attention(const Tensor& q, const Tensor& k_cache, const Tensor& v_cache, const AttentionParams& p,
                            const Tensor& out) = 0;
+
+    // ---- decode steps -------------------------------------------------------------
+    // Enqueues one decode step (one token at position `pos`) of the session
+    // `session`: `record` calls the step's ops. Every call for a session must
+    // record the same ops on the same tensors, with every position in them
+    // equal to `pos`; nothing in `record` may read, write, synchronize or
+    // allocate. A backend may therefore capture what `record` enqueues once
+    // and, on later calls for the same session, replay it at the new position
+    // without calling `record` at all. The default calls `record`.
+    virtual void decode_step(uint64_t session, int32_t pos, const std::function<void()>& record) {
+        (void)session;
+        (void)pos;
+        record();
+    }
+    // The session is gone (before its buffers are freed): drop what
+    // decode_step kept for it.
+    virtual void forget_session(uint64_t session) noexcept { (void)session; }
 
     // ---- sampling -------------------------------------------------------------
     // Picks the next token from one row of F32 logits. `history` holds the

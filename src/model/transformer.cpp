@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <atomic>
 #include <string>
 
 #include "core/error.h"
@@ -118,7 +119,8 @@ Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<
 
 std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t max_batch) {
     const Config& c = config_;
-    auto s = std::make_unique<Session>();
+    static std::atomic<uint64_t> next_id{1};
+    auto s = std::unique_ptr<Session>(new Session(*backend_, next_id.fetch_add(1)));
     s->capacity_ = capacity;
     s->max_batch_ = max_batch;
     Backend& b = *backend_;
@@ -161,6 +163,8 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
     return s;
 }
 
+Session::~Session() { backend_.forget_session(id_); }
+
 size_t Session::bytes() const {
     size_t total = 0;
     for (const auto& b : buffers_) total += b->size();
@@ -181,12 +185,19 @@ Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
     }
     const Tensor ids = s.ids.cols(0, n);
     backend_->write(ids, tokens.data(), tokens.size() * sizeof(int32_t));
-    if (config_.arch == Arch::Gemma3) {
-        forward_gemma3(s, n);
+    auto record = [&] {
+        if (config_.arch == Arch::Gemma3) {
+            forward_gemma3(s, n);
+        } else {
+            forward_llama(s, n);
+        }
+        logits_of_last(s, n);
+    };
+    if (n == 1) {
+        backend_->decode_step(s.id_, s.n_past_, record);
     } else {
-        forward_llama(s, n);
+        record();
     }
-    logits_of_last(s, n);
     s.n_past_ += n;
     return s.logits;
 }

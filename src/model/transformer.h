@@ -41,6 +41,10 @@ class Transformer;
 // will ever hold, and activations for the largest batch it evaluates.
 class Session {
 public:
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+    ~Session();
+
     int32_t capacity() const { return capacity_; }
     int32_t n_past() const { return n_past_; }
     // Device memory the session holds.
@@ -48,6 +52,10 @@ public:
 
 private:
     friend class Transformer;
+    Session(Backend& backend, uint64_t id) : backend_(backend), id_(id) {}
+
+    Backend& backend_;  // the transformer's, which outlives its sessions
+    uint64_t id_;       // unique for the life of the process: decode_step's key
     int32_t capacity_ = 0;
     int32_t max_batch_ = 0;
     int32_t n_past_ = 0;

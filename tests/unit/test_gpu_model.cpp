@@ -203,10 +203,9 @@ TEST(GpuModelReal, ReducedGemma3MatchesCpu) {
 
 // ---- CUDA graphs ------------------------------------------------------------------------
 
-// Greedy decode on one backend made with WORKER_CUDA_GRAPHS set to `graphs`:
-// the logits of every step.
-std::vector<std::vector<float>> decode_logits(const gguf::File& file, const Context& context, const char* graphs,
-                                              int steps, model::Backend** keep, std::unique_ptr<ModelRun>& run) {
+// A backend made with WORKER_CUDA_GRAPHS set to `graphs` ("0": every kernel
+// launched eagerly; "1": decode steps captured once per session and replayed).
+std::unique_ptr<model::Backend> backend_with_graphs(const Context& context, const char* graphs) {
     ::setenv("WORKER_CUDA_GRAPHS", graphs, 1);
     std::unique_ptr<model::Backend> backend;
     try {
@@ -216,54 +215,134 @@ std::vector<std::vector<float>> decode_logits(const gguf::File& file, const Cont
         throw;
     }
     ::unsetenv("WORKER_CUDA_GRAPHS");
-    run = std::make_unique<ModelRun>(file, std::move(backend));
-    *keep = &run->transformer->backend();
-    std::vector<int32_t> history = prompt_for(run->transformer->config().vocab_size);
-    run->step(history);
+    return backend;
+}
+
+// Greedy decode of `steps` tokens after a prompt, in one session of capacity
+// `capacity`: the logits of every step.
+std::vector<std::vector<float>> greedy_logits(model::Transformer& t, int32_t capacity, int steps) {
+    auto session = t.create_session(capacity, 16);
+    std::vector<int32_t> history = prompt_for(t.config().vocab_size);
+    Tensor last = t.forward(*session, history);
     std::vector<std::vector<float>> all;
     sampling::Settings greedy;
     greedy.temperature = 0.0f;
     for (int i = 0; i < steps; ++i) {
-        all.push_back(run->logits());
-        const int32_t id[1] = {run->sample(greedy, history, 0.0)};
+        std::vector<float> v(static_cast<size_t>(last.ne0));
+        t.backend().read(last, v.data(), v.size() * sizeof(float));
+        all.push_back(std::move(v));
+        const int32_t id[1] = {t.backend().sample(last, greedy, history, 0.0)};
         history.push_back(id[0]);
-        run->step(id);
+        last = t.forward(*session, id);
     }
     return all;
 }
 
-// The same kernels with the same parameters, launched one by one or replayed
-// from a graph, give bit-identical logits; and the graphs were used.
-TEST(GpuGraphs, DecodeStepsReplayedFromGraphsMatchEagerLaunchesExactly) {
+test::SyntheticModelSpec graph_spec(const char* arch) {
+    test::SyntheticModelSpec spec;
+    spec.arch = arch;
+    spec.name = "graphs";
+    spec.n_embd = 256;
+    spec.n_ff = 512;
+    spec.head_dim = 64;
+    spec.weight_type = GgmlType::Q4_K;
+    spec.embedding_type = GgmlType::Q8_0;
+    return spec;
+}
+
+// The same kernels, launched one by one or replayed from the one graph a
+// session captured, give bit-identical logits; the graph was captured once
+// and replayed on every later step. 300 steps take the attention past the
+// context length (128 keys) where a head's keys are split among blocks,
+// whose count the replayed graph works out on the device.
+TEST(GpuGraphs, DecodeStepsCapturedOnceAndReplayedMatchEagerLaunchesExactly) {
     WORKER_REQUIRE_GPU();
     for (const char* arch : {"llama", "gemma3"}) {
-        test::SyntheticModelSpec spec;
-        spec.arch = arch;
-        spec.name = "graphs";
-        spec.n_embd = 256;
-        spec.n_ff = 512;
-        spec.head_dim = 64;
-        spec.weight_type = GgmlType::Q4_K;
-        spec.embedding_type = GgmlType::Q8_0;
-        auto file = gguf::File::open(synthetic(spec));
+        auto file = gguf::File::open(synthetic(graph_spec(arch)));
         auto context = Context::create(0);
-        model::Backend* eager_backend = nullptr;
-        model::Backend* graph_backend = nullptr;
-        std::unique_ptr<ModelRun> eager_run, graph_run;
-        const auto eager = decode_logits(*file, *context, "0", 12, &eager_backend, eager_run);
-        const auto graphed = decode_logits(*file, *context, "1", 12, &graph_backend, graph_run);
-        ASSERT_EQ(eager.size(), graphed.size());
-        for (size_t i = 0; i < eager.size(); ++i) EXPECT_EQ(eager[i], graphed[i]) << arch << " step " << i;
+        const int steps = 300;
+        model::Transformer eager(*file, model::read_config(*file), backend_with_graphs(*context, "0"));
+        model::Transformer graphed(*file, model::read_config(*file), backend_with_graphs(*context, "1"));
+        const auto a = greedy_logits(eager, 320, steps);
+        const auto b = greedy_logits(graphed, 320, steps);
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << arch << " step " << i;
 #ifdef WORKER_HAVE_CUDA
-        const cuda::GraphStats on = cuda::graph_stats(*graph_backend);
-        const cuda::GraphStats off = cuda::graph_stats(*eager_backend);
+        const cuda::GraphStats on = cuda::graph_stats(graphed.backend());
+        const cuda::GraphStats off = cuda::graph_stats(eager.backend());
         EXPECT_EQ(off.launches, 0u);
-        EXPECT_GE(on.launches, 10u) << arch;
-        EXPECT_GE(on.instantiations, 1u) << arch;
+        EXPECT_EQ(off.instantiations, 0u);
+        // Decode steps: the first eager, the second captured, the rest replayed.
+        EXPECT_EQ(on.instantiations, 1u) << arch;
+        EXPECT_EQ(on.replays, static_cast<uint64_t>(steps - 2)) << arch;
+        EXPECT_EQ(on.launches, static_cast<uint64_t>(steps - 1)) << arch;
+        EXPECT_EQ(on.dropped, 0u) << arch;
         EXPECT_EQ(on.abandoned, 0u) << arch;
-        EXPECT_EQ(on.launches, on.instantiations + on.updates) << arch;
 #endif
     }
+}
+
+// Two sessions of one model stepping in turn keep one graph each, a longer
+// prefill that replaces the scratch buffers makes both re-capture, and a
+// session that ends takes its graph with it; every logit is still the
+// eager backend's.
+TEST(GpuGraphs, InterleavedSessionsAndScratchGrowthKeepExactLogits) {
+    WORKER_REQUIRE_GPU();
+    auto file = gguf::File::open(synthetic(graph_spec("llama")));
+    auto context = Context::create(0);
+    struct Run {
+        std::unique_ptr<model::Transformer> t;
+        std::vector<std::vector<float>> logits;
+    };
+    auto run = [&](const char* graphs) {
+        Run r;
+        r.t = std::make_unique<model::Transformer>(*file, model::read_config(*file), backend_with_graphs(*context, graphs));
+        model::Transformer& t = *r.t;
+        const uint32_t vocab = t.config().vocab_size;
+        auto s1 = t.create_session(64, 8);
+        auto s2 = t.create_session(64, 40);
+        std::vector<int32_t> ids1 = prompt_for(vocab), ids2 = ids1;
+        ids2.push_back(static_cast<int32_t>(vocab / 2));
+        sampling::Settings greedy;
+        greedy.temperature = 0.0f;
+        auto step = [&](model::Session& s, std::vector<int32_t>& ids, std::span<const int32_t> tokens) {
+            const Tensor last = t.forward(s, tokens);
+            std::vector<float> v(static_cast<size_t>(last.ne0));
+            t.backend().read(last, v.data(), v.size() * sizeof(float));
+            r.logits.push_back(v);
+            ids.push_back(t.backend().sample(last, greedy, ids, 0.0));
+        };
+        step(*s1, ids1, ids1);
+        step(*s2, ids2, ids2);
+        for (int i = 0; i < 6; ++i) {
+            step(*s1, ids1, std::span<const int32_t>(&ids1.back(), 1));
+            step(*s2, ids2, std::span<const int32_t>(&ids2.back(), 1));
+        }
+        {
+            // A third session's 32-token prefill grows the 8-bit activation buffer.
+            auto s3 = t.create_session(64, 32);
+            std::vector<int32_t> ids3;
+            for (int i = 0; i < 32; ++i) ids3.push_back(static_cast<int32_t>((i * 37 + 5) % vocab));
+            step(*s3, ids3, std::vector<int32_t>(ids3));
+            for (int i = 0; i < 3; ++i) step(*s3, ids3, std::span<const int32_t>(&ids3.back(), 1));
+        }
+        for (int i = 0; i < 6; ++i) {
+            step(*s1, ids1, std::span<const int32_t>(&ids1.back(), 1));
+            step(*s2, ids2, std::span<const int32_t>(&ids2.back(), 1));
+        }
+        return r;
+    };
+    const Run eager = run("0");
+    const Run graphed = run("1");
+    ASSERT_EQ(eager.logits.size(), graphed.logits.size());
+    for (size_t i = 0; i < eager.logits.size(); ++i) ASSERT_EQ(eager.logits[i], graphed.logits[i]) << "call " << i;
+#ifdef WORKER_HAVE_CUDA
+    const cuda::GraphStats on = cuda::graph_stats(graphed.t->backend());
+    EXPECT_GE(on.dropped, 2u);             // both sessions' graphs, at the growth
+    EXPECT_GE(on.instantiations, 4u);      // each session captured twice (s3 once more)
+    EXPECT_GT(on.replays, 10u);
+    EXPECT_EQ(on.abandoned, 0u);
+#endif
 }
 
 // ---- through the C ABI ------------------------------------------------------------

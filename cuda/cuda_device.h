@@ -10,10 +10,12 @@ int device_count() noexcept;
 // Makes `device` current on this thread and initialises its primary context.
 // Throws Error on failure.
 void init_device(int device);
-// Total minus free memory of the device as the driver reports it.
-uint64_t used_device_memory(int device);
+// Bytes this process holds on the device through the library (every live
+// allocation of every model and inference on it).
+uint64_t process_device_memory(int device);
 // Throws Error(CUDA_ERROR_KERNEL_LAUNCH_FAILED or CUDA_ERROR_UNKNOWN) when a
-// sticky error is pending or a synchronising round-trip fails.
-void check_device_health(int device);
+// sticky error is pending, a small copy round-trip fails, or the device does
+// not complete it within `timeout_ms` (an unresponsive device).
+void check_device_health(int device, int timeout_ms);
 
 }  // namespace worker::cuda

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/fault.h"
@@ -19,6 +21,33 @@ const char* category_name(VramCategory category) {
         case VramCategory::Scratch: return "scratch";
         default: return "unknown";
     }
+}
+
+namespace {
+
+// Process-wide bytes by device, for cuda_get_process_vram_usage.
+std::mutex process_mutex;
+std::map<int, uint64_t>& process_bytes() {
+    static std::map<int, uint64_t> bytes;
+    return bytes;
+}
+
+void add_process_bytes(int device, size_t bytes, bool add) noexcept {
+    std::lock_guard<std::mutex> lock(process_mutex);
+    try {
+        uint64_t& total = process_bytes()[device];
+        total = add ? total + bytes : total - std::min<uint64_t>(total, bytes);
+    } catch (...) {
+        // Only the map node allocation can throw; the figure is then left as it was.
+    }
+}
+
+}  // namespace
+
+uint64_t process_device_bytes(int device) {
+    std::lock_guard<std::mutex> lock(process_mutex);
+    const auto it = process_bytes().find(device);
+    return it == process_bytes().end() ? 0 : it->second;
 }
 
 VramUsage VramLedger::usage() const {
@@ -103,13 +132,18 @@ DeviceMemory::DeviceMemory(VramLedger& ledger, size_t bytes, VramCategory catego
         cudaFree(ptr);
         throw;
     }
+    if (cudaGetDevice(&device_) != cudaSuccess) {
+        cudaGetLastError();
+        device_ = -1;
+    }
+    add_process_bytes(device_, rounded, true);
     ledger_ = &ledger;
     ptr_ = ptr;
     size_ = rounded;
 }
 
 DeviceMemory::DeviceMemory(DeviceMemory&& other) noexcept
-    : ledger_(other.ledger_), ptr_(other.ptr_), size_(other.size_) {
+    : ledger_(other.ledger_), device_(other.device_), ptr_(other.ptr_), size_(other.size_) {
     other.ledger_ = nullptr;
     other.ptr_ = nullptr;
     other.size_ = 0;
@@ -119,6 +153,7 @@ DeviceMemory& DeviceMemory::operator=(DeviceMemory&& other) noexcept {
     if (this != &other) {
         release();
         ledger_ = other.ledger_;
+        device_ = other.device_;
         ptr_ = other.ptr_;
         size_ = other.size_;
         other.ledger_ = nullptr;
@@ -137,6 +172,7 @@ void DeviceMemory::release() noexcept {
     // will surface at the next checked call.
     cudaFree(ptr_);
     if (ledger_ != nullptr) ledger_->remove(ptr_);
+    add_process_bytes(device_, size_, false);
     ptr_ = nullptr;
     size_ = 0;
     ledger_ = nullptr;

@@ -78,9 +78,14 @@ private:
     void release() noexcept;
 
     VramLedger* ledger_ = nullptr;
+    int device_ = -1;
     void* ptr_ = nullptr;
     size_t size_ = 0;
 };
+
+// Bytes of every live DeviceMemory of this process on `device` (all
+// backends, all contexts): what the process holds through this library.
+uint64_t process_device_bytes(int device);
 
 // The environment's staging chunk size (WORKER_CUDA_STAGING_BYTES, default
 // 1 MiB, clamped to [64 KiB, 256 MiB]).

@@ -244,9 +244,12 @@ uint64_t cuda_get_vram_usage(CudaModel* model);
 /**
  * @brief Device memory this process holds on the context's device.
  *
- * On a CUDA device: total minus free memory of the device as the driver
- * reports it (which includes other processes on a shared GPU). On the CPU
- * device: the resident set size of the process.
+ * On a CUDA device: the bytes of every live device allocation this process
+ * made through the library on that device — weights, KV caches,
+ * activations and scratch of all its models and inferences, from any
+ * context on the device — but not the CUDA runtime's own context memory,
+ * nor what other libraries or processes allocate. 0 while nothing is loaded.
+ * On the CPU device: the resident set size of the process.
  *
  * @param ctx The context; NULL or a dead handle gives 0.
  * @return The byte count, or 0 when `ctx` is NULL or not live.
@@ -256,8 +259,10 @@ uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
 /**
  * @brief Checks that the context's device still works.
  *
- * On a CUDA device: no sticky error is pending and a small kernel round-trip
- * completes. On the CPU device: always healthy.
+ * On a CUDA device: no sticky error is pending and a 4-byte copy to the
+ * device and back completes, on a stream of its own, within
+ * `WORKER_HEALTH_TIMEOUT_MS` (default 10000) milliseconds: an unresponsive
+ * device is reported, not waited for. On the CPU device: always healthy.
  *
  * @param ctx The context. Required.
  * @param error_code Out: the result code. Required.
@@ -265,7 +270,8 @@ uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
  * @par Errors
  * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
  * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED, ::CUDA_ERROR_UNKNOWN: the device is
- *   in an error state; the detail gives the CUDA error.
+ *   in an error state (the detail gives the CUDA error) or did not answer
+ *   in time (the detail says "unresponsive").
  */
 bool cuda_check_device_health(CudaContext* ctx, int* error_code);
 

@@ -71,7 +71,7 @@ std::shared_ptr<Context> Context::create(int device) {
 
 uint64_t Context::process_memory_usage() const {
 #ifdef WORKER_HAVE_CUDA
-    if (!is_cpu()) return cuda::used_device_memory(device_);
+    if (!is_cpu()) return cuda::process_device_memory(device_);
 #endif
     return resident_set_bytes();
 }
@@ -79,7 +79,16 @@ uint64_t Context::process_memory_usage() const {
 void Context::check_health() const {
     fault::check(fault::Site::Boundary);
 #ifdef WORKER_HAVE_CUDA
-    if (!is_cpu()) cuda::check_device_health(device_);
+    if (!is_cpu()) {
+        // WORKER_HEALTH_TIMEOUT_MS: how long the device may take to answer (default 10 s).
+        int timeout_ms = 10000;
+        if (const char* env = std::getenv("WORKER_HEALTH_TIMEOUT_MS")) {
+            char* end = nullptr;
+            const long v = std::strtol(env, &end, 10);
+            if (end != env && *end == '\0' && v > 0 && v <= 3600000) timeout_ms = static_cast<int>(v);
+        }
+        cuda::check_device_health(device_, timeout_ms);
+    }
 #endif
 }
 

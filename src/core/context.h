@@ -21,7 +21,8 @@ public:
     // Worker threads of the CPU device: all cores, or WORKER_CPU_THREADS.
     int cpu_threads() const { return cpu_threads_; }
 
-    // CPU: resident set size of the process. GPU: used memory of the device.
+    // CPU: resident set size of the process. GPU: device memory this process
+    // holds through the library on the device (all models and inferences).
     uint64_t process_memory_usage() const;
     // Throws Error describing the fault when the device is not healthy.
     void check_health() const;

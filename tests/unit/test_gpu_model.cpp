@@ -534,23 +534,37 @@ TEST(GpuMemory, AllocationLargerThanTheGpuFailsCleanly) {
     EXPECT_NE(ok->data(), nullptr);
 }
 
-TEST(GpuMemory, ProcessVramReturnsToItsBaselineAfterUnload) {
+TEST(GpuMemory, ProcessVramCountsWhatTheModelsHoldAndReturnsToZero) {
     WORKER_REQUIRE_GPU();
     int err = -1;
     CudaContext* ctx = cuda_init(0, &err);
     ASSERT_NE(ctx, nullptr) << cuda_last_error_detail();
+    CudaContext* ctx2 = cuda_init(0, &err);
+    ASSERT_NE(ctx2, nullptr) << cuda_last_error_detail();
     const std::string path = synthetic_llama("baseline", 256);
-    // One load and unload first: the CUDA runtime and cuBLAS keep their own
-    // allocations after their first use.
-    cuda_unload_model(cuda_load_model(ctx, path.c_str(), nullptr, &err));
-    const uint64_t baseline = cuda_get_process_vram_usage(ctx);
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx), 0u);
     uint64_t used = 0;
     CudaModel* model = cuda_load_model(ctx, path.c_str(), &used, &err);
     ASSERT_NE(model, nullptr) << cuda_last_error_detail();
     EXPECT_GT(used, 0u);
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx), cuda_get_vram_usage(model));
+    // A second model through another context on the same device adds its bytes.
+    CudaModel* model2 = cuda_load_model(ctx2, path.c_str(), nullptr, &err);
+    ASSERT_NE(model2, nullptr) << cuda_last_error_detail();
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx), cuda_get_vram_usage(model) + cuda_get_vram_usage(model2));
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx2), cuda_get_process_vram_usage(ctx));
+    WorkerInferenceParams params = WORKER_INFERENCE_PARAMS_INIT;
+    params.max_tokens = 4;
+    InferenceResult* r = cuda_inference_start_ex(model, "Hello", &params, &err);
+    ASSERT_NE(r, nullptr) << cuda_last_error_detail();
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx), cuda_get_vram_usage(model) + cuda_get_vram_usage(model2));
+    cuda_inference_free(r);
     EXPECT_TRUE(cuda_check_vram_residency(model, &err)) << cuda_last_error_detail();
+    cuda_unload_model(model2);
     cuda_unload_model(model);
-    EXPECT_LE(cuda_get_process_vram_usage(ctx), baseline + (uint64_t{4} << 20));
+    EXPECT_EQ(cuda_get_process_vram_usage(ctx), 0u);
+    EXPECT_TRUE(cuda_check_device_health(ctx, &err)) << cuda_last_error_detail();
+    cuda_destroy(ctx2);
     cuda_destroy(ctx);
 }
 

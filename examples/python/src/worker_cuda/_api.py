@@ -156,8 +156,9 @@ class Context(_Owned):
 
     @property
     def process_vram_usage(self) -> int:
-        """Device memory this process holds on the device, in bytes (the
-        resident set size on the CPU device)."""
+        """Device memory this process holds on the device through the
+        library (every model and inference on it), in bytes; the resident
+        set size on the CPU device."""
         return int(library().cuda_get_process_vram_usage(self._live()))
 
     def check_device_health(self) -> bool:

@@ -69,8 +69,9 @@ impl Context {
             .ok_or_else(|| CudaError::Unknown("cuda_load_model returned NULL with success".into()))
     }
 
-    /// Device memory this process holds on the context's device, in bytes
-    /// (the resident set size on the CPU device).
+    /// Device memory this process holds on the context's device through the
+    /// library (every model and inference on it), in bytes; the resident set
+    /// size on the CPU device.
     pub fn process_vram_usage(&self) -> u64 {
         // SAFETY: `self.raw` is a live context.
         unsafe { sys::cuda_get_process_vram_usage(self.raw.as_ptr()) }

@@ -22,7 +22,9 @@ void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n) {
         float amax = 0.0f;
         for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        // 127 / amax rather than 1 / d: the two round differently, and this
+        // is how llama.cpp scales (quantize_row_q8_0 / q8_1).
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; ++j) {
             const int q = static_cast<int>(std::nearbyint(v[j] * id));
@@ -189,16 +191,17 @@ WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
     for (int64_t b = 0; b < n / 32; ++b) {
         const float* v = x + b * 32;
         __m256 q[4];
-        __m256 amax = _mm256_setzero_ps();
+        __m256 vmax = _mm256_setzero_ps();
         for (int k = 0; k < 4; ++k) {
             q[k] = _mm256_loadu_ps(v + 8 * k);
-            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, q[k]));
+            vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign_mask, q[k]));
         }
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        const float d = _mm_cvtss_f32(m) / 127.0f;
-        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const float amax = _mm_cvtss_f32(m);
+        const float d = amax / 127.0f;
+        const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
         __m256i i32[4];
         __m256i sum = _mm256_setzero_si256();
         for (int k = 0; k < 4; ++k) {

@@ -24,4 +24,33 @@ void round_to_f16(float* x, int64_t n);
 // dst[i] = half(src[i]), round to nearest even.
 void to_f16(const float* src, uint16_t* dst, int64_t n);
 
+// ---- llama.cpp's own rounding, reproduced bit for bit ----
+// llama.cpp's CPU backend (ggml) on an AVX-512 machine evaluates e^x with its
+// own polynomial, sums 16 lanes at a time and reduces them in a fixed tree.
+// The functions below give the same bits with AVX2 or plain C++, so that our
+// CPU forward pass reproduces llama.cpp's to the last bit on any x86-64.
+
+// ggml's e^x (ggml_v_expf, AVX-512 form): a degree-5 polynomial scaled by 2^n.
+float exp_ggml(float x);
+// y[i] = exp_ggml(x[i])
+void exp_ggml(const float* x, float* y, int64_t n);
+// y[i] = g[i] / (1 + exp_ggml(-g[i])) * u[i] over whole groups of 16 and with
+// the C library's expf for the n % 16 left over, as ggml_vec_swiglu_f32.
+void swiglu_ggml(const float* g, const float* u, float* y, int64_t n);
+// The sum of 16 floats in the order of _mm512_reduce_add_ps.
+float reduce16(const float* v);
+// scores[k] = q . rows[k] (the halves widened to float) for `count` rows
+// `stride` halves apart, summed as llama.cpp sums them: `lanes16` as its
+// batched F16 matrix product (one accumulator of 16 lanes; n % 16 == 0),
+// otherwise as ggml_vec_dot_f16 (four accumulators of 16 lanes over steps of
+// 64, the rest in double).
+void dot_f16_rows_ggml(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, bool lanes16,
+                       float* scores);
+// o[d] = sum_k w[k] * rows[k][d] for rows first..first+count-1 (k counts
+// from the cache's row 0, where llama.cpp's sums start), with the products
+// of row k in lane k % 16 (`lanes16`) or k % 64 (four accumulators of 16
+// lanes), reduced as llama.cpp reduces them. `acc` holds 64 * n floats.
+void wsum_f16_rows_ggml(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count, int64_t n,
+                        bool lanes16, float* acc, float* o);
+
 }  // namespace worker::cpu

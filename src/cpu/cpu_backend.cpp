@@ -116,8 +116,10 @@ public:
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per
-        // pass over a row where the CPU has a kernel for it.
-        const Dot4Fn dot4 = dot_kernel_isa() == std::string_view("scalar") ? nullptr : dot4_kernel(w.type);
+        // pass over a row. The groups of four start at the batch's first token
+        // and the rest go one by one, as in llama.cpp's batched kernels, whose
+        // sums the four-token kernels reproduce.
+        const Dot4Fn dot4 = dot4_kernel(w.type);
         constexpr int64_t kTile = 16;
         const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;
         const auto* wdata = static_cast<const char*>(w.data);
@@ -239,14 +241,26 @@ public:
             for (uint32_t h = 0; h < 65536; ++h) {
                 const float x = quant::fp16_to_f32(static_cast<uint16_t>(h));
                 constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+                // The inner term fused as the compiler contracts ggml_gelu_f32.
+                const float inner = std::fma(0.044715f * x, x, 1.0f);
+                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * inner));
                 gelu_table_[h] = quant::fp16_to_f32(quant::f32_to_fp16(y));
             }
         }
-        gated(gate, up, out, [this](float g) {
-            if (g <= -10.0f) return 0.0f;
-            if (g >= 10.0f) return g;
-            return gelu_table_[quant::f32_to_fp16(g)];
+        require_f32(gate, "glu", "gate");
+        require_f32(up, "glu", "up");
+        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
+            const float* g = row_f32(gate, i);
+            const float* u = row_f32(up, i);
+            float* o = row_f32(out, i);
+            for (int64_t j = 0; j < gate.ne0; ++j) {
+                // Far below zero the result is +0 itself, not 0 times u (-0 for a negative u).
+                if (g[j] <= -10.0f) {
+                    o[j] = 0.0f;
+                } else {
+                    o[j] = (g[j] >= 10.0f ? g[j] : gelu_table_[quant::f32_to_fp16(g[j])]) * u[j];
+                }
+            }
         });
     }
 
@@ -378,18 +392,6 @@ private:
         }
         pool_.parallel_for(rows, 1, [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) fn(i);
-        });
-    }
-
-    template <typename Act>
-    void gated(const Tensor& gate, const Tensor& up, const Tensor& out, Act act) {
-        require_f32(gate, "glu", "gate");
-        require_f32(up, "glu", "up");
-        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
-            const float* g = row_f32(gate, i);
-            const float* u = row_f32(up, i);
-            float* o = row_f32(out, i);
-            for (int64_t j = 0; j < gate.ne0; ++j) o[j] = act(g[j]) * u[j];
         });
     }
 

@@ -112,44 +112,79 @@ float dot_q8_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     return acc;
 }
 
+// Q4_K as llama.cpp's repacked (8x8) kernels sum it: the integer totals
+// sum_j sc_j * (q . x)_j and sum_j m_j * bsum_j over `kGroup` sub-blocks are
+// scaled by d * dx and dmin * dx and accumulated, the second total subtracted
+// at the end. Its gemv (one token) takes a whole super-block per step
+// (kGroup 8), its gemm (groups of four tokens) a pair of sub-blocks (2).
+template <int kGroup>
 float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_K*>(w);
-    float acc = 0.0f;
+    float acc = 0.0f, acc_min = 0.0f;
     for (int64_t i = 0; i < nb / 8; ++i) {
         const float d = fp16_to_f32(b[i].d);
         const float dmin = fp16_to_f32(b[i].dmin);
-        for (int sb = 0; sb < 8; ++sb) {
-            const BlockQ8& xb = x[i * 8 + sb];
-            const uint8_t* q = b[i].qs + (sb / 2) * 32;
-            const int shift = (sb & 1) * 4;
-            int32_t s = 0;
-            for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
-            int sc, m;
-            q4k_scale_min(sb, b[i].scales, sc, m);
-            acc += xb.d * d * static_cast<float>(sc * s) - dmin * static_cast<float>(m) * xb.dsum;
+        const float dx = x[i * 8].d;
+        for (int g = 0; g < 8; g += kGroup) {
+            int32_t sum = 0, sum_min = 0;
+            for (int sb = g; sb < g + kGroup; ++sb) {
+                const BlockQ8& xb = x[i * 8 + sb];
+                const uint8_t* q = b[i].qs + (sb / 2) * 32;
+                const int shift = (sb & 1) * 4;
+                int32_t s = 0;
+                for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
+                int sc, m;
+                q4k_scale_min(sb, b[i].scales, sc, m);
+                sum += sc * s;
+                sum_min += m * (xb.bsum[0] + xb.bsum[1]);
+            }
+            acc = std::fma(static_cast<float>(sum), d * dx, acc);
+            acc_min = std::fma(static_cast<float>(sum_min), dmin * dx, acc_min);
         }
     }
-    return acc;
+    return acc - acc_min;
 }
 
+// The sum of 8 float lanes in the order of llama.cpp's hsum_float_8.
+inline float hsum8_scalar(const float* v) {
+    const float a0 = v[4] + v[0], a1 = v[5] + v[1], a2 = v[6] + v[2], a3 = v[7] + v[3];
+    return (a0 + a2) + (a1 + a3);
+}
+
+// Q6_K as ggml_vec_dot_q6_K_q8_K sums it on x86: per super-block, eight
+// integer lanes (lane l holds elements 4l..4l+3 of every 32, times their
+// scale, with the weights' 6-bit values unsigned) minus 32 * the scaled bsums
+// of sub-block l; each lane is scaled by dx * d into its own float
+// accumulator, and the eight are summed at the end.
 float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ6_K*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = fp16_to_f32(b[i].d);
+        int32_t lane[8] = {};
         for (int sb = 0; sb < 8; ++sb) {
             const int c = sb / 4, s = sb % 4;
             const BlockQ8& xb = x[i * 8 + sb];
-            int32_t total = 0;
-            for (int half = 0; half < 2; ++half) {
-                int32_t part = 0;
-                for (int l = half * 16; l < half * 16 + 16; ++l) part += (q6k_value(b[i], c, s, l) - 32) * xb.qs[l];
-                total += part * b[i].scales[c * 8 + s * 2 + half];
+            for (int l = 0; l < 8; ++l) {
+                int32_t p = 0;
+                for (int e = 4 * l; e < 4 * l + 4; ++e) p += q6k_value(b[i], c, s, e) * xb.qs[e];
+                lane[l] += p * b[i].scales[c * 8 + s * 2 + (l >= 4 ? 1 : 0)];
             }
-            acc += d * xb.d * static_cast<float>(total);
         }
+        for (int l = 0; l < 8; ++l) {
+            const BlockQ8& xb = x[i * 8 + l];
+            lane[l] -= 32 * (b[i].scales[2 * l] * xb.bsum[0] + b[i].scales[2 * l + 1] * xb.bsum[1]);
+        }
+        const float d = x[i * 8].d * fp16_to_f32(b[i].d);
+        for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lane[l]), acc[l]);
     }
-    return acc;
+    return hsum8_scalar(acc);
+}
+
+// Four tokens, each as the one-token kernel (`Dot`), or as llama.cpp's
+// batched kernel where that sums differently.
+template <float (*Dot)(const void*, const BlockQ8*, int64_t)>
+void dot4_scalar(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    for (int t = 0; t < 4; ++t) out[t] = Dot(w, x + t * xs, nb);
 }
 
 // ---- AVX2 kernels -------------------------------------------------------------
@@ -268,14 +303,16 @@ void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
         const float iscale = -127.0f / max;
         const float d = 1.0f / iscale;
         for (int sb = 0; sb < QK_K / 32; ++sb) {
-            int32_t sum = 0;
+            int32_t half_sum[2] = {0, 0};
             for (int j = 0; j < 32; ++j) {
                 const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
                 o[sb].qs[j] = static_cast<int8_t>(q);
-                sum += q;
+                half_sum[j / 16] += q;
             }
             o[sb].d = d;
-            o[sb].dsum = d * static_cast<float>(sum);
+            o[sb].dsum = d * static_cast<float>(half_sum[0] + half_sum[1]);
+            o[sb].bsum[0] = static_cast<int16_t>(half_sum[0]);
+            o[sb].bsum[1] = static_cast<int16_t>(half_sum[1]);
         }
     }
 }
@@ -316,9 +353,28 @@ DotFn dot_kernel_scalar(GgmlType type) {
         case GgmlType::Q8_0:
             return dot_q8_0_scalar;
         case GgmlType::Q4_K:
-            return dot_q4_k_scalar;
+            return dot_q4_k_scalar<8>;
         case GgmlType::Q6_K:
             return dot_q6_k_scalar;
+        default:
+            return nullptr;
+    }
+}
+
+Dot4Fn dot4_kernel_scalar(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q4_0:
+            return dot4_scalar<dot_q4_0_scalar>;
+        case GgmlType::Q4_1:
+            return dot4_scalar<dot_q4_1_scalar>;
+        case GgmlType::Q5_0:
+            return dot4_scalar<dot_q5_0_scalar>;
+        case GgmlType::Q8_0:
+            return dot4_scalar<dot_q8_0_scalar>;
+        case GgmlType::Q4_K:
+            return dot4_scalar<dot_q4_k_scalar<2>>;
+        case GgmlType::Q6_K:
+            return dot4_scalar<dot_q6_k_scalar>;
         default:
             return nullptr;
     }
@@ -339,8 +395,7 @@ Dot4Fn dot4_kernel(GgmlType type) {
     if (vnni_ok) return vnni::dot4_for(type);
     if (avx2_ok) return avx2::dot4_for(type);
 #endif
-    (void)type;
-    return nullptr;
+    return dot4_kernel_scalar(type);
 }
 
 DotFn dot_kernel_avx2(GgmlType type) {

@@ -26,7 +26,8 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
     ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
     ap.head_dim = hd;
     ap.pos0 = pos0;
-    ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float query_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    ap.scale = 1.0f;
 
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
@@ -57,6 +58,9 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
         b.rope(k, rope_k);
         debug_dump(b, "Qrope", static_cast<int>(il), q);
         debug_dump(b, "Krope", static_cast<int>(il), k);
+        // Like llama.cpp, scale q itself (before it meets K in half precision)
+        // rather than the scores.
+        b.scale(q, query_scale);
         b.copy_to_cache(k, s.k_cache[il], pos0);
         b.copy_to_cache(v, s.v_cache[il], pos0);
         ap.window = local ? static_cast<int32_t>(c.sliding_window) : 0;

@@ -119,7 +119,8 @@ public:
         // pass over a row. The groups of four start at the batch's first token
         // and the rest go one by one, as in llama.cpp's batched kernels, whose
         // sums the four-token kernels reproduce.
-        const Dot4Fn dot4 = dot4_kernel(w.type);
+        const BatchKernels kernels = batch_kernels(w.type, n);
+        const Dot4Fn dot4 = kernels.dot4;
         constexpr int64_t kTile = 16;
         const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;
         const auto* wdata = static_cast<const char*>(w.data);
@@ -138,7 +139,9 @@ public:
                 for (; i < n; ++i) {
                     float* o = row_f32(out, i);
                     const BlockQ8* xi = xq_.data() + i * nb;
-                    for (int64_t r = r0; r < r1; ++r) o[r] = dot(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
+                    for (int64_t r = r0; r < r1; ++r) {
+                        o[r] = kernels.dot1(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
+                    }
                 }
             }
         });

@@ -151,14 +151,18 @@ inline float hsum8_scalar(const float* v) {
     return (a0 + a2) + (a1 + a3);
 }
 
-// Q6_K as ggml_vec_dot_q6_K_q8_K sums it on x86: per super-block, eight
-// integer lanes (lane l holds elements 4l..4l+3 of every 32, times their
-// scale, with the weights' 6-bit values unsigned) minus 32 * the scaled bsums
-// of sub-block l; each lane is scaled by dx * d into its own float
-// accumulator, and the eight are summed at the end.
+// Q6_K as llama.cpp sums it on x86. ggml_vec_dot_q6_K_q8_K (kTiled false):
+// per super-block, eight integer lanes (lane l holds elements 4l..4l+3 of
+// every 32, times their scale, the weights' 6-bit values unsigned) less 32 x
+// the scaled bsums of sub-block l; each lane is scaled by dx * d into its own
+// float accumulator, and the eight are summed at the end. Its tiled matrix
+// kernel (batches of 8 tokens or more, kTiled true): the super-block's whole
+// integer sum, times d, times dx, added to one float.
+template <bool kTiled>
 float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ6_K*>(w);
     float acc[8] = {};
+    float total = 0.0f;
     for (int64_t i = 0; i < nb / 8; ++i) {
         int32_t lane[8] = {};
         for (int sb = 0; sb < 8; ++sb) {
@@ -174,10 +178,17 @@ float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
             const BlockQ8& xb = x[i * 8 + l];
             lane[l] -= 32 * (b[i].scales[2 * l] * xb.bsum[0] + b[i].scales[2 * l + 1] * xb.bsum[1]);
         }
-        const float d = x[i * 8].d * fp16_to_f32(b[i].d);
+        const float dw = fp16_to_f32(b[i].d), dx = x[i * 8].d;
+        if (kTiled) {
+            int32_t sum = 0;
+            for (const int32_t v : lane) sum += v;
+            total += static_cast<float>(sum) * dw * dx;
+            continue;
+        }
+        const float d = dx * dw;
         for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lane[l]), acc[l]);
     }
-    return hsum8_scalar(acc);
+    return kTiled ? total : hsum8_scalar(acc);
 }
 
 // Four tokens, each as the one-token kernel (`Dot`), or as llama.cpp's
@@ -355,7 +366,7 @@ DotFn dot_kernel_scalar(GgmlType type) {
         case GgmlType::Q4_K:
             return dot_q4_k_scalar<8>;
         case GgmlType::Q6_K:
-            return dot_q6_k_scalar;
+            return dot_q6_k_scalar<false>;
         default:
             return nullptr;
     }
@@ -374,7 +385,7 @@ Dot4Fn dot4_kernel_scalar(GgmlType type) {
         case GgmlType::Q4_K:
             return dot4_scalar<dot_q4_k_scalar<2>>;
         case GgmlType::Q6_K:
-            return dot4_scalar<dot_q6_k_scalar>;
+            return dot4_scalar<dot_q6_k_scalar<false>>;
         default:
             return nullptr;
     }
@@ -404,6 +415,25 @@ DotFn dot_kernel_avx2(GgmlType type) {
 #endif
     (void)type;
     return nullptr;
+}
+
+BatchKernels batch_kernels(GgmlType type, int64_t n) {
+    // llama.cpp takes a batch of 8 or more tokens with Q6_K weights through
+    // its tiled matrix kernel, which sums otherwise than its vector one.
+    if (type == GgmlType::Q6_K && n >= 8) {
+#if defined(__x86_64__)
+        static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+        if (vnni_ok) return {vnni::dot4_q6_k_tiled(), vnni::dot_q6_k_tiled()};
+        if (avx2_ok) return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
+#endif
+        return {dot4_scalar<dot_q6_k_scalar<true>>, dot_q6_k_scalar<true>};
+    }
+    return {dot4_kernel(type), dot_kernel(type)};
+}
+
+BatchKernels batch_kernels_scalar(GgmlType type, int64_t n) {
+    if (type == GgmlType::Q6_K && n >= 8) return {dot4_scalar<dot_q6_k_scalar<true>>, dot_q6_k_scalar<true>};
+    return {dot4_kernel_scalar(type), dot_kernel_scalar(type)};
 }
 
 const char* dot_kernel_isa() { return have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar"; }

@@ -50,6 +50,16 @@ using Dot4Fn = void (*)(const void* w, const BlockQ8* x, int64_t x_stride, int64
 Dot4Fn dot4_kernel(GgmlType type);
 // The portable four-token kernel, the reference for the SIMD ones.
 Dot4Fn dot4_kernel_scalar(GgmlType type);
+// The kernels for a batch of n tokens (n = 1: a single token), as llama.cpp
+// chooses its own by batch size: `dot4` for each group of four tokens from
+// the batch's first, `dot1` for the n % 4 left. They sum as llama.cpp's
+// kernels do for that batch size, to the last bit.
+struct BatchKernels {
+    Dot4Fn dot4;
+    DotFn dot1;
+};
+BatchKernels batch_kernels(GgmlType type, int64_t n);
+BatchKernels batch_kernels_scalar(GgmlType type, int64_t n);
 // The AVX2 kernel even where AVX-VNNI is present (nullptr without AVX2), so
 // tests can check the two give the same sums.
 DotFn dot_kernel_avx2(GgmlType type);

@@ -59,57 +59,82 @@ inline int q6k_value(const BlockQ6_K& b, int c, int s, int l) {
 }
 
 // ---- scalar kernels -----------------------------------------------------------
+// Each sums in the order of its AVX2 form (and of llama.cpp's x86 kernels), so
+// every CPU gets the same bits: the products of a 32-element block go into
+// eight integer lanes of four consecutive elements, each lane is scaled into
+// its own float accumulator, and the eight are summed at the end as
+// llama.cpp's hsum_float_8.
+
+// The sum of 8 float lanes in the order of llama.cpp's hsum_float_8.
+inline float hsum8_scalar(const float* v) {
+    const float a0 = v[4] + v[0], a1 = v[5] + v[1], a2 = v[6] + v[2], a3 = v[7] + v[3];
+    return (a0 + a2) + (a1 + a3);
+}
+
+// acc[l] += scale * (sum of w[e] * x[e] over e = 4l..4l+3), for a block of 32.
+inline void block_lanes(const int* w, const int8_t* x, float scale, float* acc) {
+    for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int e = 4 * l; e < 4 * l + 4; ++e) s += w[e] * x[e];
+        acc[l] = std::fma(scale, static_cast<float>(s), acc[l]);
+    }
+}
 
 float dot_q4_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
+        int q[32];
         for (int j = 0; j < 16; ++j) {
-            s += ((b[i].qs[j] & 0xF) - 8) * x[i].qs[j] + ((b[i].qs[j] >> 4) - 8) * x[i].qs[j + 16];
+            q[j] = (b[i].qs[j] & 0xF) - 8;
+            q[j + 16] = (b[i].qs[j] >> 4) - 8;
         }
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
 float dot_q4_1_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_1*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
+    float offsets = 0.0f;
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; ++j) s += (b[i].qs[j] & 0xF) * x[i].qs[j] + (b[i].qs[j] >> 4) * x[i].qs[j + 16];
-        acc += x[i].d * fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * x[i].dsum;
+        int q[32];
+        for (int j = 0; j < 16; ++j) {
+            q[j] = b[i].qs[j] & 0xF;
+            q[j + 16] = b[i].qs[j] >> 4;
+        }
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
+        offsets += fp16_to_f32(b[i].m) * x[i].dsum;
     }
-    return acc;
+    return hsum8_scalar(acc) + offsets;
 }
 
 float dot_q5_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ5_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
         uint32_t qh;
         std::memcpy(&qh, b[i].qh, 4);
-        int32_t s = 0;
+        int q[32];
         for (int j = 0; j < 16; ++j) {
-            const int lo = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-            const int hi = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-            s += lo * x[i].qs[j] + hi * x[i].qs[j + 16];
+            q[j] = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            q[j + 16] = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
         }
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
 float dot_q8_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ8_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
-        for (int j = 0; j < 32; ++j) s += b[i].qs[j] * x[i].qs[j];
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        int q[32];
+        for (int j = 0; j < 32; ++j) q[j] = b[i].qs[j];
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
 // Q4_K as llama.cpp's repacked (8x8) kernels sum it: the integer totals
@@ -145,19 +170,13 @@ float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     return acc - acc_min;
 }
 
-// The sum of 8 float lanes in the order of llama.cpp's hsum_float_8.
-inline float hsum8_scalar(const float* v) {
-    const float a0 = v[4] + v[0], a1 = v[5] + v[1], a2 = v[6] + v[2], a3 = v[7] + v[3];
-    return (a0 + a2) + (a1 + a3);
-}
-
 // Q6_K as llama.cpp sums it on x86. ggml_vec_dot_q6_K_q8_K (kTiled false):
 // per super-block, eight integer lanes (lane l holds elements 4l..4l+3 of
 // every 32, times their scale, the weights' 6-bit values unsigned) less 32 x
 // the scaled bsums of sub-block l; each lane is scaled by dx * d into its own
 // float accumulator, and the eight are summed at the end. Its tiled matrix
 // kernel (batches of 8 tokens or more, kTiled true): the super-block's whole
-// integer sum, times d, times dx, added to one float.
+// integer sum times d, then times dx fused with the addition to one float.
 template <bool kTiled>
 float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ6_K*>(w);
@@ -182,7 +201,8 @@ float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
         if (kTiled) {
             int32_t sum = 0;
             for (const int32_t v : lane) sum += v;
-            total += static_cast<float>(sum) * dw * dx;
+            // llama.cpp's binary fuses the last product with the sum.
+            total = std::fma(static_cast<float>(sum) * dw, dx, total);
             continue;
         }
         const float d = dx * dw;

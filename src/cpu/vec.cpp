@@ -16,6 +16,120 @@ namespace worker::cpu {
 
 namespace {
 
+// ---- llama.cpp's rounding: scalar forms ----------------------------------------
+
+// ggml_v_expf's constants: 2^n * p(b) with n = round(x / ln 2), b = x - n ln 2.
+constexpr float kExpShift = 0x1.8p23f;
+constexpr float kLog2e = 0x1.715476p+0f;
+constexpr float kLn2Hi = 0x1.62e4p-1f;
+constexpr float kLn2Lo = 0x1.7f7d1cp-20f;
+constexpr float kC1 = 0x1.ffffecp-1f, kC2 = 0x1.fffdb6p-2f, kC3 = 0x1.555e66p-3f, kC4 = 0x1.573e2ep-5f,
+                kC5 = 0x1.0e4020p-7f;
+
+inline float pow2i(int e) { return std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23); }
+
+// j * 2^e for an integral e in [-192, 192] with a single rounding, as AVX-512's
+// vscalefps: outside the normal exponents the product goes through an exact
+// intermediate.
+inline float scale_pow2(float j, int e) {
+    if (e < -126) return j * pow2i(e + 100) * pow2i(-100);
+    if (e > 127) return j * pow2i(127) * pow2i(e - 127);
+    return j * pow2i(e);
+}
+
+}  // namespace
+
+static float exp_ggml_scalar(float x) {
+    const float n = std::fma(x, kLog2e, kExpShift) - kExpShift;
+    if (std::isnan(n)) return n;
+    if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    const float b = std::fma(-n, kLn2Lo, std::fma(-n, kLn2Hi, x));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(kC5, b, kC4), u, std::fma(kC3, b, kC2)), u, std::fma(kC1, b, 1.0f));
+    return scale_pow2(j, static_cast<int>(n));
+}
+
+void exp_ggml_rows_scalar(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = exp_ggml_scalar(x[i]);
+}
+
+void swiglu_ggml_scalar(const float* g, const float* u, float* y, int64_t n) {
+    const int64_t n16 = n - n % 16;
+    for (int64_t i = 0; i < n16; ++i) y[i] = g[i] / (1.0f + exp_ggml_scalar(0.0f - g[i])) * u[i];
+    for (int64_t i = n16; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+static float reduce16_scalar(const float* v) {
+    float a[8];
+    for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
+    for (int l = 0; l < 4; ++l) a[l] = a[l + 4] + a[l];
+    return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
+void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                              bool lanes16, float* scores) {
+    for (int64_t k = 0; k < count; ++k) {
+        const uint16_t* r = rows + k * stride;
+        if (lanes16) {
+            float acc[16] = {};
+            for (int64_t d = 0; d < n; d += 16) {
+                for (int l = 0; l < 16; ++l) acc[l] = std::fma(quant::fp16_to_f32(r[d + l]), q[d + l], acc[l]);
+            }
+            scores[k] = reduce16_scalar(acc);
+            continue;
+        }
+        float acc[4][16] = {};
+        const int64_t np = n - n % 64;
+        for (int64_t d = 0; d < np; d += 64) {
+            for (int j = 0; j < 4; ++j) {
+                for (int l = 0; l < 16; ++l) {
+                    acc[j][l] = std::fma(quant::fp16_to_f32(r[d + 16 * j + l]), q[d + 16 * j + l], acc[j][l]);
+                }
+            }
+        }
+        for (int l = 0; l < 16; ++l) acc[0][l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+        auto total = static_cast<double>(reduce16_scalar(acc[0]));
+        for (int64_t d = np; d < n; ++d) total += static_cast<double>(quant::fp16_to_f32(r[d]) * q[d]);
+        scores[k] = static_cast<float>(total);
+    }
+}
+
+// The lane tree after the products are in acc[slot][n]: the four groups of
+// ggml_vec_dot_f16 first (slots 0-15 + 32-47, 16-31 + 48-63), then the 16 lanes.
+static void wsum_reduce_scalar(float* acc, int64_t n, bool lanes16, float* o) {
+    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
+    if (!lanes16) {
+        for (int l = 0; l < 16; ++l) {
+            float* a0 = slot(l);
+            const float* a1 = slot(16 + l);
+            const float* a2 = slot(32 + l);
+            const float* a3 = slot(48 + l);
+            for (int64_t d = 0; d < n; ++d) a0[d] = (a0[d] + a2[d]) + (a1[d] + a3[d]);
+        }
+    }
+    for (int l = 0; l < 8; ++l) {
+        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 8)[d] + slot(l)[d];
+    }
+    for (int l = 0; l < 4; ++l) {
+        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 4)[d] + slot(l)[d];
+    }
+    for (int64_t d = 0; d < n; ++d) o[d] = (slot(0)[d] + slot(2)[d]) + (slot(1)[d] + slot(3)[d]);
+}
+
+void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
+                               int64_t n, bool lanes16, float* acc, float* o) {
+    const int64_t slots = lanes16 ? 16 : 64;
+    std::fill(acc, acc + slots * n, 0.0f);
+    for (int64_t i = 0; i < count; ++i) {
+        float* a = acc + ((first + i) % slots) * n;
+        const uint16_t* r = rows + i * stride;
+        for (int64_t d = 0; d < n; ++d) a[d] = std::fma(w[i], quant::fp16_to_f32(r[d]), a[d]);
+    }
+    wsum_reduce_scalar(acc, n, lanes16, o);
+}
+
+namespace {
+
 float dot_scalar(const float* a, const float* b, int64_t n) {
     float s = 0.0f;
     for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
@@ -53,116 +167,6 @@ void round_to_f16_scalar(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = quant::fp16_to_f32(quant::f32_to_fp16(x[i]));
 }
 
-
-// ---- llama.cpp's rounding: scalar forms ----------------------------------------
-
-// ggml_v_expf's constants: 2^n * p(b) with n = round(x / ln 2), b = x - n ln 2.
-constexpr float kExpShift = 0x1.8p23f;
-constexpr float kLog2e = 0x1.715476p+0f;
-constexpr float kLn2Hi = 0x1.62e4p-1f;
-constexpr float kLn2Lo = 0x1.7f7d1cp-20f;
-constexpr float kC1 = 0x1.ffffecp-1f, kC2 = 0x1.fffdb6p-2f, kC3 = 0x1.555e66p-3f, kC4 = 0x1.573e2ep-5f,
-                kC5 = 0x1.0e4020p-7f;
-
-inline float pow2i(int e) { return std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23); }
-
-// j * 2^e for an integral e in [-192, 192] with a single rounding, as AVX-512's
-// vscalefps: outside the normal exponents the product goes through an exact
-// intermediate.
-inline float scale_pow2(float j, int e) {
-    if (e < -126) return j * pow2i(e + 100) * pow2i(-100);
-    if (e > 127) return j * pow2i(127) * pow2i(e - 127);
-    return j * pow2i(e);
-}
-
-float exp_ggml_scalar(float x) {
-    const float n = std::fma(x, kLog2e, kExpShift) - kExpShift;
-    if (std::isnan(n)) return n;
-    if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
-    const float b = std::fma(-n, kLn2Lo, std::fma(-n, kLn2Hi, x));
-    const float u = b * b;
-    const float j = std::fma(std::fma(std::fma(kC5, b, kC4), u, std::fma(kC3, b, kC2)), u, std::fma(kC1, b, 1.0f));
-    return scale_pow2(j, static_cast<int>(n));
-}
-
-void exp_ggml_rows_scalar(const float* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = exp_ggml_scalar(x[i]);
-}
-
-void swiglu_ggml_scalar(const float* g, const float* u, float* y, int64_t n) {
-    const int64_t n16 = n - n % 16;
-    for (int64_t i = 0; i < n16; ++i) y[i] = g[i] / (1.0f + exp_ggml_scalar(0.0f - g[i])) * u[i];
-    for (int64_t i = n16; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-}
-
-float reduce16_scalar(const float* v) {
-    float a[8];
-    for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
-    for (int l = 0; l < 4; ++l) a[l] = a[l + 4] + a[l];
-    return (a[0] + a[2]) + (a[1] + a[3]);
-}
-
-void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
-                              bool lanes16, float* scores) {
-    for (int64_t k = 0; k < count; ++k) {
-        const uint16_t* r = rows + k * stride;
-        if (lanes16) {
-            float acc[16] = {};
-            for (int64_t d = 0; d < n; d += 16) {
-                for (int l = 0; l < 16; ++l) acc[l] = std::fma(quant::fp16_to_f32(r[d + l]), q[d + l], acc[l]);
-            }
-            scores[k] = reduce16_scalar(acc);
-            continue;
-        }
-        float acc[4][16] = {};
-        const int64_t np = n - n % 64;
-        for (int64_t d = 0; d < np; d += 64) {
-            for (int j = 0; j < 4; ++j) {
-                for (int l = 0; l < 16; ++l) {
-                    acc[j][l] = std::fma(quant::fp16_to_f32(r[d + 16 * j + l]), q[d + 16 * j + l], acc[j][l]);
-                }
-            }
-        }
-        for (int l = 0; l < 16; ++l) acc[0][l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-        auto total = static_cast<double>(reduce16_scalar(acc[0]));
-        for (int64_t d = np; d < n; ++d) total += static_cast<double>(quant::fp16_to_f32(r[d]) * q[d]);
-        scores[k] = static_cast<float>(total);
-    }
-}
-
-// The lane tree after the products are in acc[slot][n]: the four groups of
-// ggml_vec_dot_f16 first (slots 0-15 + 32-47, 16-31 + 48-63), then the 16 lanes.
-void wsum_reduce_scalar(float* acc, int64_t n, bool lanes16, float* o) {
-    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
-    if (!lanes16) {
-        for (int l = 0; l < 16; ++l) {
-            float* a0 = slot(l);
-            const float* a1 = slot(16 + l);
-            const float* a2 = slot(32 + l);
-            const float* a3 = slot(48 + l);
-            for (int64_t d = 0; d < n; ++d) a0[d] = (a0[d] + a2[d]) + (a1[d] + a3[d]);
-        }
-    }
-    for (int l = 0; l < 8; ++l) {
-        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 8)[d] + slot(l)[d];
-    }
-    for (int l = 0; l < 4; ++l) {
-        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 4)[d] + slot(l)[d];
-    }
-    for (int64_t d = 0; d < n; ++d) o[d] = (slot(0)[d] + slot(2)[d]) + (slot(1)[d] + slot(3)[d]);
-}
-
-void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
-                               int64_t n, bool lanes16, float* acc, float* o) {
-    const int64_t slots = lanes16 ? 16 : 64;
-    std::fill(acc, acc + slots * n, 0.0f);
-    for (int64_t i = 0; i < count; ++i) {
-        float* a = acc + ((first + i) % slots) * n;
-        const uint16_t* r = rows + i * stride;
-        for (int64_t d = 0; d < n; ++d) a[d] = std::fma(w[i], quant::fp16_to_f32(r[d]), a[d]);
-    }
-    wsum_reduce_scalar(acc, n, lanes16, o);
-}
 
 #if defined(__x86_64__)
 #define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))

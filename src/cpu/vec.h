@@ -53,4 +53,12 @@ void dot_f16_rows_ggml(const float* q, const uint16_t* rows, int64_t stride, int
 void wsum_f16_rows_ggml(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count, int64_t n,
                         bool lanes16, float* acc, float* o);
 
+// The portable forms, which the AVX2 ones match bit for bit (tests compare them).
+void exp_ggml_rows_scalar(const float* x, float* y, int64_t n);
+void swiglu_ggml_scalar(const float* g, const float* u, float* y, int64_t n);
+void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                              bool lanes16, float* scores);
+void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
+                               int64_t n, bool lanes16, float* acc, float* o);
+
 }  // namespace worker::cpu

@@ -335,10 +335,12 @@ void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
         const float d = 1.0f / iscale;
         for (int sb = 0; sb < QK_K / 32; ++sb) {
             int32_t half_sum[2] = {0, 0};
-            for (int j = 0; j < 32; ++j) {
-                const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
-                o[sb].qs[j] = static_cast<int8_t>(q);
-                half_sum[j / 16] += q;
+            for (int h = 0; h < 2; ++h) {
+                for (int j = 16 * h; j < 16 * h + 16; ++j) {
+                    const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
+                    o[sb].qs[j] = static_cast<int8_t>(q);
+                    half_sum[h] += q;
+                }
             }
             o[sb].d = d;
             o[sb].dsum = d * static_cast<float>(half_sum[0] + half_sum[1]);

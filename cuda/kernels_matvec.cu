@@ -35,7 +35,7 @@ __global__ void quantize_q8_kernel(const float* x, int64_t stride, int64_t cols,
     const float v = x[r * stride + b * 32 + lane];
     const float amax = warp_max(fabsf(v));
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     const int q = round_to_int(mul_rn(v, id));
     const int sum = warp_sum_int(q);
     BlockQ8Act& o = out[block];

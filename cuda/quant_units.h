@@ -107,7 +107,7 @@ WORKER_HD void load_32_bytes_a16(const uint8_t* p, uint32_t (&words)[8]) {
 // ---- activation quantization, as the CPU backend does it per weight type ----------
 //
 // Q4_0, Q5_0, Q8_0 (and the default): blocks of 32, d = max|x| / 127, q =
-// rint(x * (1 / d)), d then rounded to half (llama.cpp's Q8_0). Q4_1: the same
+// rint(x * (127 / max|x|)), d then rounded to half (llama.cpp's Q8_0). Q4_1: the same
 // with d and s = d * sum(q) rounded to half (Q8_1). Q4_K, Q6_K: one scale per
 // 256 (Q8_K): the value of largest magnitude (first one on ties) maps to
 // -127, q = min(127, rint(x * iscale)). These mirror src/cpu/quant_dot.cpp so
@@ -334,7 +334,7 @@ inline void quantize_act_row(ActQuant mode, const float* x, int64_t n, BlockQ8Ac
         float amax = 0.0f;
         for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(v[i]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (int i = 0; i < 32; ++i) {
             const int q = round_to_int(mul_rn(v[i], id));

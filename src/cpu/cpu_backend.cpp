@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -116,8 +115,11 @@ public:
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per
-        // pass over a row where the CPU has a kernel for it.
-        const Dot4Fn dot4 = dot_kernel_isa() == std::string_view("scalar") ? nullptr : dot4_kernel(w.type);
+        // pass over a row. The groups of four start at the batch's first token
+        // and the rest go one by one, as in llama.cpp's batched kernels, whose
+        // sums the four-token kernels reproduce.
+        const BatchKernels kernels = batch_kernels(w.type, n);
+        const Dot4Fn dot4 = kernels.dot4;
         constexpr int64_t kTile = 16;
         const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;
         const auto* wdata = static_cast<const char*>(w.data);
@@ -136,7 +138,9 @@ public:
                 for (; i < n; ++i) {
                     float* o = row_f32(out, i);
                     const BlockQ8* xi = xq_.data() + i * nb;
-                    for (int64_t r = r0; r < r1; ++r) o[r] = dot(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
+                    for (int64_t r = r0; r < r1; ++r) {
+                        o[r] = kernels.dot1(wdata + static_cast<size_t>(r) * w.nb1, xi, nb);
+                    }
                 }
             }
         });
@@ -212,15 +216,22 @@ public:
                     const int a = p.neox ? k : 2 * k;
                     const int b = p.neox ? k + half : 2 * k + 1;
                     const float x0 = v[a], x1 = v[b];
-                    v[a] = x0 * cs[k] - x1 * sn[k];
-                    v[b] = x0 * sn[k] + x1 * cs[k];
+                    // One product rounded, the other fused, as the compiler
+                    // contracts llama.cpp's expressions.
+                    v[a] = std::fma(x0, cs[k], -(x1 * sn[k]));
+                    v[b] = std::fma(x0, sn[k], x1 * cs[k]);
                 }
             }
         });
     }
 
+    // SiLU through ggml's own e^x, as llama.cpp's CPU backend computes it.
     void swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) override {
-        gated(gate, up, out, [](float g) { return g / (1.0f + std::exp(-g)); });
+        require_f32(gate, "glu", "gate");
+        require_f32(up, "glu", "up");
+        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
+            swiglu_ggml(row_f32(gate, i), row_f32(up, i), row_f32(out, i), gate.ne0);
+        });
     }
 
     // GELU goes through a table over all half values, as in llama.cpp's CPU
@@ -232,14 +243,26 @@ public:
             for (uint32_t h = 0; h < 65536; ++h) {
                 const float x = quant::fp16_to_f32(static_cast<uint16_t>(h));
                 constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
+                // The inner term fused as the compiler contracts ggml_gelu_f32.
+                const float inner = std::fma(0.044715f * x, x, 1.0f);
+                const float y = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * inner));
                 gelu_table_[h] = quant::fp16_to_f32(quant::f32_to_fp16(y));
             }
         }
-        gated(gate, up, out, [this](float g) {
-            if (g <= -10.0f) return 0.0f;
-            if (g >= 10.0f) return g;
-            return gelu_table_[quant::f32_to_fp16(g)];
+        require_f32(gate, "glu", "gate");
+        require_f32(up, "glu", "up");
+        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
+            const float* g = row_f32(gate, i);
+            const float* u = row_f32(up, i);
+            float* o = row_f32(out, i);
+            for (int64_t j = 0; j < gate.ne0; ++j) {
+                // Far below zero the result is +0 itself, not 0 times u (-0 for a negative u).
+                if (g[j] <= -10.0f) {
+                    o[j] = 0.0f;
+                } else {
+                    o[j] = (g[j] >= 10.0f ? g[j] : gelu_table_[quant::f32_to_fp16(g[j])]) * u[j];
+                }
+            }
         });
     }
 
@@ -280,11 +303,20 @@ public:
         }
         const bool half = k_cache.type == GgmlType::F16;
         const int64_t n_kv = p.pos0 + n;
-        // One (token, head) pair per chunk; each thread keeps its own score row.
+        // llama.cpp multiplies a batch of queries with its matrix kernel (16
+        // float lanes) and a single one with its vector kernel (4 x 16 lanes);
+        // the half-cache path sums in the same lanes and order as each.
+        const bool batch = n > 1;
+        const int64_t span = (n_kv + 15) / 16 * 16;
+        // One (token, head) pair per chunk; each thread keeps its own scratch:
+        // the scores (from row 0, padded to whole groups of 16), the query,
+        // and the lane accumulators of the weighted sum over V.
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
             std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
-            if (scratch.size() < static_cast<size_t>(n_kv + hd)) scratch.resize(static_cast<size_t>(n_kv + hd));
-            float* qh = scratch.data() + n_kv;
+            const size_t need = static_cast<size_t>(span + hd + 64 * hd);
+            if (scratch.size() < need) scratch.resize(need);
+            float* qh = scratch.data() + span;
+            float* acc = qh + hd;
             const int64_t i = item / p.n_head;
             const int h = static_cast<int>(item % p.n_head);
             const size_t kv_offset = static_cast<size_t>(h / group) * hd;
@@ -301,8 +333,8 @@ public:
             float* scores = scratch.data() + first;
             if (half) {
                 const int64_t stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
-                dot_f16_rows(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride, count,
-                             hd, scores);
+                dot_f16_rows_ggml(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride,
+                                  count, hd, batch, scores);
             } else {
                 for (int64_t k = 0; k < count; ++k) {
                     scores[k] =
@@ -316,22 +348,33 @@ public:
                 scores[k] = s;
                 max_score = std::max(max_score, s);
             }
-            double total = 0.0;
-            for (int64_t k = 0; k < count; ++k) {
-                scores[k] = std::exp(scores[k] - max_score);
-                total += scores[k];
-            }
             float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
-            std::fill(o, o + hd, 0.0f);
-            const auto inv = static_cast<float>(1.0 / total);
             if (half) {
+                // As ggml's soft_max: its e^x, summed in double over groups of
+                // 16 cache rows (masked rows are zeros), each group's sum in
+                // the order of a 16-lane reduction.
+                for (int64_t k = 0; k < count; ++k) scores[k] -= max_score;
+                exp_ggml(scores, scores, count);
+                const int64_t lo = first / 16 * 16, hi = (pos + 16) / 16 * 16;
+                std::fill(scratch.data() + lo, scores, 0.0f);
+                std::fill(scores + count, scratch.data() + hi, 0.0f);
+                double total = 0.0;
+                for (int64_t g = lo; g < hi; g += 16) total += static_cast<double>(reduce16(scratch.data() + g));
+                const auto inv = static_cast<float>(1.0 / total);
                 // The probabilities meet V in half precision too.
                 for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
                 round_to_f16(scores, count);
                 const int64_t stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
-                axpy_f16_rows(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset, stride,
-                              count, hd, o);
+                wsum_f16_rows_ggml(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset,
+                                   stride, first, count, hd, batch, acc, o);
             } else {
+                double total = 0.0;
+                for (int64_t k = 0; k < count; ++k) {
+                    scores[k] = std::exp(scores[k] - max_score);
+                    total += scores[k];
+                }
+                const auto inv = static_cast<float>(1.0 / total);
+                std::fill(o, o + hd, 0.0f);
                 for (int64_t k = 0; k < count; ++k) {
                     axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(cache_row(v_cache, first + k)) + kv_offset,
                              o, hd);
@@ -351,18 +394,6 @@ private:
         }
         pool_.parallel_for(rows, 1, [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i) fn(i);
-        });
-    }
-
-    template <typename Act>
-    void gated(const Tensor& gate, const Tensor& up, const Tensor& out, Act act) {
-        require_f32(gate, "glu", "gate");
-        require_f32(up, "glu", "up");
-        for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
-            const float* g = row_f32(gate, i);
-            const float* u = row_f32(up, i);
-            float* o = row_f32(out, i);
-            for (int64_t j = 0; j < gate.ne0; ++j) o[j] = act(g[j]) * u[j];
         });
     }
 

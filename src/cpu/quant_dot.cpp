@@ -22,7 +22,9 @@ void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n) {
         float amax = 0.0f;
         for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
         const float d = amax / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        // 127 / amax rather than 1 / d: the two round differently, and this
+        // is how llama.cpp scales (quantize_row_q8_0 / q8_1).
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
         for (int j = 0; j < 32; ++j) {
             const int q = static_cast<int>(std::nearbyint(v[j] * id));
@@ -57,97 +59,163 @@ inline int q6k_value(const BlockQ6_K& b, int c, int s, int l) {
 }
 
 // ---- scalar kernels -----------------------------------------------------------
+// Each sums in the order of its AVX2 form (and of llama.cpp's x86 kernels), so
+// every CPU gets the same bits: the products of a 32-element block go into
+// eight integer lanes of four consecutive elements, each lane is scaled into
+// its own float accumulator, and the eight are summed at the end as
+// llama.cpp's hsum_float_8.
+
+// The sum of 8 float lanes in the order of llama.cpp's hsum_float_8.
+inline float hsum8_scalar(const float* v) {
+    const float a0 = v[4] + v[0], a1 = v[5] + v[1], a2 = v[6] + v[2], a3 = v[7] + v[3];
+    return (a0 + a2) + (a1 + a3);
+}
+
+// acc[l] += scale * (sum of w[e] * x[e] over e = 4l..4l+3), for a block of 32.
+inline void block_lanes(const int* w, const int8_t* x, float scale, float* acc) {
+    for (int l = 0; l < 8; ++l) {
+        int32_t s = 0;
+        for (int e = 4 * l; e < 4 * l + 4; ++e) s += w[e] * x[e];
+        acc[l] = std::fma(scale, static_cast<float>(s), acc[l]);
+    }
+}
 
 float dot_q4_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
+        int q[32];
         for (int j = 0; j < 16; ++j) {
-            s += ((b[i].qs[j] & 0xF) - 8) * x[i].qs[j] + ((b[i].qs[j] >> 4) - 8) * x[i].qs[j + 16];
+            q[j] = (b[i].qs[j] & 0xF) - 8;
+            q[j + 16] = (b[i].qs[j] >> 4) - 8;
         }
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
 float dot_q4_1_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_1*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
+    float offsets = 0.0f;
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
-        for (int j = 0; j < 16; ++j) s += (b[i].qs[j] & 0xF) * x[i].qs[j] + (b[i].qs[j] >> 4) * x[i].qs[j + 16];
-        acc += x[i].d * fp16_to_f32(b[i].d) * static_cast<float>(s) + fp16_to_f32(b[i].m) * x[i].dsum;
+        int q[32];
+        for (int j = 0; j < 16; ++j) {
+            q[j] = b[i].qs[j] & 0xF;
+            q[j + 16] = b[i].qs[j] >> 4;
+        }
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
+        offsets += fp16_to_f32(b[i].m) * x[i].dsum;
     }
-    return acc;
+    return hsum8_scalar(acc) + offsets;
 }
 
 float dot_q5_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ5_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
         uint32_t qh;
         std::memcpy(&qh, b[i].qh, 4);
-        int32_t s = 0;
+        int q[32];
         for (int j = 0; j < 16; ++j) {
-            const int lo = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
-            const int hi = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
-            s += lo * x[i].qs[j] + hi * x[i].qs[j + 16];
+            q[j] = ((b[i].qs[j] & 0xF) | (((qh >> j) & 1) << 4)) - 16;
+            q[j + 16] = ((b[i].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
         }
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
 float dot_q8_0_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ8_0*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
     for (int64_t i = 0; i < nb; ++i) {
-        int32_t s = 0;
-        for (int j = 0; j < 32; ++j) s += b[i].qs[j] * x[i].qs[j];
-        acc += fp16_to_f32(b[i].d) * x[i].d * static_cast<float>(s);
+        int q[32];
+        for (int j = 0; j < 32; ++j) q[j] = b[i].qs[j];
+        block_lanes(q, x[i].qs, fp16_to_f32(b[i].d) * x[i].d, acc);
     }
-    return acc;
+    return hsum8_scalar(acc);
 }
 
+// Q4_K as llama.cpp's repacked (8x8) kernels sum it: the integer totals
+// sum_j sc_j * (q . x)_j and sum_j m_j * bsum_j over `kGroup` sub-blocks are
+// scaled by d * dx and dmin * dx and accumulated, the second total subtracted
+// at the end. Its gemv (one token) takes a whole super-block per step
+// (kGroup 8), its gemm (groups of four tokens) a pair of sub-blocks (2).
+template <int kGroup>
 float dot_q4_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ4_K*>(w);
-    float acc = 0.0f;
+    float acc = 0.0f, acc_min = 0.0f;
     for (int64_t i = 0; i < nb / 8; ++i) {
         const float d = fp16_to_f32(b[i].d);
         const float dmin = fp16_to_f32(b[i].dmin);
-        for (int sb = 0; sb < 8; ++sb) {
-            const BlockQ8& xb = x[i * 8 + sb];
-            const uint8_t* q = b[i].qs + (sb / 2) * 32;
-            const int shift = (sb & 1) * 4;
-            int32_t s = 0;
-            for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
-            int sc, m;
-            q4k_scale_min(sb, b[i].scales, sc, m);
-            acc += xb.d * d * static_cast<float>(sc * s) - dmin * static_cast<float>(m) * xb.dsum;
+        const float dx = x[i * 8].d;
+        for (int g = 0; g < 8; g += kGroup) {
+            int32_t sum = 0, sum_min = 0;
+            for (int sb = g; sb < g + kGroup; ++sb) {
+                const BlockQ8& xb = x[i * 8 + sb];
+                const uint8_t* q = b[i].qs + (sb / 2) * 32;
+                const int shift = (sb & 1) * 4;
+                int32_t s = 0;
+                for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0xF) * xb.qs[l];
+                int sc, m;
+                q4k_scale_min(sb, b[i].scales, sc, m);
+                sum += sc * s;
+                sum_min += m * (xb.bsum[0] + xb.bsum[1]);
+            }
+            acc = std::fma(static_cast<float>(sum), d * dx, acc);
+            acc_min = std::fma(static_cast<float>(sum_min), dmin * dx, acc_min);
         }
     }
-    return acc;
+    return acc - acc_min;
 }
 
+// Q6_K as llama.cpp sums it on x86. ggml_vec_dot_q6_K_q8_K (kTiled false):
+// per super-block, eight integer lanes (lane l holds elements 4l..4l+3 of
+// every 32, times their scale, the weights' 6-bit values unsigned) less 32 x
+// the scaled bsums of sub-block l; each lane is scaled by dx * d into its own
+// float accumulator, and the eight are summed at the end. Its tiled matrix
+// kernel (batches of 8 tokens or more, kTiled true): the super-block's whole
+// integer sum times d, then times dx fused with the addition to one float.
+template <bool kTiled>
 float dot_q6_k_scalar(const void* w, const BlockQ8* x, int64_t nb) {
     const auto* b = static_cast<const BlockQ6_K*>(w);
-    float acc = 0.0f;
+    float acc[8] = {};
+    float total = 0.0f;
     for (int64_t i = 0; i < nb / 8; ++i) {
-        const float d = fp16_to_f32(b[i].d);
+        int32_t lane[8] = {};
         for (int sb = 0; sb < 8; ++sb) {
             const int c = sb / 4, s = sb % 4;
             const BlockQ8& xb = x[i * 8 + sb];
-            int32_t total = 0;
-            for (int half = 0; half < 2; ++half) {
-                int32_t part = 0;
-                for (int l = half * 16; l < half * 16 + 16; ++l) part += (q6k_value(b[i], c, s, l) - 32) * xb.qs[l];
-                total += part * b[i].scales[c * 8 + s * 2 + half];
+            for (int l = 0; l < 8; ++l) {
+                int32_t p = 0;
+                for (int e = 4 * l; e < 4 * l + 4; ++e) p += q6k_value(b[i], c, s, e) * xb.qs[e];
+                lane[l] += p * b[i].scales[c * 8 + s * 2 + (l >= 4 ? 1 : 0)];
             }
-            acc += d * xb.d * static_cast<float>(total);
         }
+        for (int l = 0; l < 8; ++l) {
+            const BlockQ8& xb = x[i * 8 + l];
+            lane[l] -= 32 * (b[i].scales[2 * l] * xb.bsum[0] + b[i].scales[2 * l + 1] * xb.bsum[1]);
+        }
+        const float dw = fp16_to_f32(b[i].d), dx = x[i * 8].d;
+        if (kTiled) {
+            int32_t sum = 0;
+            for (const int32_t v : lane) sum += v;
+            // llama.cpp's binary fuses the last product with the sum.
+            total = std::fma(static_cast<float>(sum) * dw, dx, total);
+            continue;
+        }
+        const float d = dx * dw;
+        for (int l = 0; l < 8; ++l) acc[l] = std::fma(d, static_cast<float>(lane[l]), acc[l]);
     }
-    return acc;
+    return kTiled ? total : hsum8_scalar(acc);
+}
+
+// Four tokens, each as the one-token kernel (`Dot`), or as llama.cpp's
+// batched kernel where that sums differently.
+template <float (*Dot)(const void*, const BlockQ8*, int64_t)>
+void dot4_scalar(const void* w, const BlockQ8* x, int64_t xs, int64_t nb, float* out) {
+    for (int t = 0; t < 4; ++t) out[t] = Dot(w, x + t * xs, nb);
 }
 
 // ---- AVX2 kernels -------------------------------------------------------------
@@ -189,16 +257,17 @@ WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
     for (int64_t b = 0; b < n / 32; ++b) {
         const float* v = x + b * 32;
         __m256 q[4];
-        __m256 amax = _mm256_setzero_ps();
+        __m256 vmax = _mm256_setzero_ps();
         for (int k = 0; k < 4; ++k) {
             q[k] = _mm256_loadu_ps(v + 8 * k);
-            amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign_mask, q[k]));
+            vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign_mask, q[k]));
         }
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
         m = _mm_max_ps(m, _mm_movehl_ps(m, m));
         m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        const float d = _mm_cvtss_f32(m) / 127.0f;
-        const __m256 id = _mm256_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        const float amax = _mm_cvtss_f32(m);
+        const float d = amax / 127.0f;
+        const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
         __m256i i32[4];
         __m256i sum = _mm256_setzero_si256();
         for (int k = 0; k < 4; ++k) {
@@ -265,14 +334,18 @@ void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
         const float iscale = -127.0f / max;
         const float d = 1.0f / iscale;
         for (int sb = 0; sb < QK_K / 32; ++sb) {
-            int32_t sum = 0;
-            for (int j = 0; j < 32; ++j) {
-                const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
-                o[sb].qs[j] = static_cast<int8_t>(q);
-                sum += q;
+            int32_t half_sum[2] = {0, 0};
+            for (int h = 0; h < 2; ++h) {
+                for (int j = 16 * h; j < 16 * h + 16; ++j) {
+                    const int q = std::min(127, static_cast<int>(std::nearbyint(iscale * v[sb * 32 + j])));
+                    o[sb].qs[j] = static_cast<int8_t>(q);
+                    half_sum[h] += q;
+                }
             }
             o[sb].d = d;
-            o[sb].dsum = d * static_cast<float>(sum);
+            o[sb].dsum = d * static_cast<float>(half_sum[0] + half_sum[1]);
+            o[sb].bsum[0] = static_cast<int16_t>(half_sum[0]);
+            o[sb].bsum[1] = static_cast<int16_t>(half_sum[1]);
         }
     }
 }
@@ -313,9 +386,28 @@ DotFn dot_kernel_scalar(GgmlType type) {
         case GgmlType::Q8_0:
             return dot_q8_0_scalar;
         case GgmlType::Q4_K:
-            return dot_q4_k_scalar;
+            return dot_q4_k_scalar<8>;
         case GgmlType::Q6_K:
-            return dot_q6_k_scalar;
+            return dot_q6_k_scalar<false>;
+        default:
+            return nullptr;
+    }
+}
+
+Dot4Fn dot4_kernel_scalar(GgmlType type) {
+    switch (type) {
+        case GgmlType::Q4_0:
+            return dot4_scalar<dot_q4_0_scalar>;
+        case GgmlType::Q4_1:
+            return dot4_scalar<dot_q4_1_scalar>;
+        case GgmlType::Q5_0:
+            return dot4_scalar<dot_q5_0_scalar>;
+        case GgmlType::Q8_0:
+            return dot4_scalar<dot_q8_0_scalar>;
+        case GgmlType::Q4_K:
+            return dot4_scalar<dot_q4_k_scalar<2>>;
+        case GgmlType::Q6_K:
+            return dot4_scalar<dot_q6_k_scalar<false>>;
         default:
             return nullptr;
     }
@@ -336,8 +428,7 @@ Dot4Fn dot4_kernel(GgmlType type) {
     if (vnni_ok) return vnni::dot4_for(type);
     if (avx2_ok) return avx2::dot4_for(type);
 #endif
-    (void)type;
-    return nullptr;
+    return dot4_kernel_scalar(type);
 }
 
 DotFn dot_kernel_avx2(GgmlType type) {
@@ -346,6 +437,25 @@ DotFn dot_kernel_avx2(GgmlType type) {
 #endif
     (void)type;
     return nullptr;
+}
+
+BatchKernels batch_kernels(GgmlType type, int64_t n) {
+    // llama.cpp takes a batch of 8 or more tokens with Q6_K weights through
+    // its tiled matrix kernel, which sums otherwise than its vector one.
+    if (type == GgmlType::Q6_K && n >= 8) {
+#if defined(__x86_64__)
+        static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+        if (vnni_ok) return {vnni::dot4_q6_k_tiled(), vnni::dot_q6_k_tiled()};
+        if (avx2_ok) return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
+#endif
+        return {dot4_scalar<dot_q6_k_scalar<true>>, dot_q6_k_scalar<true>};
+    }
+    return {dot4_kernel(type), dot_kernel(type)};
+}
+
+BatchKernels batch_kernels_scalar(GgmlType type, int64_t n) {
+    if (type == GgmlType::Q6_K && n >= 8) return {dot4_scalar<dot_q6_k_scalar<true>>, dot_q6_k_scalar<true>};
+    return {dot4_kernel_scalar(type), dot_kernel_scalar(type)};
 }
 
 const char* dot_kernel_isa() { return have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar"; }

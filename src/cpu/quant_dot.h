@@ -16,6 +16,9 @@ struct BlockQ8 {
     float d;
     float dsum;
     int8_t qs[32];
+    // Q8_K only: the sums of qs[0..15] and qs[16..31] (llama.cpp's bsums),
+    // which the K-quant kernels weight with integer scales and mins.
+    int16_t bsum[2];
 };
 
 // Quantizes n (a multiple of 32) floats into n / 32 blocks.
@@ -39,10 +42,24 @@ using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n_blocks);
 // no quantized kernel (F32/F16 use float paths).
 DotFn dot_kernel(GgmlType type);
 // out[t] = dot of the row with x + t * x_stride for t = 0..3: four tokens of a
-// prefill batch share each unpacked weight block. nullptr when this CPU has no
-// such kernel for the type (then call the DotFn per token).
+// prefill batch share each unpacked weight block. A batch goes through it in
+// groups of four tokens from its first, the rest through the DotFn, as
+// llama.cpp's batched kernels do: for Q4_K the two sum in different steps
+// (llama.cpp's repacked gemm scales every 64 weights, its gemv every 256).
 using Dot4Fn = void (*)(const void* w, const BlockQ8* x, int64_t x_stride, int64_t n_blocks, float* out);
 Dot4Fn dot4_kernel(GgmlType type);
+// The portable four-token kernel, the reference for the SIMD ones.
+Dot4Fn dot4_kernel_scalar(GgmlType type);
+// The kernels for a batch of n tokens (n = 1: a single token), as llama.cpp
+// chooses its own by batch size: `dot4` for each group of four tokens from
+// the batch's first, `dot1` for the n % 4 left. They sum as llama.cpp's
+// kernels do for that batch size, to the last bit.
+struct BatchKernels {
+    Dot4Fn dot4;
+    DotFn dot1;
+};
+BatchKernels batch_kernels(GgmlType type, int64_t n);
+BatchKernels batch_kernels_scalar(GgmlType type, int64_t n);
 // The AVX2 kernel even where AVX-VNNI is present (nullptr without AVX2), so
 // tests can check the two give the same sums.
 DotFn dot_kernel_avx2(GgmlType type);

@@ -1,5 +1,10 @@
 #include "cpu/vec.h"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
 #include "cpu/cpu_features.h"
 #include "quant/blocks.h"
 
@@ -8,6 +13,120 @@
 #endif
 
 namespace worker::cpu {
+
+namespace {
+
+// ---- llama.cpp's rounding: scalar forms ----------------------------------------
+
+// ggml_v_expf's constants: 2^n * p(b) with n = round(x / ln 2), b = x - n ln 2.
+constexpr float kExpShift = 0x1.8p23f;
+constexpr float kLog2e = 0x1.715476p+0f;
+constexpr float kLn2Hi = 0x1.62e4p-1f;
+constexpr float kLn2Lo = 0x1.7f7d1cp-20f;
+constexpr float kC1 = 0x1.ffffecp-1f, kC2 = 0x1.fffdb6p-2f, kC3 = 0x1.555e66p-3f, kC4 = 0x1.573e2ep-5f,
+                kC5 = 0x1.0e4020p-7f;
+
+inline float pow2i(int e) { return std::bit_cast<float>(static_cast<uint32_t>(e + 127) << 23); }
+
+// j * 2^e for an integral e in [-192, 192] with a single rounding, as AVX-512's
+// vscalefps: outside the normal exponents the product goes through an exact
+// intermediate.
+inline float scale_pow2(float j, int e) {
+    if (e < -126) return j * pow2i(e + 100) * pow2i(-100);
+    if (e > 127) return j * pow2i(127) * pow2i(e - 127);
+    return j * pow2i(e);
+}
+
+}  // namespace
+
+static float exp_ggml_scalar(float x) {
+    const float n = std::fma(x, kLog2e, kExpShift) - kExpShift;
+    if (std::isnan(n)) return n;
+    if (std::fabs(n) > 192.0f) return n <= 0.0f ? 0.0f : INFINITY;
+    const float b = std::fma(-n, kLn2Lo, std::fma(-n, kLn2Hi, x));
+    const float u = b * b;
+    const float j = std::fma(std::fma(std::fma(kC5, b, kC4), u, std::fma(kC3, b, kC2)), u, std::fma(kC1, b, 1.0f));
+    return scale_pow2(j, static_cast<int>(n));
+}
+
+void exp_ggml_rows_scalar(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = exp_ggml_scalar(x[i]);
+}
+
+void swiglu_ggml_scalar(const float* g, const float* u, float* y, int64_t n) {
+    const int64_t n16 = n - n % 16;
+    for (int64_t i = 0; i < n16; ++i) y[i] = g[i] / (1.0f + exp_ggml_scalar(0.0f - g[i])) * u[i];
+    for (int64_t i = n16; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+static float reduce16_scalar(const float* v) {
+    float a[8];
+    for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
+    for (int l = 0; l < 4; ++l) a[l] = a[l + 4] + a[l];
+    return (a[0] + a[2]) + (a[1] + a[3]);
+}
+
+void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                              bool lanes16, float* scores) {
+    for (int64_t k = 0; k < count; ++k) {
+        const uint16_t* r = rows + k * stride;
+        if (lanes16) {
+            float acc[16] = {};
+            for (int64_t d = 0; d < n; d += 16) {
+                for (int l = 0; l < 16; ++l) acc[l] = std::fma(quant::fp16_to_f32(r[d + l]), q[d + l], acc[l]);
+            }
+            scores[k] = reduce16_scalar(acc);
+            continue;
+        }
+        float acc[4][16] = {};
+        const int64_t np = n - n % 64;
+        for (int64_t d = 0; d < np; d += 64) {
+            for (int j = 0; j < 4; ++j) {
+                for (int l = 0; l < 16; ++l) {
+                    acc[j][l] = std::fma(quant::fp16_to_f32(r[d + 16 * j + l]), q[d + 16 * j + l], acc[j][l]);
+                }
+            }
+        }
+        for (int l = 0; l < 16; ++l) acc[0][l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+        auto total = static_cast<double>(reduce16_scalar(acc[0]));
+        for (int64_t d = np; d < n; ++d) total += static_cast<double>(quant::fp16_to_f32(r[d]) * q[d]);
+        scores[k] = static_cast<float>(total);
+    }
+}
+
+// The lane tree after the products are in acc[slot][n]: the four groups of
+// ggml_vec_dot_f16 first (slots 0-15 + 32-47, 16-31 + 48-63), then the 16 lanes.
+static void wsum_reduce_scalar(float* acc, int64_t n, bool lanes16, float* o) {
+    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
+    if (!lanes16) {
+        for (int l = 0; l < 16; ++l) {
+            float* a0 = slot(l);
+            const float* a1 = slot(16 + l);
+            const float* a2 = slot(32 + l);
+            const float* a3 = slot(48 + l);
+            for (int64_t d = 0; d < n; ++d) a0[d] = (a0[d] + a2[d]) + (a1[d] + a3[d]);
+        }
+    }
+    for (int l = 0; l < 8; ++l) {
+        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 8)[d] + slot(l)[d];
+    }
+    for (int l = 0; l < 4; ++l) {
+        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 4)[d] + slot(l)[d];
+    }
+    for (int64_t d = 0; d < n; ++d) o[d] = (slot(0)[d] + slot(2)[d]) + (slot(1)[d] + slot(3)[d]);
+}
+
+void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
+                               int64_t n, bool lanes16, float* acc, float* o) {
+    const int64_t slots = lanes16 ? 16 : 64;
+    std::fill(acc, acc + slots * n, 0.0f);
+    for (int64_t i = 0; i < count; ++i) {
+        float* a = acc + ((first + i) % slots) * n;
+        const uint16_t* r = rows + i * stride;
+        for (int64_t d = 0; d < n; ++d) a[d] = std::fma(w[i], quant::fp16_to_f32(r[d]), a[d]);
+    }
+    wsum_reduce_scalar(acc, n, lanes16, o);
+}
 
 namespace {
 
@@ -21,72 +140,20 @@ void axpy_scalar(float s, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += s * x[i];
 }
 
-float dot_f16_scalar(const float* a, const uint16_t* b, int64_t n) {
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; ++i) s += a[i] * quant::fp16_to_f32(b[i]);
-    return s;
-}
-
-void axpy_f16_scalar(float s, const uint16_t* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] += s * quant::fp16_to_f32(x[i]);
-}
-
 void to_f16_scalar(const float* src, uint16_t* dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dst[i] = quant::f32_to_fp16(src[i]);
-}
-
-void dot_f16_rows_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
-                         float* scores) {
-    for (int64_t k = 0; k < count; ++k) scores[k] = dot_f16_scalar(q, rows + k * stride, n);
-}
-
-void axpy_f16_rows_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* o) {
-    for (int64_t k = 0; k < count; ++k) axpy_f16_scalar(w[k], rows + k * stride, o, n);
 }
 
 void round_to_f16_scalar(float* x, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] = quant::fp16_to_f32(quant::f32_to_fp16(x[i]));
 }
 
+
 #if defined(__x86_64__)
 #define WORKER_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 WORKER_AVX2 inline __m256 load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-WORKER_AVX2 float dot_f16_avx2(const float* a, const uint16_t* b, int64_t n) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16(b + i), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_f16(b + i + 8), acc1);
-    }
-    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16(b + i), acc0);
-    const __m256 acc = _mm256_add_ps(acc0, acc1);
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    float total = _mm_cvtss_f32(s);
-    for (; i < n; ++i) total += a[i] * _cvtsh_ss(b[i]);
-    return total;
-}
-
-WORKER_AVX2 void axpy_f16_avx2(float s, const uint16_t* x, float* y, int64_t n) {
-    const __m256 vs = _mm256_set1_ps(s);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vs, load_f16(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; ++i) y[i] += s * _cvtsh_ss(x[i]);
-}
-
-WORKER_AVX2 void dot_f16_rows_avx2(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
-                                   float* scores) {
-    for (int64_t k = 0; k < count; ++k) scores[k] = dot_f16_avx2(q, rows + k * stride, n);
-}
-
-WORKER_AVX2 void axpy_f16_rows_avx2(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
-                                    float* o) {
-    for (int64_t k = 0; k < count; ++k) axpy_f16_avx2(w[k], rows + k * stride, o, n);
 }
 
 WORKER_AVX2 void round_to_f16_avx2(float* x, int64_t n) {
@@ -132,53 +199,190 @@ WORKER_AVX2 void axpy_avx2(float s, const float* x, float* y, int64_t n) {
     for (; i < n; ++i) y[i] += s * x[i];
 }
 
+
+// ---- llama.cpp's rounding: AVX2 forms, identical bits ---------------------------
+
+WORKER_AVX2 inline __m256 exp_ggml_avx2(__m256 x) {
+    const __m256 shift = _mm256_set1_ps(kExpShift);
+    const __m256 n = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(kLog2e), shift), shift);
+    const __m256 b =
+        _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(kC5), b, _mm256_set1_ps(kC4)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(kC3), b, _mm256_set1_ps(kC2))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(kC1), b, _mm256_set1_ps(1.0f)));
+    // j * 2^n as scale_pow2: one factor inside the normal exponents, a second
+    // one (exact intermediate) below -126 or above 127.
+    const __m256i e = _mm256_cvtps_epi32(n);
+    const __m256i low = _mm256_cmpgt_epi32(_mm256_set1_epi32(-126), e);
+    const __m256i high = _mm256_cmpgt_epi32(e, _mm256_set1_epi32(127));
+    __m256i e1 = _mm256_blendv_epi8(e, _mm256_add_epi32(e, _mm256_set1_epi32(100)), low);
+    e1 = _mm256_blendv_epi8(e1, _mm256_set1_epi32(127), high);
+    __m256i e2 = _mm256_and_si256(low, _mm256_set1_epi32(-100));
+    e2 = _mm256_blendv_epi8(e2, _mm256_sub_epi32(e, _mm256_set1_epi32(127)), high);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e1, bias), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e2, bias), 23));
+    const __m256 res = _mm256_mul_ps(_mm256_mul_ps(j, p1), p2);
+    // |n| > 192: 0 below, infinity above (NaN compares false and stays NaN).
+    const __m256 big = _mm256_cmp_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), n), _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    const __m256 alt = _mm256_andnot_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ), _mm256_set1_ps(INFINITY));
+    return _mm256_blendv_ps(res, alt, big);
+}
+
+WORKER_AVX2 void exp_ggml_rows_avx2(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, exp_ggml_avx2(_mm256_loadu_ps(x + i)));
+    for (; i < n; ++i) y[i] = exp_ggml_scalar(x[i]);
+}
+
+WORKER_AVX2 void swiglu_ggml_avx2(const float* g, const float* u, float* y, int64_t n) {
+    const int64_t n16 = n - n % 16;
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i < n16; i += 8) {
+        const __m256 x = _mm256_loadu_ps(g + i);
+        const __m256 e = exp_ggml_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+    }
+    for (int64_t i = n16; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+// The 16 lanes lo (0-7) and hi (8-15) summed as _mm512_reduce_add_ps.
+WORKER_AVX2 inline float reduce16_avx2(__m256 lo, __m256 hi) {
+    const __m256 a = _mm256_add_ps(hi, lo);
+    __m128 b = _mm_add_ps(_mm256_extractf128_ps(a, 1), _mm256_castps256_ps128(a));
+    b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    b = _mm_add_ss(b, _mm_movehdup_ps(b));
+    return _mm_cvtss_f32(b);
+}
+
+WORKER_AVX2 void dot_f16_rows_ggml_avx2(const float* q, const uint16_t* rows, int64_t stride, int64_t count,
+                                        int64_t n, bool lanes16, float* scores) {
+    if (n % 16 != 0) {
+        dot_f16_rows_ggml_scalar(q, rows, stride, count, n, lanes16, scores);
+        return;
+    }
+    for (int64_t k = 0; k < count; ++k) {
+        const uint16_t* r = rows + k * stride;
+        if (lanes16) {
+            __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+            for (int64_t d = 0; d < n; d += 16) {
+                lo = _mm256_fmadd_ps(load_f16(r + d), _mm256_loadu_ps(q + d), lo);
+                hi = _mm256_fmadd_ps(load_f16(r + d + 8), _mm256_loadu_ps(q + d + 8), hi);
+            }
+            scores[k] = reduce16_avx2(lo, hi);
+            continue;
+        }
+        __m256 acc[8];
+        for (auto& a : acc) a = _mm256_setzero_ps();
+        const int64_t np = n - n % 64;
+        for (int64_t d = 0; d < np; d += 64) {
+            for (int h = 0; h < 8; ++h) {
+                acc[h] = _mm256_fmadd_ps(load_f16(r + d + 8 * h), _mm256_loadu_ps(q + d + 8 * h), acc[h]);
+            }
+        }
+        // acc[2j] / acc[2j+1]: lanes 0-7 / 8-15 of group j.
+        const __m256 lo = _mm256_add_ps(_mm256_add_ps(acc[0], acc[4]), _mm256_add_ps(acc[2], acc[6]));
+        const __m256 hi = _mm256_add_ps(_mm256_add_ps(acc[1], acc[5]), _mm256_add_ps(acc[3], acc[7]));
+        auto total = static_cast<double>(reduce16_avx2(lo, hi));
+        for (int64_t d = np; d < n; ++d) total += static_cast<double>(_cvtsh_ss(r[d]) * q[d]);
+        scores[k] = static_cast<float>(total);
+    }
+}
+
+WORKER_AVX2 void wsum_f16_rows_ggml_avx2(const float* w, const uint16_t* rows, int64_t stride, int64_t first,
+                                         int64_t count, int64_t n, bool lanes16, float* acc, float* o) {
+    if (n % 8 != 0) {
+        wsum_f16_rows_ggml_scalar(w, rows, stride, first, count, n, lanes16, acc, o);
+        return;
+    }
+    const int64_t slots = lanes16 ? 16 : 64;
+    std::memset(acc, 0, static_cast<size_t>(slots * n) * sizeof(float));
+    for (int64_t i = 0; i < count; ++i) {
+        float* a = acc + ((first + i) % slots) * n;
+        const uint16_t* r = rows + i * stride;
+        const __m256 wv = _mm256_set1_ps(w[i]);
+        for (int64_t d = 0; d < n; d += 8) {
+            _mm256_storeu_ps(a + d, _mm256_fmadd_ps(wv, load_f16(r + d), _mm256_loadu_ps(a + d)));
+        }
+    }
+    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
+    auto add_into = [&](float* dst, const float* x, const float* y) WORKER_AVX2 {
+        for (int64_t d = 0; d < n; d += 8) {
+            _mm256_storeu_ps(dst + d, _mm256_add_ps(_mm256_loadu_ps(x + d), _mm256_loadu_ps(y + d)));
+        }
+    };
+    if (!lanes16) {
+        for (int l = 0; l < 16; ++l) {
+            add_into(slot(l), slot(l), slot(32 + l));
+            add_into(slot(16 + l), slot(16 + l), slot(48 + l));
+            add_into(slot(l), slot(l), slot(16 + l));
+        }
+    }
+    for (int l = 0; l < 8; ++l) add_into(slot(l), slot(l + 8), slot(l));
+    for (int l = 0; l < 4; ++l) add_into(slot(l), slot(l + 4), slot(l));
+    add_into(slot(0), slot(0), slot(2));
+    add_into(slot(1), slot(1), slot(3));
+    add_into(o, slot(0), slot(1));
+}
+
 bool have_avx2() { return has_avx2_fma_f16c(); }
 #endif
 
 using DotFn = float (*)(const float*, const float*, int64_t);
 using AxpyFn = void (*)(float, const float*, float*, int64_t);
 
-using DotF16Fn = float (*)(const float*, const uint16_t*, int64_t);
-using AxpyF16Fn = void (*)(float, const uint16_t*, float*, int64_t);
 using ToF16Fn = void (*)(const float*, uint16_t*, int64_t);
 using RoundFn = void (*)(float*, int64_t);
-using DotRowsFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, float*);
-using AxpyRowsFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, float*);
 
 #if defined(__x86_64__)
 const bool avx2 = have_avx2();
 const DotFn dot_impl = avx2 ? dot_avx2 : dot_scalar;
 const AxpyFn axpy_impl = avx2 ? axpy_avx2 : axpy_scalar;
-const DotF16Fn dot_f16_impl = avx2 ? dot_f16_avx2 : dot_f16_scalar;
-const AxpyF16Fn axpy_f16_impl = avx2 ? axpy_f16_avx2 : axpy_f16_scalar;
 const ToF16Fn to_f16_impl = avx2 ? to_f16_avx2 : to_f16_scalar;
 const RoundFn round_impl = avx2 ? round_to_f16_avx2 : round_to_f16_scalar;
-const DotRowsFn dot_rows_impl = avx2 ? dot_f16_rows_avx2 : dot_f16_rows_scalar;
-const AxpyRowsFn axpy_rows_impl = avx2 ? axpy_f16_rows_avx2 : axpy_f16_rows_scalar;
 #else
 const DotFn dot_impl = dot_scalar;
 const AxpyFn axpy_impl = axpy_scalar;
-const DotF16Fn dot_f16_impl = dot_f16_scalar;
-const AxpyF16Fn axpy_f16_impl = axpy_f16_scalar;
 const ToF16Fn to_f16_impl = to_f16_scalar;
 const RoundFn round_impl = round_to_f16_scalar;
-const DotRowsFn dot_rows_impl = dot_f16_rows_scalar;
-const AxpyRowsFn axpy_rows_impl = axpy_f16_rows_scalar;
+#endif
+
+using ExpRowsFn = void (*)(const float*, float*, int64_t);
+using SwigluFn = void (*)(const float*, const float*, float*, int64_t);
+using DotRowsGgmlFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, bool, float*);
+using WsumFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, int64_t, bool, float*, float*);
+#if defined(__x86_64__)
+const ExpRowsFn exp_rows_impl = avx2 ? exp_ggml_rows_avx2 : exp_ggml_rows_scalar;
+const SwigluFn swiglu_impl = avx2 ? swiglu_ggml_avx2 : swiglu_ggml_scalar;
+const DotRowsGgmlFn dot_rows_ggml_impl = avx2 ? dot_f16_rows_ggml_avx2 : dot_f16_rows_ggml_scalar;
+const WsumFn wsum_impl = avx2 ? wsum_f16_rows_ggml_avx2 : wsum_f16_rows_ggml_scalar;
+#else
+const ExpRowsFn exp_rows_impl = exp_ggml_rows_scalar;
+const SwigluFn swiglu_impl = swiglu_ggml_scalar;
+const DotRowsGgmlFn dot_rows_ggml_impl = dot_f16_rows_ggml_scalar;
+const WsumFn wsum_impl = wsum_f16_rows_ggml_scalar;
 #endif
 
 }  // namespace
 
+float exp_ggml(float x) { return exp_ggml_scalar(x); }
+void exp_ggml(const float* x, float* y, int64_t n) { exp_rows_impl(x, y, n); }
+void swiglu_ggml(const float* g, const float* u, float* y, int64_t n) { swiglu_impl(g, u, y, n); }
+float reduce16(const float* v) { return reduce16_scalar(v); }
+void dot_f16_rows_ggml(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, bool lanes16,
+                       float* scores) {
+    dot_rows_ggml_impl(q, rows, stride, count, n, lanes16, scores);
+}
+void wsum_f16_rows_ggml(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count, int64_t n,
+                        bool lanes16, float* acc, float* o) {
+    wsum_impl(w, rows, stride, first, count, n, lanes16, acc, o);
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) { return dot_impl(a, b, n); }
 void axpy_f32(float s, const float* x, float* y, int64_t n) { axpy_impl(s, x, y, n); }
-float dot_f16(const float* a, const uint16_t* b, int64_t n) { return dot_f16_impl(a, b, n); }
-void axpy_f16(float s, const uint16_t* x, float* y, int64_t n) { axpy_f16_impl(s, x, y, n); }
 void to_f16(const float* src, uint16_t* dst, int64_t n) { to_f16_impl(src, dst, n); }
 void round_to_f16(float* x, int64_t n) { round_impl(x, n); }
-void dot_f16_rows(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* scores) {
-    dot_rows_impl(q, rows, stride, count, n, scores);
-}
-void axpy_f16_rows(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* o) {
-    axpy_rows_impl(w, rows, stride, count, n, o);
-}
 
 }  // namespace worker::cpu

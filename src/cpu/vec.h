@@ -11,17 +11,46 @@ namespace worker::cpu {
 float dot_f32(const float* a, const float* b, int64_t n);
 // y[i] += s * x[i]
 void axpy_f32(float s, const float* x, float* y, int64_t n);
-// The same with x stored as IEEE half (the KV cache).
-float dot_f16(const float* a, const uint16_t* b, int64_t n);
-void axpy_f16(float s, const uint16_t* x, float* y, int64_t n);
-// Attention over a half cache, one call per (query, head) so the per-key
-// work is not a call through a pointer: scores[k] = q . rows[k] for `count`
-// rows `stride` halves apart, and o += sum_k w[k] * rows[k].
-void dot_f16_rows(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* scores);
-void axpy_f16_rows(const float* w, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, float* o);
 // x[i] = float(half(x[i])): rounds to half precision in place.
 void round_to_f16(float* x, int64_t n);
 // dst[i] = half(src[i]), round to nearest even.
 void to_f16(const float* src, uint16_t* dst, int64_t n);
+
+// ---- llama.cpp's own rounding, reproduced bit for bit ----
+// llama.cpp's CPU backend (ggml) on an AVX-512 machine evaluates e^x with its
+// own polynomial, sums 16 lanes at a time and reduces them in a fixed tree.
+// The functions below give the same bits with AVX2 or plain C++, so that our
+// CPU forward pass reproduces llama.cpp's to the last bit on any x86-64.
+
+// ggml's e^x (ggml_v_expf, AVX-512 form): a degree-5 polynomial scaled by 2^n.
+float exp_ggml(float x);
+// y[i] = exp_ggml(x[i])
+void exp_ggml(const float* x, float* y, int64_t n);
+// y[i] = g[i] / (1 + exp_ggml(-g[i])) * u[i] over whole groups of 16 and with
+// the C library's expf for the n % 16 left over, as ggml_vec_swiglu_f32.
+void swiglu_ggml(const float* g, const float* u, float* y, int64_t n);
+// The sum of 16 floats in the order of _mm512_reduce_add_ps.
+float reduce16(const float* v);
+// scores[k] = q . rows[k] (the halves widened to float) for `count` rows
+// `stride` halves apart, summed as llama.cpp sums them: `lanes16` as its
+// batched F16 matrix product (one accumulator of 16 lanes; n % 16 == 0),
+// otherwise as ggml_vec_dot_f16 (four accumulators of 16 lanes over steps of
+// 64, the rest in double).
+void dot_f16_rows_ggml(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, bool lanes16,
+                       float* scores);
+// o[d] = sum_k w[k] * rows[k][d] for rows first..first+count-1 (k counts
+// from the cache's row 0, where llama.cpp's sums start), with the products
+// of row k in lane k % 16 (`lanes16`) or k % 64 (four accumulators of 16
+// lanes), reduced as llama.cpp reduces them. `acc` holds 64 * n floats.
+void wsum_f16_rows_ggml(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count, int64_t n,
+                        bool lanes16, float* acc, float* o);
+
+// The portable forms, which the AVX2 ones match bit for bit (tests compare them).
+void exp_ggml_rows_scalar(const float* x, float* y, int64_t n);
+void swiglu_ggml_scalar(const float* g, const float* u, float* y, int64_t n);
+void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
+                              bool lanes16, float* scores);
+void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
+                               int64_t n, bool lanes16, float* acc, float* o);
 
 }  // namespace worker::cpu

@@ -19,13 +19,15 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
 
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
     b.scale(x, std::sqrt(static_cast<float>(c.embedding_length)));
+    debug_dump(b, "inp_scaled", -1, x);
 
     AttentionParams ap;
     ap.n_head = static_cast<int32_t>(c.head_count);
     ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
     ap.head_dim = hd;
     ap.pos0 = pos0;
-    ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const float query_scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    ap.scale = 1.0f;
 
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
@@ -41,28 +43,50 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
         rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
 
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
+        debug_dump(b, "attn_norm", static_cast<int>(il), xb);
         b.matmul(w.wq, xb, q);
         b.matmul(w.wk, xb, k);
         b.matmul(w.wv, xb, v);
+        debug_dump(b, "Qcur", static_cast<int>(il), q);
+        debug_dump(b, "Kcur", static_cast<int>(il), k);
+        debug_dump(b, "Vcur", static_cast<int>(il), v);
         b.rms_norm(q.reshape(hd), w.q_norm, c.norm_eps, q.reshape(hd));
         b.rms_norm(k.reshape(hd), w.k_norm, c.norm_eps, k.reshape(hd));
+        debug_dump(b, "Qnorm", static_cast<int>(il), q);
+        debug_dump(b, "Knorm", static_cast<int>(il), k);
         b.rope(q, rope);
         b.rope(k, rope_k);
+        debug_dump(b, "Qrope", static_cast<int>(il), q);
+        debug_dump(b, "Krope", static_cast<int>(il), k);
+        // Like llama.cpp, scale q itself (before it meets K in half precision)
+        // rather than the scores.
+        b.scale(q, query_scale);
         b.copy_to_cache(k, s.k_cache[il], pos0);
         b.copy_to_cache(v, s.v_cache[il], pos0);
         ap.window = local ? static_cast<int32_t>(c.sliding_window) : 0;
         b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
+        debug_dump(b, "kqv_out", static_cast<int>(il), attn);
         b.matmul(w.wo, attn, xb);
+        debug_dump(b, "attn_out", static_cast<int>(il), xb);
         b.rms_norm(xb, w.post_attn_norm, c.norm_eps, xb);
+        debug_dump(b, "attn_post_norm", static_cast<int>(il), xb);
         b.add(x, xb, x);
+        debug_dump(b, "ffn_inp", static_cast<int>(il), x);
 
         b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
+        debug_dump(b, "ffn_norm", static_cast<int>(il), xb);
         b.matmul(w.gate, xb, gate);
         b.matmul(w.up, xb, up);
+        debug_dump(b, "ffn_gate", static_cast<int>(il), gate);
+        debug_dump(b, "ffn_up", static_cast<int>(il), up);
         b.geglu(gate, up, gate);
+        debug_dump(b, "ffn_geglu", static_cast<int>(il), gate);
         b.matmul(w.down, gate, ffn_out);
+        debug_dump(b, "ffn_out", static_cast<int>(il), ffn_out);
         b.rms_norm(ffn_out, w.post_ffn_norm, c.norm_eps, ffn_out);
+        debug_dump(b, "ffn_post_norm", static_cast<int>(il), ffn_out);
         b.add(x, ffn_out, x);
+        debug_dump(b, "l_out", static_cast<int>(il), x);
     }
 }
 

@@ -17,6 +17,7 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     const auto hd = static_cast<int32_t>(c.head_dim);
 
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
+    debug_dump(b, "embd", -1, x);
 
     RopeParams rope{static_cast<int32_t>(c.head_count),
                     hd,
@@ -37,6 +38,7 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
+        debug_dump(b, "attn_norm", static_cast<int>(il), xb);
         if (!w.wqkv.empty()) {
             b.matmul(w.wqkv, xb, s.qkv.rows(0, n));
         } else {
@@ -47,25 +49,39 @@ void Transformer::forward_llama(Session& s, int32_t n) {
         if (!w.bq.empty()) b.add(q, w.bq, q);
         if (!w.bk.empty()) b.add(k, w.bk, k);
         if (!w.bv.empty()) b.add(v, w.bv, v);
+        debug_dump(b, "Qcur", static_cast<int>(il), q);
+        debug_dump(b, "Kcur", static_cast<int>(il), k);
+        debug_dump(b, "Vcur", static_cast<int>(il), v);
         b.rope(q, rope);
         b.rope(k, rope_k);
+        debug_dump(b, "Qrope", static_cast<int>(il), q);
+        debug_dump(b, "Krope", static_cast<int>(il), k);
         b.copy_to_cache(k, s.k_cache[il], pos0);
         b.copy_to_cache(v, s.v_cache[il], pos0);
         ap.window = c.layer_is_local(il) ? static_cast<int32_t>(c.sliding_window) : 0;
         b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
+        debug_dump(b, "kqv_out", static_cast<int>(il), attn);
         b.matmul(w.wo, attn, xb);
+        debug_dump(b, "attn_out", static_cast<int>(il), xb);
         b.add(x, xb, x);
+        debug_dump(b, "ffn_inp", static_cast<int>(il), x);
 
         b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
+        debug_dump(b, "ffn_norm", static_cast<int>(il), xb);
         if (!w.gate_up.empty()) {
             b.matmul(w.gate_up, xb, s.gate_up.rows(0, n));
         } else {
             b.matmul(w.gate, xb, gate);
             b.matmul(w.up, xb, up);
         }
+        debug_dump(b, "ffn_gate", static_cast<int>(il), gate);
+        debug_dump(b, "ffn_up", static_cast<int>(il), up);
         b.swiglu(gate, up, gate);
+        debug_dump(b, "ffn_swiglu", static_cast<int>(il), gate);
         b.matmul(w.down, gate, ffn_out);
+        debug_dump(b, "ffn_out", static_cast<int>(il), ffn_out);
         b.add(x, ffn_out, x);
+        debug_dump(b, "l_out", static_cast<int>(il), x);
     }
 }
 

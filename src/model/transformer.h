@@ -64,6 +64,9 @@ private:
     Tensor ids, x, xb, q, k, v, qkv, attn, gate, up, gate_up, ffn_out, logits;
 };
 
+// Writes t to WORKER_DEBUG_DUMP when that is set (a no-op otherwise).
+void debug_dump(Backend& b, const char* name, int layer, const Tensor& t);
+
 class Transformer {
 public:
     // Checks every tensor the architecture needs (presence, type, shape) and

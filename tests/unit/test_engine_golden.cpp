@@ -3,30 +3,27 @@
 // tests/data/golden/<model>/. The prompts are fed as llama.cpp's token ids, so
 // this checks the engine alone, not the tokenizer.
 //
-// Both implementations approximate the same float computation (8-bit
-// activations, half KV cache, half GELU table), and each lands a few tenths
-// of a logit from the exact result: measured against a float64 NumPy forward
-// pass (scripts/oracle/float_reference.py), our first-step logits for
-// gemma-3's "question" prompt have cosine 0.99922 to it and llama.cpp's
-// 0.99731. Which of two tokens closer than that comes first is therefore
-// not defined by the model, and the checks below tell such near-ties apart:
-//   - cosine to llama.cpp's first-step logits >= kMinCosine (per model);
-//   - top-10: every pair of llama.cpp's top-10 whose logits differ by more
-//     than tau is in the same order in ours, and every id of llama.cpp's
-//     top-10 that leads its 11th by more than tau is in our top-10;
-//   - top-1 identical and at least 8 of llama.cpp's top-10 in ours;
-//   - greedy ids identical for 16 steps, or up to the first step at which
-//     llama.cpp's own top-2 margin is below tau;
+// The CPU backend reproduces llama.cpp's CPU arithmetic step by step (8-bit
+// activations, half KV cache, ggml's e^x and GELU table, and the lanes and
+// order in which each of llama.cpp's kernels sums; see src/cpu/vec.h and
+// src/cpu/quant_dot.h), so on both models the first-step logits come out bit
+// for bit as llama.cpp's and so does every greedy id. Asserted, on every
+// prompt (issue 5's criteria):
+//   - cosine to llama.cpp's first-step logits >= 0.999;
+//   - top-10 ids identical, in the same order;
+//   - greedy ids identical for at least 16 steps (the full agreement length,
+//     32 of 32 here, is printed, with the number of bit-identical logits);
 //   - fed llama.cpp's greedy ids (teacher forcing), our choice is among its
-//     top-3 at every step.
-// tests/data/golden/README.md shows llama.cpp failing the strict criteria
-// against itself (batched vs token-by-token prefill) on as many prompts.
-// Strict figures (exact top-10, full agreement length) are printed for the record.
+//     top-3 at every step (a backstop; it is its top-1 at all of them here).
+// The bits depend on the C library's expf/sinf/cosf/tanhf too (llama.cpp
+// calls them as we do), so another libm may move a logit by an ulp; the
+// criteria above leave room for that, exact equality is only printed.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <numeric>
@@ -63,9 +60,10 @@ std::vector<int32_t> top_ids(const std::vector<float>& logits, size_t k) {
 struct GoldenCase {
     const char* model;       // name for real_model_path
     const char* golden_dir;  // folder under tests/data/golden
-    double min_cosine;
-    double tau;  // logits closer than this are a near-tie
 };
+
+constexpr double kMinCosine = 0.999;
+constexpr size_t kMinGreedySteps = 16;
 
 class Golden : public ::testing::TestWithParam<GoldenCase> {};
 
@@ -106,32 +104,20 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
             }
             const double cosine = dot / std::sqrt(na * nb);
             std::vector<float> ours(logits.begin(), logits.begin() + static_cast<ptrdiff_t>(n_vocab));
-            EXPECT_GE(cosine, c.min_cosine) << golden_dir << " / " << name;
-            const std::vector<int32_t> ref_top = top_ids(ref, 11);
-            const std::vector<int32_t> our_top = top_ids(ours, 10);
-            for (size_t i = 0; i < 10; ++i) {
-                const int32_t a = ref_top[i];
-                if (ref[a] - ref[ref_top[10]] > c.tau) {
-                    EXPECT_NE(std::find(our_top.begin(), our_top.end(), a), our_top.end())
-                        << golden_dir << " / " << name << ": id " << a << " (llama.cpp rank " << i << ") missing";
-                }
-                for (size_t j = i + 1; j < 10; ++j) {
-                    const int32_t b = ref_top[j];
-                    if (ref[a] - ref[b] > c.tau) {
-                        EXPECT_GT(ours[a], ours[b]) << golden_dir << " / " << name << ": ids " << a << " and " << b;
-                    }
-                }
+            size_t bit_identical = 0;
+            double max_diff = 0.0;
+            for (size_t i = 0; i < n_vocab; ++i) {
+                bit_identical += std::memcmp(&ours[i], &ref[i], sizeof(float)) == 0;
+                max_diff = std::max(max_diff, std::fabs(static_cast<double>(ours[i]) - ref[i]));
             }
-            const bool exact_top10 = our_top == ids_of(p["first_logits_top10"]);
-            EXPECT_EQ(our_top[0], ref_top[0]) << golden_dir << " / " << name << ": top-1";
-            size_t overlap = 0;
-            for (size_t i = 0; i < 10; ++i) overlap += std::count(our_top.begin(), our_top.end(), ref_top[i]);
-            EXPECT_GE(overlap, 8u) << golden_dir << " / " << name << ": top-10 overlap";
-            double top_error = 0;
-            for (const int32_t id : top_ids(ref, 50))
-                top_error = std::max(top_error, std::fabs(double(ref[id]) - ours[id]));
-            std::printf("[golden] %s / %-16s cosine %.6f, top-10 %s, max |diff| over llama.cpp's top-50 %.3f\n",
-                        golden_dir, name.c_str(), cosine, exact_top10 ? "identical" : "near-ties reordered", top_error);
+            EXPECT_GE(cosine, kMinCosine) << golden_dir << " / " << name;
+            const std::vector<int32_t> our_top = top_ids(ours, 10);
+            EXPECT_EQ(our_top, ids_of(p["first_logits_top10"])) << golden_dir << " / " << name << ": top-10";
+            EXPECT_EQ(our_top, top_ids(ref, 10)) << golden_dir << " / " << name << ": top-10 of the logits file";
+            std::printf("[golden] %s / %-16s cosine %.6f, top-10 %s, %zu/%zu logits bit-identical, max |diff| %.3g\n",
+                        golden_dir, name.c_str(), cosine,
+                        our_top == ids_of(p["first_logits_top10"]) ? "identical" : "DIFFERENT", bit_identical, n_vocab,
+                        max_diff);
         }
 
         size_t agree = 0;
@@ -144,23 +130,13 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
                                   logits.size() * sizeof(float));
             }
         }
-        const auto& margins = p["greedy_margins"].items();
-        size_t first_tie = expected.size();
-        for (size_t step = 0; step < margins.size(); ++step) {
-            if (margins[step].as_number() < c.tau) {
-                first_tie = step;
-                break;
-            }
-        }
-        std::printf("[golden] %s / %-16s greedy agreement %zu/%zu steps (first llama.cpp near-tie: step %zu)\n",
-                    golden_dir, name.c_str(), agree, expected.size(), first_tie);
-        EXPECT_GE(agree, std::min<size_t>(16, first_tie)) << golden_dir << " / " << name;
+        std::printf("[golden] %s / %-16s greedy agreement %zu/%zu steps\n", golden_dir, name.c_str(), agree,
+                    expected.size());
+        EXPECT_GE(agree, std::min(kMinGreedySteps, expected.size())) << golden_dir << " / " << name;
 
         // Teacher forcing: fed llama.cpp's own ids, at every one of the 32
-        // steps our choice is one of llama.cpp's three best tokens (it is its
-        // best at most steps; the count is printed). Three, not two: on three
-        // of the 576 steps here llama.cpp's second and third were within a
-        // few tenths of a logit of each other, and we picked its third.
+        // steps our choice is one of llama.cpp's three best tokens (its best
+        // at every step here; the count is printed).
         auto forced = tr.create_session(static_cast<int32_t>(prompt.size() + expected.size()),
                                         static_cast<int32_t>(prompt.size()));
         tr.backend().read(tr.forward(*forced, prompt), logits.data(), logits.size() * sizeof(float));
@@ -184,9 +160,8 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
 }
 
 INSTANTIATE_TEST_SUITE_P(RealModels, Golden,
-                         ::testing::Values(GoldenCase{"smollm2", "SmolLM2-135M-Instruct.Q4_1", 0.999, 0.5},
-                                           // llama.cpp's own gemma-3 logits are 0.9973 from exact (see top).
-                                           GoldenCase{"gemma3", "gemma-3-270m-q4_k_m", 0.997, 1.0}),
+                         ::testing::Values(GoldenCase{"smollm2", "SmolLM2-135M-Instruct.Q4_1"},
+                                           GoldenCase{"gemma3", "gemma-3-270m-q4_k_m"}),
                          [](const auto& param_info) { return std::string(param_info.param.model); });
 
 }  // namespace

@@ -3,6 +3,7 @@
 // itself checked against the gguf package), norms, RoPE, attention, GLUs.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "core/error.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/quant_dot.h"
+#include "cpu/vec.h"
 #include "quant/blocks.h"
 #include "quant/dequant.h"
 #include "support/gguf_writer.h"
@@ -37,7 +39,7 @@ class DotKernel : public ::testing::TestWithParam<GgmlType> {};
 
 // The integer kernels quantize the activations to 8 bits, so they agree with
 // an f32 dot of the dequantized weights to about 1% of the magnitude of the
-// terms; the SIMD and scalar kernels compute the same integer sums.
+// terms; the SIMD and scalar kernels sum in the same order, to the same bits.
 TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
     const GgmlType type = GetParam();
     const int64_t n = 1024;
@@ -48,7 +50,7 @@ TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
     for (uint64_t seed = 1; seed <= 5; ++seed) {
         const std::vector<float> x = random_values(n, seed * 100);
         std::vector<cpu::BlockQ8> xq(n / 32);
-        cpu::quantize_q8(x.data(), xq.data(), n);
+        cpu::quantize_activations(type, x.data(), xq.data(), n);
         double expected = 0.0, magnitude = 0.0;
         for (int64_t i = 0; i < n; ++i) {
             expected += static_cast<double>(wd[i]) * x[i];
@@ -57,7 +59,7 @@ TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
         const float fast = cpu::dot_kernel(type)(blocks.data(), xq.data(), n / 32);
         const float scalar = cpu::dot_kernel_scalar(type)(blocks.data(), xq.data(), n / 32);
         EXPECT_NEAR(fast, expected, 0.01 * magnitude) << type_traits(type).name << " seed " << seed;
-        EXPECT_NEAR(fast, scalar, 1e-4 * magnitude) << type_traits(type).name << " (" << cpu::dot_kernel_isa() << ")";
+        EXPECT_EQ(fast, scalar) << type_traits(type).name << " (" << cpu::dot_kernel_isa() << ")";
         if (const cpu::DotFn avx2 = cpu::dot_kernel_avx2(type)) {
             // AVX-VNNI sums the same 32-bit lanes as AVX2: identical results.
             EXPECT_EQ(fast, avx2(blocks.data(), xq.data(), n / 32)) << type_traits(type).name;
@@ -65,20 +67,34 @@ TEST_P(DotKernel, MatchesDequantizedReferenceAndScalarKernel) {
     }
 }
 
-// The four-token kernel a prefill uses gives each token what the one-token kernel gives it.
-TEST_P(DotKernel, FourTokenKernelMatchesOneTokenKernel) {
+// The kernels a batch uses (groups of four tokens, then one by one) give the
+// scalar kernels' bits for every batch size where llama.cpp changes kernels;
+// the four-token kernel gives each token what the one-token kernel gives it,
+// except where llama.cpp's batched kernel sums otherwise (Q4_K's repacked
+// gemm scales every 64 weights, its gemv every 256).
+TEST_P(DotKernel, BatchKernelsMatchTheScalarOnes) {
     const GgmlType type = GetParam();
-    const cpu::Dot4Fn dot4 = cpu::dot4_kernel(type);
-    if (dot4 == nullptr) GTEST_SKIP() << "no four-token kernel on this CPU (" << cpu::dot_kernel_isa() << ")";
     const int64_t n = 512, nb = n / 32;
     const std::vector<uint8_t> blocks = test::quantize(type, random_values(n, 21, 0.5f));
     const std::vector<float> x = random_values(4 * n, 22);
     std::vector<cpu::BlockQ8> xq(4 * nb);
-    cpu::quantize_q8(x.data(), xq.data(), 4 * n);
-    float four[4];
-    dot4(blocks.data(), xq.data(), nb, nb, four);
-    for (int t = 0; t < 4; ++t) {
-        EXPECT_FLOAT_EQ(four[t], cpu::dot_kernel(type)(blocks.data(), xq.data() + t * nb, nb)) << "token " << t;
+    for (int t = 0; t < 4; ++t) cpu::quantize_activations(type, x.data() + t * n, xq.data() + t * nb, n);
+    for (const int64_t batch : {1, 4, 7, 8, 64}) {
+        const cpu::BatchKernels fast = cpu::batch_kernels(type, batch);
+        const cpu::BatchKernels scalar = cpu::batch_kernels_scalar(type, batch);
+        float four[4], four_scalar[4];
+        fast.dot4(blocks.data(), xq.data(), nb, nb, four);
+        scalar.dot4(blocks.data(), xq.data(), nb, nb, four_scalar);
+        for (int t = 0; t < 4; ++t) {
+            const float one = fast.dot1(blocks.data(), xq.data() + t * nb, nb);
+            EXPECT_EQ(four[t], four_scalar[t]) << "batch " << batch << ", token " << t;
+            EXPECT_EQ(one, scalar.dot1(blocks.data(), xq.data() + t * nb, nb)) << "batch " << batch << ", token " << t;
+            if (type != GgmlType::Q4_K) {
+                EXPECT_EQ(four[t], one) << "batch " << batch << ", token " << t;
+            } else {
+                EXPECT_NEAR(four[t], one, 1e-4 * std::fabs(one) + 1e-4) << "batch " << batch << ", token " << t;
+            }
+        }
     }
 }
 
@@ -273,6 +289,93 @@ TEST_F(CpuOps, AttentionOverAHalfCacheMatchesAnF32Cache) {
                        host_tensor(out32, n_head * hd));
     backend->attention(host_tensor(q, n_head * hd), k16t, v16t, p, host_tensor(out16, n_head * hd));
     for (size_t j = 0; j < out32.size(); ++j) ASSERT_NEAR(out16[j], out32[j], 5e-3) << j;
+}
+
+// ggml's e^x: within 2.5 ulp of the exact value (its stated 1.45 ulp plus the
+// final rounding) over the range softmax and SiLU use, 0 and infinity beyond,
+// and the AVX2 form gives the scalar one's bits.
+TEST(GgmlMath, ExpMatchesLibmAndItsScalarForm) {
+    std::vector<float> x;
+    for (float v = -110.0f; v < 95.0f; v += 0.0137f) x.push_back(v);
+    x.insert(x.end(), {-INFINITY, INFINITY, 0.0f, -0.0f, -87.5f, -103.0f, -104.5f, 88.5f, 89.0f, 1e30f, -1e30f});
+    std::vector<float> fast(x.size()), scalar(x.size());
+    cpu::exp_ggml(x.data(), fast.data(), static_cast<int64_t>(x.size()));
+    cpu::exp_ggml_rows_scalar(x.data(), scalar.data(), static_cast<int64_t>(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(scalar[i])) << x[i];
+        ASSERT_EQ(cpu::exp_ggml(x[i]), scalar[i]) << x[i];
+        const double exact = std::exp(static_cast<double>(x[i]));
+        if (x[i] > -87.0f && x[i] < 88.0f) {
+            ASSERT_NEAR(scalar[i], exact, 2.5 * std::ldexp(1.0, std::ilogb(exact) - 23)) << x[i];
+        }
+    }
+    EXPECT_EQ(cpu::exp_ggml(-INFINITY), 0.0f);
+    EXPECT_EQ(cpu::exp_ggml(INFINITY), INFINITY);
+    EXPECT_EQ(cpu::exp_ggml(-1e30f), 0.0f);
+    EXPECT_TRUE(std::isnan(cpu::exp_ggml(NAN)));
+}
+
+TEST(GgmlMath, SwigluMatchesItsDefinitionAndScalarForm) {
+    for (const int64_t n : {64, 1536, 37}) {
+        std::vector<float> g = random_values(static_cast<size_t>(n), 41, 4.0f), u = random_values(static_cast<size_t>(n), 42);
+        g[0] = -100.0f;
+        g[1] = 100.0f;
+        std::vector<float> fast(g.size()), scalar(g.size());
+        cpu::swiglu_ggml(g.data(), u.data(), fast.data(), n);
+        cpu::swiglu_ggml_scalar(g.data(), u.data(), scalar.data(), n);
+        for (int64_t j = 0; j < n; ++j) {
+            ASSERT_EQ(std::bit_cast<uint32_t>(fast[j]), std::bit_cast<uint32_t>(scalar[j])) << j;
+            const double silu = g[j] / (1.0 + std::exp(-static_cast<double>(g[j])));
+            ASSERT_NEAR(fast[j], silu * u[j], 1e-6 * (std::fabs(silu * u[j]) + 1e-3)) << j;
+        }
+    }
+}
+
+TEST(GgmlMath, Reduce16IsTheTreeOfAVX512ReduceAdd) {
+    float v[16];
+    for (int l = 0; l < 16; ++l) v[l] = 1.0f + static_cast<float>(l) * 0x1p-20f;
+    v[3] = 0x1p25f;
+    v[11] = -0x1p25f;
+    // (v3 + v11) cancels first: lanes l and l + 8 are added before anything else.
+    float a[8];
+    for (int l = 0; l < 8; ++l) a[l] = v[l + 8] + v[l];
+    for (int l = 0; l < 4; ++l) a[l] = a[l + 4] + a[l];
+    EXPECT_EQ(cpu::reduce16(v), (a[0] + a[2]) + (a[1] + a[3]));
+}
+
+// The attention dot products and weighted sums in llama.cpp's lanes: the
+// AVX2 forms give the scalar ones' bits, and both are close to the exact sums.
+TEST(GgmlMath, HalfCacheAttentionKernelsMatchTheirScalarForms) {
+    for (const int64_t hd : {64, 256, 48}) {
+        const int64_t count = 37, first = 5, stride = hd + 16;
+        std::vector<float> q = random_values(static_cast<size_t>(hd), 51);
+        const std::vector<float> rows_f = random_values(static_cast<size_t>(count * stride), 52);
+        std::vector<uint16_t> rows(rows_f.size());
+        cpu::to_f16(rows_f.data(), rows.data(), static_cast<int64_t>(rows.size()));
+        std::vector<float> w = random_values(static_cast<size_t>(count), 53);
+        for (const bool lanes16 : {true, false}) {
+            if (lanes16 && hd % 16 != 0) continue;
+            std::vector<float> s_fast(count), s_scalar(count);
+            cpu::dot_f16_rows_ggml(q.data(), rows.data(), stride, count, hd, lanes16, s_fast.data());
+            cpu::dot_f16_rows_ggml_scalar(q.data(), rows.data(), stride, count, hd, lanes16, s_scalar.data());
+            for (int64_t k = 0; k < count; ++k) {
+                ASSERT_EQ(s_fast[k], s_scalar[k]) << hd << " " << lanes16 << " " << k;
+                double exact = 0.0;
+                for (int64_t d = 0; d < hd; ++d) exact += q[d] * static_cast<double>(quant::fp16_to_f32(rows[k * stride + d]));
+                ASSERT_NEAR(s_fast[k], exact, 1e-4 * hd);
+            }
+            std::vector<float> acc(static_cast<size_t>(64 * hd)), o_fast(hd), o_scalar(hd);
+            cpu::wsum_f16_rows_ggml(w.data(), rows.data(), stride, first, count, hd, lanes16, acc.data(), o_fast.data());
+            cpu::wsum_f16_rows_ggml_scalar(w.data(), rows.data(), stride, first, count, hd, lanes16, acc.data(),
+                                           o_scalar.data());
+            for (int64_t d = 0; d < hd; ++d) {
+                ASSERT_EQ(o_fast[d], o_scalar[d]) << hd << " " << lanes16 << " " << d;
+                double exact = 0.0;
+                for (int64_t k = 0; k < count; ++k) exact += w[k] * static_cast<double>(quant::fp16_to_f32(rows[k * stride + d]));
+                ASSERT_NEAR(o_fast[d], exact, 1e-4 * count);
+            }
+        }
+    }
 }
 
 TEST_F(CpuOps, AddBroadcastsASingleRowAndCopiesIntoCache) {

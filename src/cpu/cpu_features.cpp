@@ -1,5 +1,6 @@
 #include "cpu/cpu_features.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -11,22 +12,25 @@ namespace worker::cpu {
 
 namespace {
 
-// WORKER_CPU_SCALAR=1 makes the CPU backend use its portable scalar kernels
-// only, e.g. to check that they give the SIMD kernels' bits.
-bool scalar_forced() {
-    static const bool forced = [] {
-        const char* v = std::getenv("WORKER_CPU_SCALAR");
-        return v != nullptr && std::strcmp(v, "1") == 0;
+// The cap from the environment: WORKER_CPU_ISA=scalar|avx2|avx512, or
+// WORKER_CPU_SCALAR=1 (kept from before WORKER_CPU_ISA) for scalar. An
+// unknown value caps nothing.
+CpuIsa isa_cap() {
+    static const CpuIsa cap = [] {
+        const char* s = std::getenv("WORKER_CPU_SCALAR");
+        if (s != nullptr && std::strcmp(s, "1") == 0) return CpuIsa::scalar;
+        const char* v = std::getenv("WORKER_CPU_ISA");
+        if (v == nullptr) return CpuIsa::avx512;
+        if (std::strcmp(v, "scalar") == 0) return CpuIsa::scalar;
+        if (std::strcmp(v, "avx2") == 0) return CpuIsa::avx2;
+        return CpuIsa::avx512;
     }();
-    return forced;
+    return cap;
 }
 
-}  // namespace
-
-bool has_avx2_fma_f16c() {
 #if defined(__x86_64__)
+bool cpu_avx2_fma_f16c() {
     static const bool supported = [] {
-        if (scalar_forced()) return false;
         __builtin_cpu_init();  // may run from a static initializer, before the runtime has done it
         unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
         if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
@@ -34,20 +38,83 @@ bool has_avx2_fma_f16c() {
         return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     }();
     return supported;
+}
+
+// XCR0, read by xgetbv (only where CPUID says OSXSAVE).
+uint64_t xcr0() {
+    uint32_t lo = 0, hi = 0;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (static_cast<uint64_t>(hi) << 32) | lo;
+}
+#endif
+
+}  // namespace
+
+bool cpu_supports_avx512() {
+#if defined(__x86_64__)
+    static const bool supported = [] {
+        if (!cpu_avx2_fma_f16c()) return false;
+        unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+        if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0) return false;
+        if ((ecx & (1u << 27)) == 0) return false;  // OSXSAVE: xgetbv is usable
+        // The OS saves XMM, YMM (bits 1-2), the opmasks and both halves of
+        // the ZMM registers (bits 5-7).
+        constexpr uint64_t kState = 0x6 | 0xE0;
+        if ((xcr0() & kState) != kState) return false;
+        if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+        const bool f = (ebx & (1u << 16)) != 0, dq = (ebx & (1u << 17)) != 0, bw = (ebx & (1u << 30)) != 0,
+                   vl = (ebx & (1u << 31)) != 0, vnni = (ecx & (1u << 11)) != 0;
+        return f && dq && bw && vl && vnni;
+    }();
+    return supported;
 #else
     return false;
 #endif
 }
 
+CpuIsa cpu_isa() {
+    static const CpuIsa isa = [] {
+        CpuIsa hw = CpuIsa::scalar;
+#if defined(__x86_64__)
+        if (cpu_avx2_fma_f16c()) hw = cpu_supports_avx512() ? CpuIsa::avx512 : CpuIsa::avx2;
+#endif
+        return static_cast<int>(hw) < static_cast<int>(isa_cap()) ? hw : isa_cap();
+    }();
+    return isa;
+}
+
+const char* cpu_isa_name(CpuIsa isa) {
+    switch (isa) {
+        case CpuIsa::avx512:
+            return "avx512";
+        case CpuIsa::avx2:
+            return "avx2";
+        default:
+            return "scalar";
+    }
+}
+
+bool has_avx2_fma_f16c() { return cpu_isa() != CpuIsa::scalar; }
+
 bool has_avx_vnni() {
 #if defined(__x86_64__)
     static const bool supported = [] {
-        if (scalar_forced()) return false;
+        if (cpu_isa() == CpuIsa::scalar) return false;
         unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
         if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) return false;
         return (eax & (1u << 4)) != 0;
     }();
     return supported;
+#else
+    return false;
+#endif
+}
+
+bool has_avx512() { return cpu_isa() == CpuIsa::avx512; }
+
+bool cpu_avx2_fma_f16c_supported() {
+#if defined(__x86_64__)
+    return cpu_avx2_fma_f16c();
 #else
     return false;
 #endif

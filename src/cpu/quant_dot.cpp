@@ -12,6 +12,13 @@
 #include <immintrin.h>
 #endif
 
+// gcc 12 warns of the undefined upper halves its own AVX-512 headers leave on
+// purpose (_mm512_cast*, the reductions): gcc bug 105593, gone in gcc 13.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace worker::cpu {
 
 using namespace worker::quant;
@@ -250,6 +257,14 @@ namespace vnni {
 #undef WORKER_X86
 }  // namespace vnni
 
+namespace avx512 {
+#define WORKER_X86 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
+#define WORKER_VNNI 2
+#include "cpu/quant_dot_x86.inc"
+#undef WORKER_VNNI
+#undef WORKER_X86
+}  // namespace avx512
+
 // The same rounding as quantize_q8_scalar (round half to even, as nearbyint
 // does in the default rounding mode), eight lanes at a time.
 WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
@@ -289,19 +304,44 @@ WORKER_AVX2 void quantize_q8_avx2(const float* x, BlockQ8* out, int64_t n) {
     }
 }
 
-bool have_avx2() { return has_avx2_fma_f16c(); }
+#define WORKER_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
 
+// quantize_q8_avx2 sixteen lanes at a time: the maximum, the roundings and
+// the integer sum are exact, so the width changes no bit.
+WORKER_AVX512 void quantize_q8_avx512(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float* v = x + b * 32;
+        const __m512 v0 = _mm512_loadu_ps(v), v1 = _mm512_loadu_ps(v + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.0f;
+        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs), _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out[b].qs + 16), _mm512_cvtsepi32_epi8(q1));
+        out[b].d = d;
+        out[b].dsum = d * static_cast<float>(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)));
+    }
+}
+
+bool have_avx2() { return has_avx2_fma_f16c(); }
 bool have_avx_vnni() { return has_avx2_fma_f16c() && has_avx_vnni(); }
+bool have_avx512() { return has_avx512(); }
 #else
 bool have_avx2() { return false; }
 bool have_avx_vnni() { return false; }
+bool have_avx512() { return false; }
 #endif
 
 }  // namespace
 
 void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
 #if defined(__x86_64__)
-    static const bool avx2 = have_avx2();
+    static const bool avx512 = have_avx512(), avx2 = have_avx2();
+    if (avx512) {
+        quantize_q8_avx512(x, out, n);
+        return;
+    }
     if (avx2) {
         quantize_q8_avx2(x, out, n);
         return;
@@ -415,7 +455,8 @@ Dot4Fn dot4_kernel_scalar(GgmlType type) {
 
 DotFn dot_kernel(GgmlType type) {
 #if defined(__x86_64__)
-    static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    if (avx512_ok) return avx512::dot_for(type);
     if (vnni_ok) return vnni::dot_for(type);
     if (avx2_ok) return avx2::dot_for(type);
 #endif
@@ -424,7 +465,8 @@ DotFn dot_kernel(GgmlType type) {
 
 Dot4Fn dot4_kernel(GgmlType type) {
 #if defined(__x86_64__)
-    static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+    if (avx512_ok) return avx512::dot4_for(type);
     if (vnni_ok) return vnni::dot4_for(type);
     if (avx2_ok) return avx2::dot4_for(type);
 #endif
@@ -439,12 +481,51 @@ DotFn dot_kernel_avx2(GgmlType type) {
     return nullptr;
 }
 
+BatchKernels batch_kernels_avx512(GgmlType type, int64_t n) {
+#if defined(__x86_64__)
+    if (cpu_supports_avx512()) {
+        if (type == GgmlType::Q6_K && n >= 8) return {avx512::dot4_q6_k_tiled(), avx512::dot_q6_k_tiled()};
+        return {avx512::dot4_for(type), avx512::dot_for(type)};
+    }
+#endif
+    (void)type;
+    (void)n;
+    return {nullptr, nullptr};
+}
+
+BatchKernels batch_kernels_avx2(GgmlType type, int64_t n) {
+#if defined(__x86_64__)
+    if (cpu_avx2_fma_f16c_supported()) {
+        if (type == GgmlType::Q6_K && n >= 8) return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
+        return {avx2::dot4_for(type), avx2::dot_for(type)};
+    }
+#endif
+    (void)type;
+    (void)n;
+    return {nullptr, nullptr};
+}
+
+void quantize_q8_avx512_or_null(const float* x, BlockQ8* out, int64_t n, bool& ran) {
+#if defined(__x86_64__)
+    if (cpu_supports_avx512()) {
+        quantize_q8_avx512(x, out, n);
+        ran = true;
+        return;
+    }
+#endif
+    (void)x;
+    (void)out;
+    (void)n;
+    ran = false;
+}
+
 BatchKernels batch_kernels(GgmlType type, int64_t n) {
     // llama.cpp takes a batch of 8 or more tokens with Q6_K weights through
     // its tiled matrix kernel, which sums otherwise than its vector one.
     if (type == GgmlType::Q6_K && n >= 8) {
 #if defined(__x86_64__)
-        static const bool vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+        static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
+        if (avx512_ok) return {avx512::dot4_q6_k_tiled(), avx512::dot_q6_k_tiled()};
         if (vnni_ok) return {vnni::dot4_q6_k_tiled(), vnni::dot_q6_k_tiled()};
         if (avx2_ok) return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
 #endif
@@ -458,6 +539,8 @@ BatchKernels batch_kernels_scalar(GgmlType type, int64_t n) {
     return {dot4_kernel_scalar(type), dot_kernel_scalar(type)};
 }
 
-const char* dot_kernel_isa() { return have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar"; }
+const char* dot_kernel_isa() {
+    return have_avx512() ? "avx512" : have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar";
+}
 
 }  // namespace worker::cpu

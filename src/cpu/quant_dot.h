@@ -65,7 +65,16 @@ BatchKernels batch_kernels_scalar(GgmlType type, int64_t n);
 DotFn dot_kernel_avx2(GgmlType type);
 // The portable scalar kernel, which is also the reference the SIMD ones are tested against.
 DotFn dot_kernel_scalar(GgmlType type);
-// Name of the instruction set dot_kernel() selected ("avx-vnni", "avx2" or "scalar").
+// The AVX-512 and the plain AVX2 batch kernels whatever WORKER_CPU_ISA says
+// ({nullptr, nullptr} where the CPU lacks them), so tests can compare every
+// level on one machine.
+BatchKernels batch_kernels_avx512(GgmlType type, int64_t n);
+BatchKernels batch_kernels_avx2(GgmlType type, int64_t n);
+// quantize_q8 in its AVX-512 form; `ran` false (and nothing written) where
+// the CPU lacks AVX-512.
+void quantize_q8_avx512_or_null(const float* x, BlockQ8* out, int64_t n, bool& ran);
+// Name of the instruction set dot_kernel() selected ("avx512", "avx-vnni",
+// "avx2" or "scalar"); WORKER_CPU_ISA caps it.
 const char* dot_kernel_isa();
 
 }  // namespace worker::cpu

@@ -12,6 +12,13 @@
 #include <immintrin.h>
 #endif
 
+// gcc 12 warns of the undefined upper halves its own AVX-512 headers leave on
+// purpose (_mm512_cast*, the reductions): gcc bug 105593, gone in gcc 13.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace worker::cpu {
 
 namespace {
@@ -327,7 +334,150 @@ WORKER_AVX2 void wsum_f16_rows_ggml_avx2(const float* w, const uint16_t* rows, i
     add_into(o, slot(0), slot(1));
 }
 
+// ---- AVX-512 forms: identical bits -----------------------------------------------
+// Element-wise work (e^x, SwiGLU, the P.V accumulators, half conversions)
+// goes 16 lanes wide; the K.q sums keep llama.cpp's 16-lane accumulators in
+// one register instead of two, reduced in the same tree.
+#define WORKER_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512dq,avx512vl")))
+
+WORKER_AVX512 inline __m512 load_f16_16(const uint16_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// ggml_v_expf in its AVX-512 form: the polynomial scaled by vscalefps (one
+// rounding, which scale_pow2 reproduces for the scalar and AVX2 forms).
+WORKER_AVX512 inline __m512 exp_ggml_avx512(__m512 x) {
+    const __m512 shift = _mm512_set1_ps(kExpShift);
+    const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), shift), shift);
+    const __m512 b =
+        _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x));
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(kC5), b, _mm512_set1_ps(kC4)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(kC3), b, _mm512_set1_ps(kC2))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(kC1), b, _mm512_set1_ps(1.0f)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    // |n| > 192: 0 below, infinity above (NaN compares false and stays NaN).
+    const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192.0f), _CMP_GT_OQ);
+    const __mmask16 neg = _mm512_cmp_ps_mask(n, _mm512_setzero_ps(), _CMP_LE_OQ);
+    const __m512 alt = _mm512_mask_blend_ps(neg, _mm512_set1_ps(INFINITY), _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(big, res, alt);
+}
+
+WORKER_AVX512 void exp_ggml_rows_avx512(const float* x, float* y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, exp_ggml_avx512(_mm512_loadu_ps(x + i)));
+    exp_ggml_rows_avx2(x + i, y + i, n - i);
+}
+
+WORKER_AVX512 void swiglu_ggml_avx512(const float* g, const float* u, float* y, int64_t n) {
+    const int64_t n16 = n - n % 16;
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n16; i += 16) {
+        const __m512 x = _mm512_loadu_ps(g + i);
+        const __m512 e = exp_ggml_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_loadu_ps(u + i)));
+    }
+    for (int64_t i = n16; i < n; ++i) y[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+WORKER_AVX512 inline float reduce16_avx512(__m512 v) {
+    return reduce16_avx2(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+}
+
+WORKER_AVX512 void dot_f16_rows_ggml_avx512(const float* q, const uint16_t* rows, int64_t stride, int64_t count,
+                                            int64_t n, bool lanes16, float* scores) {
+    if (n % 16 != 0) {
+        dot_f16_rows_ggml_scalar(q, rows, stride, count, n, lanes16, scores);
+        return;
+    }
+    for (int64_t k = 0; k < count; ++k) {
+        const uint16_t* r = rows + k * stride;
+        if (lanes16) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t d = 0; d < n; d += 16) acc = _mm512_fmadd_ps(load_f16_16(r + d), _mm512_loadu_ps(q + d), acc);
+            scores[k] = reduce16_avx512(acc);
+            continue;
+        }
+        __m512 acc[4];
+        for (auto& a : acc) a = _mm512_setzero_ps();
+        const int64_t np = n - n % 64;
+        for (int64_t d = 0; d < np; d += 64) {
+            for (int j = 0; j < 4; ++j) {
+                acc[j] = _mm512_fmadd_ps(load_f16_16(r + d + 16 * j), _mm512_loadu_ps(q + d + 16 * j), acc[j]);
+            }
+        }
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
+        auto total = static_cast<double>(reduce16_avx512(sum));
+        for (int64_t d = np; d < n; ++d) total += static_cast<double>(_cvtsh_ss(r[d]) * q[d]);
+        scores[k] = static_cast<float>(total);
+    }
+}
+
+WORKER_AVX512 void wsum_f16_rows_ggml_avx512(const float* w, const uint16_t* rows, int64_t stride, int64_t first,
+                                             int64_t count, int64_t n, bool lanes16, float* acc, float* o) {
+    if (n % 16 != 0) {
+        wsum_f16_rows_ggml_avx2(w, rows, stride, first, count, n, lanes16, acc, o);
+        return;
+    }
+    const int64_t slots = lanes16 ? 16 : 64;
+    std::memset(acc, 0, static_cast<size_t>(slots * n) * sizeof(float));
+    for (int64_t i = 0; i < count; ++i) {
+        float* a = acc + ((first + i) % slots) * n;
+        const uint16_t* r = rows + i * stride;
+        const __m512 wv = _mm512_set1_ps(w[i]);
+        for (int64_t d = 0; d < n; d += 16) {
+            _mm512_storeu_ps(a + d, _mm512_fmadd_ps(wv, load_f16_16(r + d), _mm512_loadu_ps(a + d)));
+        }
+    }
+    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
+    auto add_into = [&](float* dst, const float* x, const float* y) WORKER_AVX512 {
+        for (int64_t d = 0; d < n; d += 16) {
+            _mm512_storeu_ps(dst + d, _mm512_add_ps(_mm512_loadu_ps(x + d), _mm512_loadu_ps(y + d)));
+        }
+    };
+    if (!lanes16) {
+        for (int l = 0; l < 16; ++l) {
+            add_into(slot(l), slot(l), slot(32 + l));
+            add_into(slot(16 + l), slot(16 + l), slot(48 + l));
+            add_into(slot(l), slot(l), slot(16 + l));
+        }
+    }
+    for (int l = 0; l < 8; ++l) add_into(slot(l), slot(l + 8), slot(l));
+    for (int l = 0; l < 4; ++l) add_into(slot(l), slot(l + 4), slot(l));
+    add_into(slot(0), slot(0), slot(2));
+    add_into(slot(1), slot(1), slot(3));
+    add_into(o, slot(0), slot(1));
+}
+
+WORKER_AVX512 void axpy_avx512(float s, const float* x, float* y, int64_t n) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vs, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    axpy_avx2(s, x + i, y + i, n - i);
+}
+
+WORKER_AVX512 void to_f16_avx512(const float* src, uint16_t* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    to_f16_avx2(src + i, dst + i, n - i);
+}
+
+WORKER_AVX512 void round_to_f16_avx512(float* x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm512_storeu_ps(x + i, _mm512_cvtph_ps(h));
+    }
+    round_to_f16_avx2(x + i, n - i);
+}
+
 bool have_avx2() { return has_avx2_fma_f16c(); }
+bool have_avx512() { return has_avx512(); }
 #endif
 
 using DotFn = float (*)(const float*, const float*, int64_t);
@@ -338,10 +488,13 @@ using RoundFn = void (*)(float*, int64_t);
 
 #if defined(__x86_64__)
 const bool avx2 = have_avx2();
+const bool avx512 = have_avx512();
+// dot_f32 keeps its AVX2 form at every level (its two 8-lane accumulators
+// and 8-wide tail are its order).
 const DotFn dot_impl = avx2 ? dot_avx2 : dot_scalar;
-const AxpyFn axpy_impl = avx2 ? axpy_avx2 : axpy_scalar;
-const ToF16Fn to_f16_impl = avx2 ? to_f16_avx2 : to_f16_scalar;
-const RoundFn round_impl = avx2 ? round_to_f16_avx2 : round_to_f16_scalar;
+const AxpyFn axpy_impl = avx512 ? axpy_avx512 : avx2 ? axpy_avx2 : axpy_scalar;
+const ToF16Fn to_f16_impl = avx512 ? to_f16_avx512 : avx2 ? to_f16_avx2 : to_f16_scalar;
+const RoundFn round_impl = avx512 ? round_to_f16_avx512 : avx2 ? round_to_f16_avx2 : round_to_f16_scalar;
 #else
 const DotFn dot_impl = dot_scalar;
 const AxpyFn axpy_impl = axpy_scalar;
@@ -354,10 +507,11 @@ using SwigluFn = void (*)(const float*, const float*, float*, int64_t);
 using DotRowsGgmlFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, bool, float*);
 using WsumFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, int64_t, bool, float*, float*);
 #if defined(__x86_64__)
-const ExpRowsFn exp_rows_impl = avx2 ? exp_ggml_rows_avx2 : exp_ggml_rows_scalar;
-const SwigluFn swiglu_impl = avx2 ? swiglu_ggml_avx2 : swiglu_ggml_scalar;
-const DotRowsGgmlFn dot_rows_ggml_impl = avx2 ? dot_f16_rows_ggml_avx2 : dot_f16_rows_ggml_scalar;
-const WsumFn wsum_impl = avx2 ? wsum_f16_rows_ggml_avx2 : wsum_f16_rows_ggml_scalar;
+const ExpRowsFn exp_rows_impl = avx512 ? exp_ggml_rows_avx512 : avx2 ? exp_ggml_rows_avx2 : exp_ggml_rows_scalar;
+const SwigluFn swiglu_impl = avx512 ? swiglu_ggml_avx512 : avx2 ? swiglu_ggml_avx2 : swiglu_ggml_scalar;
+const DotRowsGgmlFn dot_rows_ggml_impl =
+    avx512 ? dot_f16_rows_ggml_avx512 : avx2 ? dot_f16_rows_ggml_avx2 : dot_f16_rows_ggml_scalar;
+const WsumFn wsum_impl = avx512 ? wsum_f16_rows_ggml_avx512 : avx2 ? wsum_f16_rows_ggml_avx2 : wsum_f16_rows_ggml_scalar;
 #else
 const ExpRowsFn exp_rows_impl = exp_ggml_rows_scalar;
 const SwigluFn swiglu_impl = swiglu_ggml_scalar;
@@ -366,6 +520,18 @@ const WsumFn wsum_impl = wsum_f16_rows_ggml_scalar;
 #endif
 
 }  // namespace
+
+bool vec_avx512_kernels(VecKernels& k) {
+#if defined(__x86_64__)
+    if (cpu_supports_avx512()) {
+        k = {exp_ggml_rows_avx512, swiglu_ggml_avx512, dot_f16_rows_ggml_avx512, wsum_f16_rows_ggml_avx512,
+             to_f16_avx512, round_to_f16_avx512, axpy_avx512};
+        return true;
+    }
+#endif
+    (void)k;
+    return false;
+}
 
 float exp_ggml(float x) { return exp_ggml_scalar(x); }
 void exp_ggml(const float* x, float* y, int64_t n) { exp_rows_impl(x, y, n); }

@@ -53,4 +53,17 @@ void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stri
 void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
                                int64_t n, bool lanes16, float* acc, float* o);
 
+// The AVX-512 forms, whatever WORKER_CPU_ISA says, for tests that compare
+// them with the scalar ones: false (k untouched) where the CPU lacks AVX-512.
+struct VecKernels {
+    void (*exp_rows)(const float*, float*, int64_t);
+    void (*swiglu)(const float*, const float*, float*, int64_t);
+    void (*dot_f16_rows)(const float*, const uint16_t*, int64_t, int64_t, int64_t, bool, float*);
+    void (*wsum_f16_rows)(const float*, const uint16_t*, int64_t, int64_t, int64_t, int64_t, bool, float*, float*);
+    void (*to_f16)(const float*, uint16_t*, int64_t);
+    void (*round_to_f16)(float*, int64_t);
+    void (*axpy)(float, const float*, float*, int64_t);
+};
+bool vec_avx512_kernels(VecKernels& k);
+
 }  // namespace worker::cpu

@@ -32,6 +32,7 @@
 
 #include "core/context.h"
 #include "core/model.h"
+#include "cpu/quant_dot.h"
 #include "sampling/sampler.h"
 #include "support/json.h"
 #include "support/test_models.h"
@@ -114,10 +115,10 @@ TEST_P(Golden, FirstStepLogitsAndGreedyIdsMatchLlamaCpp) {
             const std::vector<int32_t> our_top = top_ids(ours, 10);
             EXPECT_EQ(our_top, ids_of(p["first_logits_top10"])) << golden_dir << " / " << name << ": top-10";
             EXPECT_EQ(our_top, top_ids(ref, 10)) << golden_dir << " / " << name << ": top-10 of the logits file";
-            std::printf("[golden] %s / %-16s cosine %.6f, top-10 %s, %zu/%zu logits bit-identical, max |diff| %.3g\n",
-                        golden_dir, name.c_str(), cosine,
-                        our_top == ids_of(p["first_logits_top10"]) ? "identical" : "DIFFERENT", bit_identical, n_vocab,
-                        max_diff);
+            std::printf(
+                "[golden] %s / %-16s cosine %.6f, top-10 %s, %zu/%zu logits bit-identical, max |diff| %.3g (%s kernels)\n",
+                golden_dir, name.c_str(), cosine, our_top == ids_of(p["first_logits_top10"]) ? "identical" : "DIFFERENT",
+                bit_identical, n_vocab, max_diff, cpu::dot_kernel_isa());
         }
 
         size_t agree = 0;

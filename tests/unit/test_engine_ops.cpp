@@ -5,11 +5,13 @@
 
 #include <bit>
 #include <cmath>
+#include <iostream>
 #include <random>
 #include <vector>
 
 #include "core/error.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/cpu_features.h"
 #include "cpu/quant_dot.h"
 #include "cpu/vec.h"
 #include "quant/blocks.h"
@@ -95,6 +97,65 @@ TEST_P(DotKernel, BatchKernelsMatchTheScalarOnes) {
                 EXPECT_NEAR(four[t], one, 1e-4 * std::fabs(one) + 1e-4) << "batch " << batch << ", token " << t;
             }
         }
+    }
+}
+
+// The AVX-512 kernels (whatever WORKER_CPU_ISA caps the dispatch to) give the
+// bits of the plain AVX2 and the scalar ones, for one token, four-token groups
+// and every batch size where llama.cpp changes kernels, on row lengths of the
+// golden models (576 and 1536: SmolLM2; 640 and 2048: gemma-3) with activation
+// rows at a stride, and a block count with no pair left over (odd nb).
+TEST_P(DotKernel, Avx512KernelsGiveTheAvx2AndScalarBits) {
+    if (!cpu::cpu_supports_avx512()) {
+        GTEST_SKIP() << "this CPU (or its OS) has no AVX512F/BW/DQ/VL + AVX512-VNNI: the AVX-512 kernels cannot run";
+    }
+    const GgmlType type = GetParam();
+    const bool k_quant = type == GgmlType::Q4_K || type == GgmlType::Q6_K;
+    for (const int64_t n : {576, 1536, 640, 2048, 256, 96}) {
+        if (k_quant && n % 256 != 0) continue;
+        const int64_t nb = n / 32, xs = nb + 3;
+        const std::vector<uint8_t> blocks = test::quantize(type, random_values(static_cast<size_t>(n), 61 + n, 0.5f));
+        const std::vector<float> x = random_values(static_cast<size_t>(4 * n), 62 + n);
+        std::vector<cpu::BlockQ8> xq(static_cast<size_t>(4 * xs));
+        for (int t = 0; t < 4; ++t) cpu::quantize_activations(type, x.data() + t * n, xq.data() + t * xs, n);
+        for (const int64_t batch : {1, 4, 7, 8, 64}) {
+            const cpu::BatchKernels k512 = cpu::batch_kernels_avx512(type, batch);
+            const cpu::BatchKernels k2 = cpu::batch_kernels_avx2(type, batch);
+            const cpu::BatchKernels ks = cpu::batch_kernels_scalar(type, batch);
+            ASSERT_NE(k512.dot4, nullptr);
+            ASSERT_NE(k2.dot4, nullptr);
+            float f512[4], f2[4], fs[4];
+            k512.dot4(blocks.data(), xq.data(), xs, nb, f512);
+            k2.dot4(blocks.data(), xq.data(), xs, nb, f2);
+            ks.dot4(blocks.data(), xq.data(), xs, nb, fs);
+            for (int t = 0; t < 4; ++t) {
+                const cpu::BlockQ8* xt = xq.data() + t * xs;
+                const float one = k512.dot1(blocks.data(), xt, nb);
+                EXPECT_EQ(std::bit_cast<uint32_t>(f512[t]), std::bit_cast<uint32_t>(f2[t])) << n << " batch " << batch << " t " << t;
+                EXPECT_EQ(std::bit_cast<uint32_t>(f512[t]), std::bit_cast<uint32_t>(fs[t])) << n << " batch " << batch << " t " << t;
+                EXPECT_EQ(std::bit_cast<uint32_t>(one), std::bit_cast<uint32_t>(k2.dot1(blocks.data(), xt, nb))) << n << " batch " << batch;
+                EXPECT_EQ(std::bit_cast<uint32_t>(one), std::bit_cast<uint32_t>(ks.dot1(blocks.data(), xt, nb))) << n << " batch " << batch;
+            }
+        }
+    }
+}
+
+TEST(QuantizeQ8, Avx512AndScalarFormsAgreeExactly) {
+    if (!cpu::cpu_supports_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU (or OS): nothing to compare";
+    const int64_t n = 32 * 97;
+    std::vector<float> x = random_values(n, 24, 3.0f);
+    for (int j = 64; j < 96; ++j) x[j] = 0.0f;  // an all-zero block
+    x[100] = 1e-30f;
+    x[130] = -50.0f;  // a block whose largest magnitude is negative
+    std::vector<cpu::BlockQ8> fast(n / 32), scalar(n / 32);
+    bool ran = false;
+    cpu::quantize_q8_avx512_or_null(x.data(), fast.data(), n, ran);
+    ASSERT_TRUE(ran);
+    cpu::quantize_q8_scalar(x.data(), scalar.data(), n);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        EXPECT_EQ(fast[b].d, scalar[b].d) << b;
+        EXPECT_EQ(fast[b].dsum, scalar[b].dsum) << b;
+        for (int j = 0; j < 32; ++j) ASSERT_EQ(fast[b].qs[j], scalar[b].qs[j]) << b << ":" << j;
     }
 }
 
@@ -329,6 +390,90 @@ TEST(GgmlMath, SwigluMatchesItsDefinitionAndScalarForm) {
             ASSERT_NEAR(fast[j], silu * u[j], 1e-6 * (std::fabs(silu * u[j]) + 1e-3)) << j;
         }
     }
+}
+
+// The AVX-512 forms of the float helpers give the scalar forms' bits, whatever
+// WORKER_CPU_ISA caps the dispatch to: e^x over softmax's and SiLU's range and
+// beyond (subnormal results, 0 and infinity, NaN), SwiGLU with tails, the
+// attention sums at head sizes 64 (SmolLM2), 256 (gemma-3), 80 (n % 64 != 0)
+// and 40 (n % 16 != 0), the half conversions and axpy with tails.
+TEST(GgmlMath, Avx512FormsGiveTheScalarBits) {
+    cpu::VecKernels k{};
+    if (!cpu::vec_avx512_kernels(k)) GTEST_SKIP() << "no AVX-512 on this CPU (or OS): nothing to compare";
+    {
+        std::vector<float> x;
+        for (float v = -110.0f; v < 95.0f; v += 0.0071f) x.push_back(v);
+        x.insert(x.end(), {-INFINITY, INFINITY, 0.0f, -0.0f, -87.5f, -103.0f, -104.5f, 88.5f, 89.0f, 1e30f, -1e30f,
+                           NAN, -126.0f * 0.6931472f, -149.0f * 0.6931472f});
+        std::vector<float> fast(x.size()), scalar(x.size());
+        k.exp_rows(x.data(), fast.data(), static_cast<int64_t>(x.size()));
+        cpu::exp_ggml_rows_scalar(x.data(), scalar.data(), static_cast<int64_t>(x.size()));
+        for (size_t i = 0; i < x.size(); ++i) {
+            if (std::isnan(x[i])) {
+                ASSERT_TRUE(std::isnan(fast[i]));
+                continue;
+            }
+            ASSERT_EQ(std::bit_cast<uint32_t>(fast[i]), std::bit_cast<uint32_t>(scalar[i])) << x[i];
+        }
+    }
+    for (const int64_t n : {64, 1536, 2048, 37, 8}) {
+        std::vector<float> g = random_values(static_cast<size_t>(n), 43, 6.0f), u = random_values(static_cast<size_t>(n), 44);
+        g[0] = -100.0f;
+        g[1] = 100.0f;
+        std::vector<float> fast(g.size()), scalar(g.size());
+        k.swiglu(g.data(), u.data(), fast.data(), n);
+        cpu::swiglu_ggml_scalar(g.data(), u.data(), scalar.data(), n);
+        for (int64_t j = 0; j < n; ++j) ASSERT_EQ(std::bit_cast<uint32_t>(fast[j]), std::bit_cast<uint32_t>(scalar[j])) << n << " " << j;
+    }
+    for (const int64_t hd : {64, 256, 80, 40}) {
+        const int64_t count = 77, first = 13, stride = hd + 16;
+        const std::vector<float> q = random_values(static_cast<size_t>(hd), 54);
+        const std::vector<float> rows_f = random_values(static_cast<size_t>(count * stride), 55);
+        std::vector<uint16_t> rows(rows_f.size());
+        cpu::to_f16(rows_f.data(), rows.data(), static_cast<int64_t>(rows.size()));
+        const std::vector<float> w = random_values(static_cast<size_t>(count), 56);
+        for (const bool lanes16 : {true, false}) {
+            if (lanes16 && hd % 16 != 0) continue;
+            std::vector<float> s_fast(count), s_scalar(count);
+            k.dot_f16_rows(q.data(), rows.data(), stride, count, hd, lanes16, s_fast.data());
+            cpu::dot_f16_rows_ggml_scalar(q.data(), rows.data(), stride, count, hd, lanes16, s_scalar.data());
+            for (int64_t i = 0; i < count; ++i) {
+                ASSERT_EQ(std::bit_cast<uint32_t>(s_fast[i]), std::bit_cast<uint32_t>(s_scalar[i])) << hd << " " << lanes16 << " " << i;
+            }
+            std::vector<float> acc(static_cast<size_t>(64 * hd)), o_fast(hd), o_scalar(hd);
+            k.wsum_f16_rows(w.data(), rows.data(), stride, first, count, hd, lanes16, acc.data(), o_fast.data());
+            cpu::wsum_f16_rows_ggml_scalar(w.data(), rows.data(), stride, first, count, hd, lanes16, acc.data(),
+                                           o_scalar.data());
+            for (int64_t d = 0; d < hd; ++d) {
+                ASSERT_EQ(std::bit_cast<uint32_t>(o_fast[d]), std::bit_cast<uint32_t>(o_scalar[d])) << hd << " " << lanes16 << " " << d;
+            }
+        }
+    }
+    {
+        const int64_t n = 16 * 9 + 11;
+        std::vector<float> x = random_values(static_cast<size_t>(n), 57, 1000.0f);
+        x[3] = 1e-7f;
+        x[4] = 70000.0f;  // beyond half's range
+        std::vector<uint16_t> h(n);
+        k.to_f16(x.data(), h.data(), n);
+        std::vector<float> r = x;
+        k.round_to_f16(r.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+            ASSERT_EQ(h[i], quant::f32_to_fp16(x[i])) << i;
+            ASSERT_EQ(std::bit_cast<uint32_t>(r[i]), std::bit_cast<uint32_t>(quant::fp16_to_f32(quant::f32_to_fp16(x[i])))) << i;
+        }
+    }
+}
+
+TEST(CpuFeatures, TheIsaLevelIsNamedAndWithinWhatTheCpuHas) {
+    const cpu::CpuIsa isa = cpu::cpu_isa();
+    if (isa == cpu::CpuIsa::avx512) {
+        EXPECT_TRUE(cpu::cpu_supports_avx512());
+        EXPECT_STREQ(cpu::dot_kernel_isa(), "avx512");
+    }
+    if (isa == cpu::CpuIsa::scalar) EXPECT_STREQ(cpu::dot_kernel_isa(), "scalar");
+    std::cout << "[ info     ] CPU kernel level: " << cpu::cpu_isa_name(isa) << " (dot kernels: " << cpu::dot_kernel_isa()
+              << ", AVX-512 on this CPU: " << (cpu::cpu_supports_avx512() ? "yes" : "no") << ")\n";
 }
 
 TEST(GgmlMath, Reduce16IsTheTreeOfAVX512ReduceAdd) {

@@ -12,6 +12,7 @@
 #include "command.h"
 #include "core/context.h"
 #include "core/model.h"
+#include "cpu/quant_dot.h"
 #include "options.h"
 #include "sampling/sampler.h"
 
@@ -134,17 +135,19 @@ int run_bench(const std::vector<std::string>& args) {
     const double device_mib =
         context->is_cpu() ? 0.0 : static_cast<double>(context->process_memory_usage()) / 1048576.0;
     const int threads = context->is_cpu() ? context->cpu_threads() : 0;
+    // The instruction set of the CPU kernels (WORKER_CPU_ISA caps it); "" on a GPU.
+    const char* isa = context->is_cpu() ? cpu::dot_kernel_isa() : "";
     if (json) {
         std::printf(
             "{\"model\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, "
             "\"load_ms\": %.1f, \"prefill_tps\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}, "
             "\"decode_tps\": {\"median\": %.2f, \"min\": %.2f, \"max\": %.2f}, \"peak_rss_mib\": %.1f, "
-            "\"device_memory_mib\": %.1f}\n",
+            "\"device_memory_mib\": %.1f, \"cpu_isa\": \"%s\"}\n",
             json_escape(model_path).c_str(), json_escape(tr.backend().name()).c_str(), threads, n_prompt, n_gen, reps,
-            load_s * 1e3, pf.median, pf.min, pf.max, dc.median, dc.min, dc.max, rss_mib, device_mib);
+            load_s * 1e3, pf.median, pf.min, pf.max, dc.median, dc.min, dc.max, rss_mib, device_mib, isa);
     } else {
-        std::printf("model    %s\ndevice   %s (%d threads)\nload     %.1f ms\n", model_path.c_str(),
-                    tr.backend().name().c_str(), threads, load_s * 1e3);
+        std::printf("model    %s\ndevice   %s (%d threads%s%s)\nload     %.1f ms\n", model_path.c_str(),
+                    tr.backend().name().c_str(), threads, context->is_cpu() ? ", kernels " : "", isa, load_s * 1e3);
         std::printf("prefill  %d tokens: %.1f tok/s median (min %.1f, max %.1f) over %d runs\n", n_prompt, pf.median,
                     pf.min, pf.max, reps);
         std::printf("decode   %d tokens: %.1f tok/s median (min %.1f, max %.1f) over %d runs\n", n_gen, dc.median,

@@ -471,7 +471,9 @@ TEST(CpuFeatures, TheIsaLevelIsNamedAndWithinWhatTheCpuHas) {
         EXPECT_TRUE(cpu::cpu_supports_avx512());
         EXPECT_STREQ(cpu::dot_kernel_isa(), "avx512");
     }
-    if (isa == cpu::CpuIsa::scalar) EXPECT_STREQ(cpu::dot_kernel_isa(), "scalar");
+    if (isa == cpu::CpuIsa::scalar) {
+        EXPECT_STREQ(cpu::dot_kernel_isa(), "scalar");
+    }
     std::cout << "[ info     ] CPU kernel level: " << cpu::cpu_isa_name(isa) << " (dot kernels: " << cpu::dot_kernel_isa()
               << ", AVX-512 on this CPU: " << (cpu::cpu_supports_avx512() ? "yes" : "no") << ")\n";
 }

@@ -7,4 +7,4 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 model=$("$root/scripts/fetch-models.sh" smollm2)
 build=$("$root/scripts/build.sh")
 "$build/tools/worker-cli" devices
-"$build/tools/worker-cli" generate -m "$model" --chat -p "${1:-Write a haiku about GPU computing}" -n "${2:-64}" --repeat-penalty 1.1
+"$build/tools/worker-cli" generate -m "$model" --chat -p "${1:-Write a haiku about GPU computing}" -n "${2:-64}" --temp 0 --repeat-penalty 1.1

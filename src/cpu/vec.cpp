@@ -102,25 +102,24 @@ void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stri
 }
 
 // The lane tree after the products are in acc[slot][n]: the four groups of
-// ggml_vec_dot_f16 first (slots 0-15 + 32-47, 16-31 + 48-63), then the 16 lanes.
-static void wsum_reduce_scalar(float* acc, int64_t n, bool lanes16, float* o) {
+// ggml_vec_dot_f16 first (slots 0-15 + 32-47, 16-31 + 48-63), then the 16
+// lanes. add_into(dst, x, y) sets dst = x + y over n floats, in the caller's
+// vector width (every width gives the same bits).
+template <typename AddInto>
+void wsum_reduce(float* acc, int64_t n, bool lanes16, float* o, const AddInto& add_into) {
     auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
     if (!lanes16) {
         for (int l = 0; l < 16; ++l) {
-            float* a0 = slot(l);
-            const float* a1 = slot(16 + l);
-            const float* a2 = slot(32 + l);
-            const float* a3 = slot(48 + l);
-            for (int64_t d = 0; d < n; ++d) a0[d] = (a0[d] + a2[d]) + (a1[d] + a3[d]);
+            add_into(slot(l), slot(l), slot(32 + l));
+            add_into(slot(16 + l), slot(16 + l), slot(48 + l));
+            add_into(slot(l), slot(l), slot(16 + l));
         }
     }
-    for (int l = 0; l < 8; ++l) {
-        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 8)[d] + slot(l)[d];
-    }
-    for (int l = 0; l < 4; ++l) {
-        for (int64_t d = 0; d < n; ++d) slot(l)[d] = slot(l + 4)[d] + slot(l)[d];
-    }
-    for (int64_t d = 0; d < n; ++d) o[d] = (slot(0)[d] + slot(2)[d]) + (slot(1)[d] + slot(3)[d]);
+    for (int l = 0; l < 8; ++l) add_into(slot(l), slot(l + 8), slot(l));
+    for (int l = 0; l < 4; ++l) add_into(slot(l), slot(l + 4), slot(l));
+    add_into(slot(0), slot(0), slot(2));
+    add_into(slot(1), slot(1), slot(3));
+    add_into(o, slot(0), slot(1));
 }
 
 void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
@@ -132,7 +131,9 @@ void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t str
         const uint16_t* r = rows + i * stride;
         for (int64_t d = 0; d < n; ++d) a[d] = std::fma(w[i], quant::fp16_to_f32(r[d]), a[d]);
     }
-    wsum_reduce_scalar(acc, n, lanes16, o);
+    wsum_reduce(acc, n, lanes16, o, [n](float* dst, const float* x, const float* y) {
+        for (int64_t d = 0; d < n; ++d) dst[d] = x[d] + y[d];
+    });
 }
 
 namespace {
@@ -314,24 +315,11 @@ WORKER_AVX2 void wsum_f16_rows_ggml_avx2(const float* w, const uint16_t* rows, i
             _mm256_storeu_ps(a + d, _mm256_fmadd_ps(wv, load_f16(r + d), _mm256_loadu_ps(a + d)));
         }
     }
-    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
-    auto add_into = [&](float* dst, const float* x, const float* y) WORKER_AVX2 {
+    wsum_reduce(acc, n, lanes16, o, [n](float* dst, const float* x, const float* y) WORKER_AVX2 {
         for (int64_t d = 0; d < n; d += 8) {
             _mm256_storeu_ps(dst + d, _mm256_add_ps(_mm256_loadu_ps(x + d), _mm256_loadu_ps(y + d)));
         }
-    };
-    if (!lanes16) {
-        for (int l = 0; l < 16; ++l) {
-            add_into(slot(l), slot(l), slot(32 + l));
-            add_into(slot(16 + l), slot(16 + l), slot(48 + l));
-            add_into(slot(l), slot(l), slot(16 + l));
-        }
-    }
-    for (int l = 0; l < 8; ++l) add_into(slot(l), slot(l + 8), slot(l));
-    for (int l = 0; l < 4; ++l) add_into(slot(l), slot(l + 4), slot(l));
-    add_into(slot(0), slot(0), slot(2));
-    add_into(slot(1), slot(1), slot(3));
-    add_into(o, slot(0), slot(1));
+    });
 }
 
 // ---- AVX-512 forms: identical bits -----------------------------------------------
@@ -430,24 +418,11 @@ WORKER_AVX512 void wsum_f16_rows_ggml_avx512(const float* w, const uint16_t* row
             _mm512_storeu_ps(a + d, _mm512_fmadd_ps(wv, load_f16_16(r + d), _mm512_loadu_ps(a + d)));
         }
     }
-    auto slot = [&](int s) { return acc + static_cast<size_t>(s) * static_cast<size_t>(n); };
-    auto add_into = [&](float* dst, const float* x, const float* y) WORKER_AVX512 {
+    wsum_reduce(acc, n, lanes16, o, [n](float* dst, const float* x, const float* y) WORKER_AVX512 {
         for (int64_t d = 0; d < n; d += 16) {
             _mm512_storeu_ps(dst + d, _mm512_add_ps(_mm512_loadu_ps(x + d), _mm512_loadu_ps(y + d)));
         }
-    };
-    if (!lanes16) {
-        for (int l = 0; l < 16; ++l) {
-            add_into(slot(l), slot(l), slot(32 + l));
-            add_into(slot(16 + l), slot(16 + l), slot(48 + l));
-            add_into(slot(l), slot(l), slot(16 + l));
-        }
-    }
-    for (int l = 0; l < 8; ++l) add_into(slot(l), slot(l + 8), slot(l));
-    for (int l = 0; l < 4; ++l) add_into(slot(l), slot(l + 4), slot(l));
-    add_into(slot(0), slot(0), slot(2));
-    add_into(slot(1), slot(1), slot(3));
-    add_into(o, slot(0), slot(1));
+    });
 }
 
 WORKER_AVX512 void axpy_avx512(float s, const float* x, float* y, int64_t n) {

@@ -102,10 +102,12 @@ public:
             matmul_float(w, x, out);
             return;
         }
-        const DotFn dot = dot_kernel(w.type);
-        if (dot == nullptr)
-            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         const int64_t n = x.ne1;
+        // The kernels llama.cpp would use for this type and batch size (see
+        // the loop below); no one-token kernel: an unsupported type.
+        const BatchKernels kernels = batch_kernels(w.type, n);
+        if (kernels.dot1 == nullptr)
+            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         const int64_t nb = w.ne0 / 32;
         if (w.ne0 % 32 != 0)
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
@@ -118,7 +120,6 @@ public:
         // pass over a row. The groups of four start at the batch's first token
         // and the rest go one by one, as in llama.cpp's batched kernels, whose
         // sums the four-token kernels reproduce.
-        const BatchKernels kernels = batch_kernels(w.type, n);
         const Dot4Fn dot4 = kernels.dot4;
         constexpr int64_t kTile = 16;
         const int64_t n_tiles = (w.ne1 + kTile - 1) / kTile;

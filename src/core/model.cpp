@@ -62,3 +62,56 @@ bool Model::check_residency() const {
 }
 
 }  // namespace worker
+
+namespace worker {
+
+Model::StepLock::StepLock(Model& model) : model_(model) {
+    model_.step_mutex_.lock();
+    model_.destroy_retired();
+}
+
+Model::StepLock::~StepLock() {
+    model_.destroy_retired();
+    model_.step_mutex_.unlock();
+    // A session retired between the drain above and the unlock found the
+    // mutex held: its retirer left it to us.
+    model_.reap_retired();
+}
+
+void Model::destroy_retired() noexcept {
+    std::vector<Retired> retired;
+    {
+        std::lock_guard<std::mutex> lock(retired_mutex_);
+        retired.swap(retired_);
+    }
+    for (Retired& r : retired) {
+        r.session.reset();
+        add_session_bytes(-r.bytes);
+    }
+}
+
+void Model::reap_retired() noexcept {
+    {
+        std::lock_guard<std::mutex> lock(retired_mutex_);
+        if (retired_.empty()) return;
+    }
+    std::unique_lock<std::mutex> step(step_mutex_, std::try_to_lock);
+    if (step.owns_lock()) destroy_retired();
+}
+
+void Model::retire_session(std::unique_ptr<model::Session> session, int64_t bytes) noexcept {
+    try {
+        std::lock_guard<std::mutex> lock(retired_mutex_);
+        retired_.reserve(retired_.size() + 1);  // may throw; the push below cannot
+        retired_.push_back({std::move(session), bytes});
+    } catch (...) {
+        // No memory to queue it: wait for the running step instead.
+        std::lock_guard<std::mutex> step(step_mutex_);
+        session.reset();
+        add_session_bytes(-bytes);
+        return;
+    }
+    reap_retired();
+}
+
+}  // namespace worker

@@ -325,7 +325,7 @@ TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
         generate(model, prompts[i], p, &alone[i]);
     }
 
-    std::vector<std::unique_ptr<Inference>> live;
+    std::vector<std::shared_ptr<Inference>> live;
     for (size_t i = 0; i < prompts.size(); ++i) {
         p.seed = i;
         live.push_back(Inference::start(model, prompts[i], p));

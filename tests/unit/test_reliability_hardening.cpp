@@ -24,6 +24,7 @@
 #include "sampling/sampler.h"
 #include "support/abi_helpers.h"
 #include "support/gguf_writer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 
@@ -319,6 +320,68 @@ TEST(HardeningSteps, FreeingAnInferenceDoesNotWaitForAStepInProgress) {
         EXPECT_GT(model->device_bytes(), idle);  // destroyed when the step ends
     }
     EXPECT_EQ(model->device_bytes(), idle);
+}
+
+// ---- 9, 10. tokenizing is linear, and any length fits ------------------------------
+
+// A byte-level BPE vocabulary (the synthetic one) plus `extra` control tokens,
+// with the given pre-tokenizer.
+std::unique_ptr<worker::tokenizer::Tokenizer> bpe_tokenizer(const std::string& pre,
+                                                            const std::vector<std::string>& extra) {
+    const worker::test::SyntheticVocab v = worker::test::synthetic_vocab();
+    std::vector<std::string> tokens = v.tokens;
+    std::vector<int32_t> types = v.token_types;
+    for (const std::string& t : extra) {
+        tokens.push_back(t);
+        types.push_back(3);
+    }
+    worker::test::GgufWriter w;
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", pre);
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", types);
+    w.add_string_array("tokenizer.ggml.merges", v.merges);
+    w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(v.bos_id));
+    static std::vector<std::vector<uint8_t>> keep;  // File::parse borrows the bytes
+    keep.push_back(w.build().bytes);
+    const auto file = worker::gguf::File::parse(keep.back().data(), keep.back().size(), "synthetic.gguf");
+    return worker::tokenizer::Tokenizer::from_gguf(*file);
+}
+
+TEST(HardeningTokenizer, SpecialTokenMatchingIsLinearInThePrompt) {
+    // A control token of 100,000 'a' then 'b': every position of a prompt of
+    // 'a's starts a long partial match. Quadratic matching took 15 s for 80 KB.
+    const std::string long_token = std::string(100000, 'a') + "b";
+    const auto tok = bpe_tokenizer("gpt-2", {long_token, "a<x>"});
+    const std::string prompt(1 << 20, 'a');
+    const auto started = std::chrono::steady_clock::now();
+    const std::vector<int32_t> ids = tok->encode(prompt, false, true);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    EXPECT_EQ(tok->decode(ids), prompt);
+    // Generous: linear work is a few hundred milliseconds even under a sanitizer.
+    EXPECT_LT(seconds, 60.0);
+
+    // Matching still finds the leftmost, longest token.
+    const std::string text = "xx" + long_token + "a<x>" + long_token.substr(1);
+    const std::vector<int32_t> found = tok->encode(text, false, true);
+    const int32_t long_id = tok->n_vocab() - 2, short_id = tok->n_vocab() - 1;
+    std::vector<int32_t> want = tok->encode("xx", false, true);
+    want.push_back(long_id);
+    want.push_back(short_id);
+    for (const int32_t id : tok->encode(long_token.substr(1), false, true)) want.push_back(id);
+    EXPECT_EQ(found, want);
+}
+
+TEST(HardeningTokenizer, LongRunsOfOneLetterTokenizeWithEveryPreTokenizer) {
+    for (const std::string pre : {"gpt-4o", "tekken", "llama-bpe", "qwen2", "gpt-2"}) {
+        const auto tok = bpe_tokenizer(pre, {});
+        for (const std::string& text : {std::string(600000, 'a'), std::string(600000, 'A'), std::string(300000, ' '),
+                                        std::string(200000, '1')}) {
+            std::vector<int32_t> ids;
+            ASSERT_NO_THROW(ids = tok->encode(text, false, false)) << pre;
+            EXPECT_EQ(tok->decode(ids), text) << pre;
+        }
+    }
 }
 
 }  // namespace

@@ -36,12 +36,15 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
     // Architecture first: an unsupported model is reported as such rather
     // than as whatever key or tensor it happens to lack.
     model::Config config = model::read_config(*file);
+    // The tensor table next, before the tokenizer (which may be large) is
+    // built and before any weight is uploaded.
+    model::Transformer::check_weights(*file, config);
+    if (file->has("tokenizer.ggml.tokens") && file->get_array_size("tokenizer.ggml.tokens") > config.vocab_size) {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': 'tokenizer.ggml.tokens' has ",
+             file->get_array_size("tokenizer.ggml.tokens"), " tokens but the output layer only ", config.vocab_size);
+    }
     std::shared_ptr<Model> m(new Model(std::move(context), file));
     m->tokenizer_ = tokenizer::Tokenizer::from_gguf(*file);
-    if (static_cast<uint32_t>(m->tokenizer_->n_vocab()) > config.vocab_size) {
-        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': tokenizer has ", m->tokenizer_->n_vocab(),
-             " tokens but the output layer only ", config.vocab_size);
-    }
     fault::check(fault::Site::Allocation);
     m->transformer_ =
         std::make_unique<model::Transformer>(*file, std::move(config), model::create_backend(*m->context_));

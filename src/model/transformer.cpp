@@ -38,7 +38,9 @@ enum class Kind { Matrix, Vector };
 
 class Loader {
 public:
-    Loader(const gguf::File& file, Backend& backend) : file_(file), backend_(backend) {}
+    // Without a backend, tensors are checked and not uploaded: their views
+    // point into the file's mapping.
+    Loader(const gguf::File& file, Backend* backend) : file_(file), backend_(backend) {}
 
     // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
     // vector): matrices in a block type the matmul supports, vectors in F32.
@@ -60,29 +62,35 @@ public:
                  type ? type : "unknown", ", which is not supported for a ",
                  kind == Kind::Vector ? "norm or bias (F32 expected)" : "weight matrix");
         }
-        return backend_.upload_weight(file_, *info);
+        if (backend_ == nullptr) {
+            Tensor t;
+            t.data = const_cast<uint8_t*>(file_.tensor_data(*info));
+            t.type = info->type;
+            return t;
+        }
+        return backend_->upload_weight(file_, *info);
     }
+    const gguf::File& file() const { return file_; }
 
 private:
     const gguf::File& file_;
-    Backend& backend_;
+    Backend* backend_;
 };
 
-}  // namespace
-
-Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
-    : config_(std::move(config)), backend_(std::move(backend)) {
-    const Config& c = config_;
+// Every weight the architecture reads, checked (presence, shape, type) and
+// handed to the loader in one walk.
+Weights load_weights(const Config& c, Loader& l) {
+    const gguf::File& file = l.file();
     if (c.arch == Arch::GptOss) {
         fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(),
              "': architecture 'gpt-oss' is recognised but has no forward pass in this build yet");
     }
-    Loader l(file, *backend_);
+    Weights weights;
     const uint64_t dim = c.embedding_length, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.feed_forward_length;
-    weights_.token_embd = l.get("token_embd.weight", {dim, c.vocab_size}, Kind::Matrix);
-    weights_.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
-    weights_.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
-    if (weights_.output.empty()) weights_.output = weights_.token_embd;
+    weights.token_embd = l.get("token_embd.weight", {dim, c.vocab_size}, Kind::Matrix);
+    weights.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
+    weights.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
+    if (weights.output.empty()) weights.output = weights.token_embd;
 
     const bool gemma = c.arch == Arch::Gemma3;
     for (uint32_t il = 0; il < c.block_count; ++il) {
@@ -116,8 +124,22 @@ Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<
             w.post_attn_norm = l.get(p + "post_attention_norm.weight", {dim}, Kind::Vector);
             w.post_ffn_norm = l.get(p + "post_ffw_norm.weight", {dim}, Kind::Vector);
         }
-        weights_.layers.push_back(w);
+        weights.layers.push_back(w);
     }
+    return weights;
+}
+
+}  // namespace
+
+void Transformer::check_weights(const gguf::File& file, const Config& config) {
+    Loader l(file, nullptr);
+    load_weights(config, l);
+}
+
+Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
+    : config_(std::move(config)), backend_(std::move(backend)) {
+    Loader l(file, backend_.get());
+    weights_ = load_weights(config_, l);
 }
 
 std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t max_batch) {

@@ -72,6 +72,8 @@ public:
     // Checks every tensor the architecture needs (presence, type, shape) and
     // uploads it. Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED) naming the tensor.
     Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend);
+    // The same checks without a backend: nothing is uploaded or allocated.
+    static void check_weights(const gguf::File& file, const Config& config);
 
     const Config& config() const { return config_; }
     Backend& backend() { return *backend_; }

@@ -20,7 +20,9 @@
 #include "core/context.h"
 #include "core/fault.h"
 #include "core/inference.h"
+#include "core/error.h"
 #include "core/model.h"
+#include "gguf/gguf_file.h"
 #include "sampling/sampler.h"
 #include "support/abi_helpers.h"
 #include "support/gguf_writer.h"
@@ -320,6 +322,93 @@ TEST(HardeningSteps, FreeingAnInferenceDoesNotWaitForAStepInProgress) {
         EXPECT_GT(model->device_bytes(), idle);  // destroyed when the step ends
     }
     EXPECT_EQ(model->device_bytes(), idle);
+}
+
+// ---- 8. metadata cannot cost much more memory than the file -----------------------
+
+uint64_t resident_bytes() {
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return static_cast<uint64_t>(resident) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+template <typename T>
+void put(std::vector<uint8_t>& out, T v) {
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    out.insert(out.end(), p, p + sizeof v);
+}
+
+TEST(HardeningMetadata, AByteArrayCostsItsSizeNotAValuePerByte) {
+    const uint64_t n = 16u << 20;
+    std::vector<uint8_t> raw;
+    put<uint32_t>(raw, 0);  // element type uint8
+    put<uint64_t>(raw, n);
+    raw.resize(raw.size() + n, 7);
+    worker::test::GgufWriter w;
+    w.add_raw("blob", 9, std::move(raw));
+    const std::vector<uint8_t> bytes = w.build().bytes;
+    const uint64_t before = resident_bytes();
+    const auto file = worker::gguf::File::parse(bytes.data(), bytes.size(), "blob.gguf");
+    const uint64_t grown = resident_bytes() - std::min(before, resident_bytes());
+    const worker::gguf::Value* v = file->find("blob");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->size(), n);
+    EXPECT_EQ(v->element(n - 1).u, 7u);
+    // One Value per element was ~1.7 GB.
+    EXPECT_LT(grown, uint64_t{256} << 20) << grown;
+}
+
+TEST(HardeningMetadata, MillionsOfEmptyArraysAreRefusedByTheMemoryBudget) {
+    const uint64_t n = 2u << 20;  // 24 MiB of file, ~200 MB as Values
+    std::vector<uint8_t> raw;
+    put<uint32_t>(raw, 9);  // element type: array
+    put<uint64_t>(raw, n);
+    for (uint64_t i = 0; i < n; ++i) {
+        put<uint32_t>(raw, 0);
+        put<uint64_t>(raw, 0);
+    }
+    worker::test::GgufWriter w;
+    w.add_raw("nested", 9, std::move(raw));
+    const std::vector<uint8_t> bytes = w.build().bytes;
+    try {
+        worker::gguf::File::parse(bytes.data(), bytes.size(), "nested.gguf");
+        FAIL() << "parsed";
+    } catch (const worker::Error& e) {
+        EXPECT_EQ(e.code(), CUDA_ERROR_MODEL_LOAD_FAILED);
+        EXPECT_NE(e.message().find("bytes of memory"), std::string::npos) << e.message();
+        EXPECT_NE(e.message().find("'nested'"), std::string::npos) << e.message();
+    }
+}
+
+TEST_F(Hardening, TheTensorTableIsCheckedBeforeTheTokenizerIsBuilt) {
+    // A vocabulary the tokenizer would refuse (a token twice) in a file with
+    // no weights: the missing weight is what is reported, the tokenizer never built.
+    const worker::test::SyntheticVocab v = worker::test::synthetic_vocab();
+    std::vector<std::string> tokens = v.tokens;
+    tokens.push_back(tokens[0]);
+    worker::test::GgufWriter w;
+    w.add_string("general.architecture", "llama");
+    w.add_u32("llama.context_length", 64);
+    w.add_u32("llama.embedding_length", 64);
+    w.add_u32("llama.block_count", 1);
+    w.add_u32("llama.feed_forward_length", 128);
+    w.add_u32("llama.attention.head_count", 4);
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string_array("tokenizer.ggml.tokens", tokens);
+    w.add_string_array("tokenizer.ggml.merges", v.merges);
+    w.add_u32("llama.vocab_size", static_cast<uint32_t>(tokens.size()));
+    w.add_tensor("output_norm.weight", {64}, worker::GgmlType::F32, std::vector<float>(64, 1.0f));
+    const std::string path = temp_path("no_weights.gguf");
+    w.write(path);
+    int err = -1;
+    ModelPtr model(load(path, &err));
+    EXPECT_EQ(model, nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_MODEL_LOAD_FAILED);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("token_embd.weight"), std::string::npos)
+        << cuda_last_error_detail();
 }
 
 // ---- 9, 10. tokenizing is linear, and any length fits ------------------------------

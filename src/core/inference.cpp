@@ -105,6 +105,7 @@ struct Inference::State {
             return;
         }
         auto lock = model->lock_step();
+        model->check_weights_unchanged();
         logits = model->transformer().forward(*session, std::span<const int32_t>(&id, 1));
     }
 };
@@ -184,6 +185,7 @@ std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
     for (int64_t at = 0; at < n_prompt; at += chunk) {
         const auto n = static_cast<size_t>(std::min<int64_t>(chunk, n_prompt - at));
         auto lock = model->lock_step();
+        model->check_weights_unchanged();
         state->logits = model->transformer().forward(*state->session, all.subspan(static_cast<size_t>(at), n));
     }
 

@@ -17,7 +17,8 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
     const auto started = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
     log_info("load '", path, "': opening on ", context->is_cpu() ? "the CPU device" : str_cat("GPU ", context->device()));
-    auto file = gguf::File::open(path);
+    const bool private_weights = context->is_cpu() && context->private_weights();
+    auto file = gguf::File::open(path, private_weights ? gguf::Residency::Private : gguf::Residency::Mapped);
     log_info("load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
              file->metadata().size(), " metadata keys parsed in ", seconds(), " s");
     try {
@@ -60,8 +61,14 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
 
 bool Model::check_residency() const {
     fault::check(fault::Site::Boundary);
+    if (context_->is_cpu()) file_->check_readable();
     transformer_->backend().check_residency();
     return true;
+}
+
+void Model::check_weights_unchanged() const {
+    // A GPU holds its own copy of the weights: the file is not read after load.
+    if (context_->is_cpu()) file_->check_unchanged();
 }
 
 }  // namespace worker

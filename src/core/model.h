@@ -55,8 +55,15 @@ public:
     // Weights plus the state of the model's live inferences.
     uint64_t device_bytes() const { return weight_bytes_ + session_bytes_.load(); }
     // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming the allocation
-    // that is not resident; returns true otherwise.
+    // that is not resident, or, on the CPU device with mapped weights, when
+    // the file changed on disk or a page of its mapping cannot be read;
+    // returns true otherwise.
     bool check_residency() const;
+    // Before every forward step: throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED)
+    // when the weights are read from a mapped file that changed on disk
+    // (which could otherwise end the process with SIGBUS, or give wrong
+    // results). A fstat: cheap.
+    void check_weights_unchanged() const;
 
     // Inferences report what their sessions hold.
     void add_session_bytes(int64_t delta) { session_bytes_ += static_cast<uint64_t>(delta); }

@@ -349,8 +349,8 @@ bool Value::is_integer() const {
     }
 }
 
-std::shared_ptr<const File> File::open(const std::string& path) {
-    std::shared_ptr<File> file(new File(MappedFile::open(path)));
+std::shared_ptr<const File> File::open(const std::string& path, Residency residency) {
+    std::shared_ptr<File> file(new File(MappedFile::open(path, residency)));
     file->parse_all();
     return file;
 }

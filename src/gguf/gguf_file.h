@@ -81,8 +81,8 @@ public:
     static constexpr uint64_t kMetadataBaseBytes = uint64_t{64} << 20;
     static constexpr uint64_t kMetadataBytesPerFileByte = 4;
 
-    // Opens and parses `path` (mmap, read-only).
-    static std::shared_ptr<const File> open(const std::string& path);
+    // Opens and parses `path` (mmap'd read-only, or read into private memory).
+    static std::shared_ptr<const File> open(const std::string& path, Residency residency = Residency::Mapped);
     // Parses bytes the caller keeps alive for the lifetime of the File.
     static std::shared_ptr<const File> parse(const uint8_t* data, size_t size, std::string name);
 
@@ -118,6 +118,11 @@ public:
 
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
+    // See MappedFile: whether the file on disk still holds what was loaded.
+    void check_unchanged() const { file_.check_unchanged(); }
+    void check_readable() const { file_.check_readable(); }
+    bool reads_from_disk() const { return file_.reads_from_disk(); }
+
     // Start of the tensor's data inside the mapping (valid while the File lives).
     const uint8_t* tensor_data(const TensorInfo& tensor) const { return file_.data() + tensor.offset; }
 

@@ -89,6 +89,82 @@ protected:
     ContextPtr ctx_;
 };
 
+// ---- 1. the model file changed under a loaded model ---------------------------------
+
+void truncate_file(const std::string& path, off_t size) { ASSERT_EQ(::truncate(path.c_str(), size), 0); }
+
+TEST_F(Hardening, ATruncatedModelFileIsRefusedNotASigbus) {
+    const std::string path = write_model("truncated.gguf", small_spec());
+    int err = -1;
+    ModelPtr model(load(path, &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    InferencePtr running(cuda_inference_start(model.get(), "the cat", 64, 0.0f, 0, &err));
+    ASSERT_NE(running, nullptr);
+    char piece[64];
+    ASSERT_TRUE(cuda_inference_next_token(running.get(), piece, sizeof piece, nullptr, &err));
+    EXPECT_TRUE(cuda_check_vram_residency(model.get(), &err));
+    EXPECT_EQ(err, CUDA_SUCCESS);
+
+    for (const off_t size : {off_t{4096}, off_t{0}}) {
+        truncate_file(path, size);
+        EXPECT_FALSE(cuda_check_vram_residency(model.get(), &err));
+        EXPECT_EQ(err, CUDA_ERROR_VRAM_RESIDENCY_FAILED);
+        EXPECT_NE(std::string(cuda_last_error_detail()).find("changed on disk"), std::string::npos)
+            << cuda_last_error_detail();
+        InferencePtr next(cuda_inference_start(model.get(), "the cat", 8, 0.0f, 0, &err));
+        EXPECT_EQ(next, nullptr);
+        EXPECT_EQ(err, CUDA_ERROR_VRAM_RESIDENCY_FAILED);
+    }
+    // The inference that was running stops with the same code at its next step.
+    bool more = true;
+    while (more) more = cuda_inference_next_token(running.get(), piece, sizeof piece, nullptr, &err);
+    EXPECT_EQ(err, CUDA_ERROR_VRAM_RESIDENCY_FAILED) << cuda_last_error_detail();
+}
+
+TEST_F(Hardening, AModelFileOverwrittenInPlaceIsRefused) {
+    const std::string path = write_model("overwritten.gguf", small_spec());
+    int err = -1;
+    ModelPtr model(load(path, &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    ASSERT_EQ(worker::test::generate(model.get(), "the cat", params(4, 0.0f)).error, CUDA_SUCCESS);
+    // File times tick with the kernel's coarse clock: let one tick pass.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    {
+        FILE* f = std::fopen(path.c_str(), "r+b");
+        ASSERT_NE(f, nullptr);
+        std::fseek(f, -4096, SEEK_END);
+        const std::vector<char> zeros(4096, 0);
+        ASSERT_EQ(std::fwrite(zeros.data(), 1, zeros.size(), f), zeros.size());
+        std::fclose(f);
+    }
+    const worker::test::Generation g = worker::test::generate(model.get(), "the cat", params(4, 0.0f));
+    EXPECT_EQ(g.error, CUDA_ERROR_VRAM_RESIDENCY_FAILED) << g.detail;
+    EXPECT_NE(g.detail.find("modified in place"), std::string::npos) << g.detail;
+}
+
+TEST(HardeningPrivateWeights, AContextWithPrivateWeightsIsImmuneToFileChanges) {
+    const std::string path = write_model("private.gguf", small_spec());
+    ::setenv("WORKER_CPU_WEIGHTS", "private", 1);
+    int err = -1;
+    ContextPtr ctx(cuda_init(WORKER_DEVICE_CPU, &err));
+    ::setenv("WORKER_CPU_WEIGHTS", "sometimes", 1);
+    ContextPtr refused(cuda_init(WORKER_DEVICE_CPU, &err));
+    ::unsetenv("WORKER_CPU_WEIGHTS");
+    EXPECT_EQ(refused, nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("WORKER_CPU_WEIGHTS"), std::string::npos);
+    ASSERT_NE(ctx, nullptr);
+    ModelPtr model(cuda_load_model(ctx.get(), path.c_str(), nullptr, &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    const worker::test::Generation before = worker::test::generate(model.get(), "the cat", params(16, 0.0f));
+    ASSERT_EQ(before.error, CUDA_SUCCESS);
+    truncate_file(path, 0);
+    EXPECT_TRUE(cuda_check_vram_residency(model.get(), &err));
+    const worker::test::Generation after = worker::test::generate(model.get(), "the cat", params(16, 0.0f));
+    EXPECT_EQ(after.error, CUDA_SUCCESS) << after.detail;
+    EXPECT_EQ(after.pieces, before.pieces);
+}
+
 // ---- 3. free while another thread pulls ------------------------------------------
 
 TEST_F(Hardening, FreeWhileAnotherThreadPullsEndsThatCallCleanly) {

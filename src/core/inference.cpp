@@ -39,6 +39,13 @@ struct Inference::State {
         if (model && session) model->retire_session(std::move(session), session_bytes);
     }
 
+    // The session's KV cache grows as it fills: the model's figure follows.
+    void account_session_bytes() {
+        const auto now = static_cast<int64_t>(session->bytes());
+        model->add_session_bytes(now - session_bytes);
+        session_bytes = now;
+    }
+
     void emit(std::string text) {
         if (!text.empty()) ready.push_back({std::move(text), static_cast<int>(generated.size()) - 1});
     }
@@ -107,6 +114,7 @@ struct Inference::State {
         auto lock = model->lock_step();
         model->check_weights_unchanged();
         logits = model->transformer().forward(*session, std::span<const int32_t>(&id, 1));
+        account_session_bytes();
     }
 };
 
@@ -187,6 +195,7 @@ std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
         auto lock = model->lock_step();
         model->check_weights_unchanged();
         state->logits = model->transformer().forward(*state->session, all.subspan(static_cast<size_t>(at), n));
+        state->account_session_bytes();
     }
 
     std::shared_ptr<Inference> inference(new Inference());

@@ -220,6 +220,10 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt, c
         sp.top_p = p.top_p;
         sp.min_p = p.min_p;
         sp.repetition_penalty = p.repetition_penalty;
+        if (p.parse_special != 0 && p.parse_special != 1) {
+            fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
+        }
+        sp.parse_special = p.parse_special == 1;
         if (p.n_stop < 0) fail(CUDA_ERROR_INVALID_PARAMETER, "params->n_stop must be >= 0, got ", p.n_stop);
         if (p.n_stop > 0 && p.stop == nullptr) invalid("params->stop is NULL while params->n_stop > 0");
         for (int32_t i = 0; i < p.n_stop; ++i) {

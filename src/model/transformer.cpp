@@ -142,6 +142,11 @@ Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<
     weights_ = load_weights(config_, l);
 }
 
+namespace {
+// KV positions a session starts with (then doubled as needed).
+constexpr int32_t kInitialKvRows = 256;
+}  // namespace
+
 std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t max_batch) {
     const Config& c = config_;
     static std::atomic<uint64_t> next_id{1};
@@ -155,10 +160,7 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
         s->buffers_.push_back(b.allocate(bytes, purpose));
         return s->buffers_.back()->view(type, cols, rows);
     };
-    for (uint32_t il = 0; il < c.block_count; ++il) {
-        s->k_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
-        s->v_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
-    }
+    grow_kv(*s, std::min(capacity, std::max(kInitialKvRows, max_batch)));
     const int64_t n = max_batch, ff = c.feed_forward_length;
     s->ids = make(GgmlType::I32, n, 1, "token ids");
     s->x = make(GgmlType::F32, c.embedding_length, n, "activations");
@@ -188,11 +190,40 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
     return s;
 }
 
+void Transformer::grow_kv(Session& s, int32_t rows) {
+    if (rows <= s.kv_rows_) return;
+    const Config& c = config_;
+    Backend& b = *backend_;
+    const GgmlType type = b.kv_type();
+    const TypeTraits t = type_traits(type);
+    const auto row_bytes = static_cast<size_t>(c.kv_dim()) / t.block_size * t.type_size;
+    std::vector<std::unique_ptr<Buffer>> buffers;
+    std::vector<Tensor> k, v;
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        for (std::vector<Tensor>* cache : {&k, &v}) {
+            buffers.push_back(b.allocate(row_bytes * static_cast<size_t>(rows), "KV cache"));
+            cache->push_back(buffers.back()->view(type, static_cast<int64_t>(c.kv_dim()), rows));
+        }
+    }
+    const size_t used = row_bytes * static_cast<size_t>(s.n_past_);
+    for (uint32_t il = 0; il < c.block_count && used > 0; ++il) {
+        b.copy(s.k_cache[il], k[il], used);
+        b.copy(s.v_cache[il], v[il], used);
+    }
+    // A decode step captured for the session uses the old cache addresses.
+    b.forget_session(s.id_);
+    s.kv_buffers_ = std::move(buffers);
+    s.k_cache = std::move(k);
+    s.v_cache = std::move(v);
+    s.kv_rows_ = rows;
+}
+
 Session::~Session() { backend_.forget_session(id_); }
 
 size_t Session::bytes() const {
     size_t total = 0;
     for (const auto& b : buffers_) total += b->size();
+    for (const auto& b : kv_buffers_) total += b->size();
     return total;
 }
 
@@ -244,6 +275,9 @@ Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "forward: token id ", id, " is outside the vocabulary of ",
                  config_.vocab_size);
         }
+    }
+    if (s.n_past_ + n > s.kv_rows_) {
+        grow_kv(s, std::min(s.capacity_, std::max(s.n_past_ + n, 2 * std::min(s.kv_rows_, s.capacity_ / 2))));
     }
     const Tensor ids = s.ids.cols(0, n);
     backend_->write(ids, tokens.data(), tokens.size() * sizeof(int32_t));

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <future>
 #include <limits>
@@ -485,6 +486,125 @@ TEST_F(Hardening, TheTensorTableIsCheckedBeforeTheTokenizerIsBuilt) {
     EXPECT_EQ(err, CUDA_ERROR_MODEL_LOAD_FAILED);
     EXPECT_NE(std::string(cuda_last_error_detail()).find("token_embd.weight"), std::string::npos)
         << cuda_last_error_detail();
+}
+
+// ---- 12. the small ones -------------------------------------------------------------------
+
+worker::test::SyntheticModelSpec huge_context_spec() {
+    worker::test::SyntheticModelSpec spec = small_spec();
+    spec.context_length = 0xFFFFFFFFu;
+    return spec;
+}
+
+TEST_F(Hardening, AHugeMaxTokensWithAHugeContextIsRefusedWithoutWrapping) {
+    int err = -1;
+    ModelPtr model(load(write_model("huge_ctx.gguf", huge_context_spec()), &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    InferencePtr r(cuda_inference_start(model.get(), "hi", std::numeric_limits<int>::max(), 0.0f, 0, &err));
+    EXPECT_EQ(r, nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("2147483647 positions"), std::string::npos)
+        << cuda_last_error_detail();
+}
+
+TEST(HardeningKv, TheKvCacheGrowsAsUsedNotAsAsked) {
+    auto ctx = worker::Context::create(WORKER_DEVICE_CPU);
+    auto model = worker::Model::load(ctx, write_model("grow.gguf", huge_context_spec()));
+    const uint64_t idle = model->device_bytes();
+    worker::SamplingParams p;
+    p.temperature = 0.0f;
+    p.max_tokens = 1 << 28;  // 64 GiB of KV for this model if reserved up front
+    auto grown = worker::Inference::start(model, "the cat", p);
+    EXPECT_LT(model->device_bytes() - idle, uint64_t{16} << 20);
+    // Past several doublings of the cache, the tokens are those of a run that
+    // asked for just what it used.
+    const size_t kTokens = 700;
+    while (grown->generated_tokens().size() < kTokens && grown->peek() != nullptr) grown->pop();
+    ASSERT_GE(grown->generated_tokens().size(), kTokens);
+    const uint64_t held = model->device_bytes() - idle;
+    EXPECT_LT(held, uint64_t{16} << 20);
+    p.max_tokens = static_cast<int32_t>(kTokens);
+    auto sized = worker::Inference::start(model, "the cat", p);
+    while (sized->peek() != nullptr) sized->pop();
+    ASSERT_EQ(sized->generated_tokens().size(), kTokens);
+    const std::vector<int32_t> first(grown->generated_tokens().begin(), grown->generated_tokens().begin() + kTokens);
+    EXPECT_EQ(first, sized->generated_tokens());
+    grown.reset();
+    sized.reset();
+    EXPECT_EQ(model->device_bytes(), idle);
+}
+
+TEST(HardeningLimits, AnAddressSpaceTooSmallToMapTheFileIsOutOfMemory) {
+    if (sanitized()) GTEST_SKIP() << "sanitizer runtimes reserve address space that an RLIMIT_AS test cannot bound";
+    // A sparse 4 GiB file: mapping it needs address space, not disk.
+    const std::string path = temp_path("sparse.gguf");
+    {
+        FILE* f = std::fopen(path.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        std::fclose(f);
+        truncate_file(path, off_t{4} << 30);
+    }
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        int err = -1;
+        CudaContext* ctx = cuda_init(WORKER_DEVICE_CPU, &err);
+        if (ctx == nullptr) ::_exit(10);
+        long pages = 0, resident = 0;
+        if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+            if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) pages = 0;
+            std::fclose(f);
+        }
+        if (pages == 0) ::_exit(11);
+        const rlim_t limit = static_cast<rlim_t>(pages) * ::sysconf(_SC_PAGESIZE) + (256u << 20);
+        const rlimit rl{limit, limit};
+        if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(12);
+        CudaModel* model = cuda_load_model(ctx, path.c_str(), nullptr, &err);
+        if (model != nullptr) ::_exit(13);
+        if (err != CUDA_ERROR_OUT_OF_MEMORY) ::_exit(14);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "13: loaded, 14: another code than CUDA_ERROR_OUT_OF_MEMORY";
+    ::unlink(path.c_str());
+}
+
+TEST_F(Hardening, PromptTextCanBePassedLiterallyWithoutSpecialTokens) {
+    int err = -1;
+    ModelPtr model(load(write_model("literal.gguf", small_spec()), &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    WorkerInferenceParams special = params(8, 0.0f);
+    WorkerInferenceParams literal = params(8, 0.0f);
+    literal.parse_special = 0;
+    const std::string prompt = "<|im_start|>user";
+    const worker::test::Generation a = worker::test::generate(model.get(), prompt, special);
+    const worker::test::Generation b = worker::test::generate(model.get(), prompt, literal);
+    ASSERT_EQ(a.error, CUDA_SUCCESS);
+    ASSERT_EQ(b.error, CUDA_SUCCESS);
+    EXPECT_NE(a.pieces, b.pieces);  // one control token vs its text as bytes
+
+    // The core tokenizes the two differently: one id for the control token, or its letters.
+    auto ctx = worker::Context::create(WORKER_DEVICE_CPU);
+    auto m = worker::Model::load(ctx, temp_path("literal.gguf"));
+    const auto with = m->tokenizer().encode(prompt, false, true);
+    const auto without = m->tokenizer().encode(prompt, false, false);
+    EXPECT_LT(with.size(), without.size());
+    EXPECT_EQ(m->tokenizer().decode(without), prompt);
+
+    WorkerInferenceParams bad = params(8, 0.0f);
+    bad.parse_special = 2;
+    InferencePtr r(cuda_inference_start_ex(model.get(), prompt.c_str(), &bad, &err));
+    EXPECT_EQ(r, nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("parse_special"), std::string::npos);
+
+    // A caller compiled against the struct before parse_special gets 1.
+    WorkerInferenceParams old = params(8, 0.0f);
+    old.struct_size = offsetof(WorkerInferenceParams, parse_special);
+    old.parse_special = 0;  // past struct_size: not read
+    EXPECT_EQ(worker::test::generate(model.get(), prompt, old).pieces, a.pieces);
 }
 
 // ---- 9, 10. tokenizing is linear, and any length fits ------------------------------

@@ -227,44 +227,7 @@ size_t Session::bytes() const {
     return total;
 }
 
-namespace {
-
-// WORKER_DEBUG_DUMP=<dir>: every named intermediate of every forward call is
-// written there as raw f32 rows (<call>_<seq>_<name>-<layer>.f32), for
-// comparing with another implementation op by op. Read once; off by default.
-const char* dump_dir() {
-    static const char* dir = std::getenv("WORKER_DEBUG_DUMP");
-    return dir;
-}
-int dump_call = -1;
-int dump_seq = 0;
-
-}  // namespace
-
-void debug_dump(Backend& b, const char* name, int layer, const Tensor& t) {
-    if (dump_dir() == nullptr || t.type != GgmlType::F32) return;
-    b.synchronize();
-    char path[512];
-    if (layer >= 0) {
-        std::snprintf(path, sizeof path, "%s/%d_%04d_%s-%d.f32", dump_dir(), dump_call, dump_seq++, name, layer);
-    } else {
-        std::snprintf(path, sizeof path, "%s/%d_%04d_%s.f32", dump_dir(), dump_call, dump_seq++, name);
-    }
-    std::FILE* f = std::fopen(path, "wb");
-    if (f == nullptr) return;
-    std::vector<float> row(static_cast<size_t>(t.ne0));
-    for (int64_t i = 0; i < t.ne1; ++i) {
-        b.read(t.rows(i, 1), row.data(), row.size() * sizeof(float));
-        std::fwrite(row.data(), sizeof(float), row.size(), f);
-    }
-    std::fclose(f);
-}
-
 Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
-    if (dump_dir() != nullptr) {
-        ++dump_call;
-        dump_seq = 0;
-    }
     const auto n = static_cast<int32_t>(tokens.size());
     if (n < 1 || n > s.max_batch_ || s.n_past_ + n > s.capacity_) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "forward: ", n, " tokens after ", s.n_past_, " exceed the session's ",
@@ -289,9 +252,9 @@ Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
         }
         logits_of_last(s, n);
     };
-    // Dumping reads tensors in the middle of a step, which a captured step
-    // cannot do: with WORKER_DEBUG_DUMP every step runs as plain ops.
-    if (n == 1 && dump_dir() == nullptr) {
+    // A tap reads tensors in the middle of a step, which a captured step
+    // cannot do: with a tap every step runs as plain ops.
+    if (n == 1 && !tap_) {
         backend_->decode_step(s.id_, s.n_past_, record);
     } else {
         record();
@@ -305,9 +268,9 @@ void Transformer::logits_of_last(Session& s, int32_t n) {
     const Tensor last = s.x.rows(n - 1, 1);
     const Tensor normed = s.xb.rows(0, 1);
     b.rms_norm(last, weights_.output_norm, config_.norm_eps, normed);
-    debug_dump(b, "result_norm", -1, normed);
+    tap("result_norm", -1, normed);
     b.matmul(weights_.output, normed, s.logits);
-    debug_dump(b, "result_output", -1, s.logits);
+    tap("result_output", -1, s.logits);
 }
 
 }  // namespace worker::model

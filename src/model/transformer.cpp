@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -45,6 +46,7 @@ public:
     // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
     // vector): matrices in a block type the matmul supports, vectors in F32.
     Tensor get(const std::string& name, std::vector<uint64_t> dims, Kind kind, bool required = true) {
+        read_.insert(name);
         const gguf::TensorInfo* info = file_.find_tensor(name);
         if (info == nullptr) {
             if (!required) return {};
@@ -72,9 +74,22 @@ public:
     }
     const gguf::File& file() const { return file_; }
 
+    // A tensor that no code reads is a part of the model this engine would
+    // silently leave out (llama 3's rope_freqs.weight, say): refused.
+    void refuse_unread() const {
+        for (const gguf::TensorInfo& t : file_.tensors()) {
+            if (read_.count(t.name) == 0) {
+                fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", t.name,
+                     "' is not used by this engine's ", file_.get_string("general.architecture"),
+                     " forward pass; running without it would not be the model the file describes");
+            }
+        }
+    }
+
 private:
     const gguf::File& file_;
     Backend* backend_;
+    std::unordered_set<std::string> read_;
 };
 
 // Every weight the architecture reads, checked (presence, shape, type) and
@@ -126,6 +141,7 @@ Weights load_weights(const Config& c, Loader& l) {
         }
         weights.layers.push_back(w);
     }
+    l.refuse_unread();
     return weights;
 }
 

@@ -14,6 +14,8 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxNameLength = 65535;
 
+}  // namespace
+
 // Sequential bounds-checked reader over the mapped bytes.
 class Reader {
 public:
@@ -85,6 +87,8 @@ private:
     std::string where_;
     uint64_t memory_ = 0;
 };
+
+namespace {
 
 // Heap bytes a string of `length` bytes holds beyond its object (none while
 // it fits the small-string buffer).
@@ -380,7 +384,13 @@ void File::parse_all() {
     if (n_tensors > in.remaining() / 32) {
         in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in a file of ", file_.size(), " bytes");
     }
+    parse_metadata(in, n_kv);
+    parse_alignment(in);
+    parse_tensor_infos(in, n_tensors);
+    place_tensor_data(in);
+}
 
+void File::parse_metadata(Reader& in, uint64_t n_kv) {
     for (uint64_t k = 0; k < n_kv; ++k) {
         const size_t at = in.pos();
         in.set_where(str_cat("metadata entry ", k, " at offset ", at));
@@ -396,7 +406,9 @@ void File::parse_all() {
         metadata_.emplace(std::move(key), std::move(value));
     }
     in.set_where("");
+}
 
+void File::parse_alignment(Reader& in) {
     if (const Value* a = find("general.alignment")) {
         int64_t alignment = 0;
         if (!as_i64(*a, alignment) || alignment <= 0 || alignment > (1 << 30) || (alignment & (alignment - 1)) != 0) {
@@ -409,7 +421,9 @@ void File::parse_all() {
         }
         alignment_ = static_cast<uint32_t>(alignment);
     }
+}
 
+void File::parse_tensor_infos(Reader& in, uint64_t n_tensors) {
     // Each tensor info takes at least 8 (name length) + 1 (name) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
     if (n_tensors > in.remaining() / 33) {
         in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in the ", in.remaining(),
@@ -458,7 +472,9 @@ void File::parse_all() {
         tensors_.push_back(std::move(info));
     }
     in.set_where("");
+}
 
+void File::place_tensor_data(Reader& in) {
     // The data section starts at the next multiple of the alignment.
     const uint64_t end_of_header = in.pos();
     data_offset_ = (end_of_header + alignment_ - 1) / alignment_ * alignment_;

@@ -122,6 +122,45 @@ uint64_t min_encoded_size(ValueType type) {
 
 bool known_value_type(uint32_t type) { return type <= static_cast<uint32_t>(ValueType::FLOAT64); }
 
+Value read_value(Reader& in, ValueType type, int depth);
+
+// An array value: packed bytes for numbers and bools, Values otherwise.
+void read_array(Reader& in, Value& v, int depth) {
+    if (depth >= kMaxArrayDepth) {
+        in.bad("arrays nested deeper than ", kMaxArrayDepth, " levels at offset ", in.pos());
+    }
+    const auto element_type = in.read<uint32_t>("array element type");
+    if (!known_value_type(element_type)) {
+        in.bad("unknown array element type ", element_type, " at offset ", in.pos() - 4);
+    }
+    v.element_type = static_cast<ValueType>(element_type);
+    const size_t at = in.pos();
+    const auto count = in.read<uint64_t>("array length");
+    const uint64_t min_size = min_encoded_size(v.element_type);
+    if (count > in.remaining() / min_size) {
+        in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
+               " bytes left in the file");
+    }
+    if (const size_t width = packed_size(v.element_type); width != 0) {
+        const size_t n_bytes = static_cast<size_t>(count) * width;  // fits: bounded by the bytes left
+        in.charge(n_bytes);
+        v.packed.assign(in.here(), in.here() + n_bytes);
+        if (v.element_type == ValueType::BOOL) {
+            for (size_t i = 0; i < v.packed.size(); ++i) {
+                if (v.packed[i] > 1) {
+                    in.bad("bool value ", unsigned(v.packed[i]), " (array element ", i, " at offset ",
+                           in.pos() + i, ") is neither 0 nor 1");
+                }
+            }
+        }
+        in.skip(n_bytes);
+        return;
+    }
+    in.charge(count * sizeof(Value));
+    v.array.reserve(static_cast<size_t>(count));
+    for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
+}
+
 Value read_value(Reader& in, ValueType type, int depth) {
     Value v;
     v.type = type;
@@ -166,42 +205,9 @@ Value read_value(Reader& in, ValueType type, int depth) {
             v.s = in.read_string("metadata string");
             in.charge(string_heap_bytes(v.s.size()));
             break;
-        case ValueType::ARRAY: {
-            if (depth >= kMaxArrayDepth) {
-                in.bad("arrays nested deeper than ", kMaxArrayDepth, " levels at offset ", in.pos());
-            }
-            const auto element_type = in.read<uint32_t>("array element type");
-            if (!known_value_type(element_type)) {
-                in.bad("unknown array element type ", element_type, " at offset ", in.pos() - 4);
-            }
-            v.element_type = static_cast<ValueType>(element_type);
-            const size_t at = in.pos();
-            const auto count = in.read<uint64_t>("array length");
-            const uint64_t min_size = min_encoded_size(v.element_type);
-            if (count > in.remaining() / min_size) {
-                in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
-                       " bytes left in the file");
-            }
-            if (const size_t width = packed_size(v.element_type); width != 0) {
-                const size_t n_bytes = static_cast<size_t>(count) * width;  // fits: bounded by the bytes left
-                in.charge(n_bytes);
-                v.packed.assign(in.here(), in.here() + n_bytes);
-                if (v.element_type == ValueType::BOOL) {
-                    for (size_t i = 0; i < v.packed.size(); ++i) {
-                        if (v.packed[i] > 1) {
-                            in.bad("bool value ", unsigned(v.packed[i]), " (array element ", i, " at offset ",
-                                   in.pos() + i, ") is neither 0 nor 1");
-                        }
-                    }
-                }
-                in.skip(n_bytes);
-                break;
-            }
-            in.charge(count * sizeof(Value));
-            v.array.reserve(static_cast<size_t>(count));
-            for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
+        case ValueType::ARRAY:
+            read_array(in, v, depth);
             break;
-        }
     }
     return v;
 }

@@ -28,7 +28,9 @@ struct Inference::State {
     bool finished = false;
     // Set when a step failed: the KV cache may hold half a step, so the
     // inference cannot go on (the model and other inferences are unaffected).
+    // Later calls report the same code (a lost GPU stays a lost GPU).
     std::string failure;
+    CudaErrorCode failure_code = CUDA_ERROR_INFERENCE_FAILED;
 
     ~State() {
         if (!model) return;
@@ -185,12 +187,13 @@ const Inference::Piece* Inference::peek() {
     fault::check(fault::Site::Boundary);
     State& s = *state_;
     if (!s.failure.empty()) {
-        fail(CUDA_ERROR_INFERENCE_FAILED, "this inference cannot continue after an earlier failure: ", s.failure);
+        fail(s.failure_code, "this inference cannot continue after an earlier failure: ", s.failure);
     }
     try {
         while (s.ready.empty() && !s.finished) s.step();
     } catch (const Error& e) {
         s.failure = e.message();
+        s.failure_code = e.code();
         throw;
     } catch (const std::exception& e) {
         s.failure = e.what();

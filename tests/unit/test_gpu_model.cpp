@@ -374,7 +374,7 @@ TEST(GpuGraphs, RepetitionPenaltyOver256TokensCapturesTheStepOnce) {
     std::vector<int32_t> distinct = history;
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-    ASSERT_GT(distinct.size(), 128u) << "the history must grow well past 64 distinct ids for this test to mean anything";
+    ASSERT_GT(distinct.size(), 64u) << "the history must outgrow 64 distinct ids (where the old buffer grew) for this test to mean anything";
 #ifdef WORKER_HAVE_CUDA
     const cuda::GraphStats on = cuda::graph_stats(t.backend());
     EXPECT_EQ(on.instantiations, 1u);

@@ -1,5 +1,6 @@
 #include "cuda_check.h"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -17,6 +18,9 @@ std::map<int, std::string>& lost_devices() {
     static auto* devices = new std::map<int, std::string>();
     return *devices;
 }
+// Whether any device was lost: every op checks its device, and this keeps
+// that check to one load while none is.
+std::atomic<bool> any_lost{false};
 
 }  // namespace
 
@@ -57,6 +61,7 @@ void fail_device_lost(int device, cudaError_t status, const std::string& where) 
                                               "process: every model and inference on GPU ",
                                               device, " fails from now on; free them and restart the process"))
                      .first;
+            any_lost.store(true);
         }
         message = it->second;
     }
@@ -70,6 +75,7 @@ std::string device_lost_message(int device) {
 }
 
 void check_device_not_lost(int device) {
+    if (!any_lost.load(std::memory_order_relaxed)) return;
     std::string message = device_lost_message(device);
     if (!message.empty()) throw Error(CUDA_ERROR_KERNEL_LAUNCH_FAILED, std::move(message));
 }

@@ -8,7 +8,7 @@
 // process can use the GPU again. Such an error is never blamed on the call
 // or the inference that happened to see it: the device is marked lost, and
 // from then on every model, inference and context on it reports
-// CUDA_ERROR_KERNEL_LAUNCH_FAILED with a detail that starts "GPU <n> lost:"
+// CUDA_ERROR_KERNEL_LAUNCH_FAILED with a detail that starts "GPU N lost:"
 // and names the first error and where it was seen. Freeing handles on a
 // lost device still works (and returns its memory to the ledgers).
 #pragma once

@@ -206,8 +206,8 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
  * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
  *   step failed; the inference cannot continue (later calls report the same
  *   code), but the model stays usable — unless the detail starts
- *   "GPU <n> lost:" (see cuda_check_device_health()): then every handle on
- *   that GPU fails the same way until the process restarts.
+ *   "GPU N lost:", N the device id (see cuda_check_device_health()): then
+ *   every handle on that GPU fails the same way until the process restarts.
  */
 bool cuda_inference_next_token(InferenceResult* result, char* token_out, int token_buffer_size,
                                int* token_index, int* error_code);
@@ -286,7 +286,8 @@ uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
  * @return true when healthy.
  * @par Errors
  * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
- * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED with a detail starting "GPU <n> lost:":
+ * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED with a detail starting "GPU N lost:",
+ *   N the device id:
  *   a kernel fault (an illegal address, a trap) poisoned the device's CUDA
  *   context for the rest of the process. From then on every model, inference
  *   and new context on that GPU fails the same way at once; freeing them

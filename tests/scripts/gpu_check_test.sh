@@ -7,9 +7,11 @@
 #      passed (skipped or absent is a FAIL); compute-sanitizer's refusal of
 #      the device is a SKIP with the tool's message, errors and time-outs FAIL;
 #   3. the carry report: the size it adds up, the 60 MiB limit, and the
-#      folders it refuses (outside the repository, not ignored, with links).
+#      folders it refuses (outside the repository, not ignored, with links);
+#   4. with TEST_GPU (the test_gpu executable of this build): the sanitizer
+#      runs' default filter selects the tests it is meant to.
 #
-#   gpu_check_test.sh REPOSITORY_ROOT
+#   gpu_check_test.sh REPOSITORY_ROOT [TEST_GPU]
 set -uo pipefail
 root=$(cd "$1" && pwd)
 script=$root/scripts/gpu-check.sh
@@ -120,6 +122,16 @@ report "$tmp" && fail "a folder outside the repository passed"
 mkdir -p "$root/tests/scripts/.gpu-check-not-ignored.$$"
 report "$root/tests/scripts/.gpu-check-not-ignored.$$" && fail "a folder git does not ignore passed"
 rmdir "$root/tests/scripts/.gpu-check-not-ignored.$$"
+
+# ---- 4. the sanitizer filter ----------------------------------------------------------------
+if [ -n "${2:-}" ]; then
+    selected=$("$2" --gtest_filter="$sanitizer_filter_default" --gtest_list_tests | grep -c '^  ')
+    [ "$selected" -ge 15 ] || fail "the sanitizer filter selects $selected tests of $2"
+    for suite in GpuOps GpuAttention GpuEmbed GpuMatmul GpuSampling; do
+        "$2" --gtest_filter="$sanitizer_filter_default" --gtest_list_tests | grep -q "$suite\." ||
+            fail "the sanitizer filter selects nothing of $suite"
+    done
+fi
 
 if [ "$failures" -gt 0 ]; then
     echo "$failures check(s) failed" >&2

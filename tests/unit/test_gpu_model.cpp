@@ -256,19 +256,21 @@ test::SyntheticModelSpec graph_spec(const char* arch) {
 
 // The same kernels, launched one by one or replayed from the one graph a
 // session captured, give bit-identical logits; the graph was captured once
-// and replayed on every later step. 300 steps take the attention past the
+// and replayed on every later step. 240 steps take the attention past the
 // context length (128 keys) where a head's keys are split among blocks,
-// whose count the replayed graph works out on the device.
+// whose count the replayed graph works out on the device. (The whole run
+// stays within 256 positions, the KV cache a session may start with: a cache
+// that grows is a new buffer, which the session's graph is re-captured for.)
 TEST(GpuGraphs, DecodeStepsCapturedOnceAndReplayedMatchEagerLaunchesExactly) {
     WORKER_REQUIRE_GPU();
     for (const char* arch : {"llama", "gemma3"}) {
         auto file = gguf::File::open(synthetic(graph_spec(arch)));
         auto context = Context::create(0);
-        const int steps = 300;
+        const int steps = 240;
         model::Transformer eager(*file, model::read_config(*file), backend_with_graphs(*context, "0"));
         model::Transformer graphed(*file, model::read_config(*file), backend_with_graphs(*context, "1"));
-        const auto a = greedy_logits(eager, 320, steps);
-        const auto b = greedy_logits(graphed, 320, steps);
+        const auto a = greedy_logits(eager, 256, steps);
+        const auto b = greedy_logits(graphed, 256, steps);
         ASSERT_EQ(a.size(), b.size());
         for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << arch << " step " << i;
 #ifdef WORKER_HAVE_CUDA
@@ -352,30 +354,33 @@ TEST(GpuGraphs, InterleavedSessionsAndScratchGrowthKeepExactLogits) {
 // With a repetition penalty the sampler gets a longer history of distinct ids
 // every step. It lives in the sampler's arrays (one slot per vocabulary
 // entry), so nothing is reallocated: a 256-token generation captures its
-// decode step once and replays it for every later step.
+// decode step once and replays it for every later step. (One prompt token
+// and 256 generated, the last not evaluated, as an inference does: 256
+// positions, the KV cache a session may start with.)
 TEST(GpuGraphs, RepetitionPenaltyOver256TokensCapturesTheStepOnce) {
     WORKER_REQUIRE_GPU();
     auto file = gguf::File::open(synthetic(graph_spec("llama")));
     auto context = Context::create(0);
     model::Transformer t(*file, model::read_config(*file), backend_with_graphs(*context, "1"));
-    std::vector<int32_t> history = prompt_for(t.config().vocab_size);
-    const int steps = 256;
-    auto session = t.create_session(static_cast<int32_t>(history.size()) + steps, 16);
+    std::vector<int32_t> history = {1};
+    const int tokens = 256;
+    auto session = t.create_session(tokens, 16);
     Tensor last = t.forward(*session, history);
     sampling::Settings settings;
     settings.temperature = 1.0f;
     settings.repetition_penalty = 1.1f;
     std::mt19937_64 rng(5);
-    for (int i = 0; i < steps; ++i) {
+    for (int i = 0; i < tokens; ++i) {
         const int32_t id[1] = {t.backend().sample(last, settings, history, sampling::uniform01(rng))};
         history.push_back(id[0]);
-        last = t.forward(*session, id);
+        if (i + 1 < tokens) last = t.forward(*session, id);
     }
     std::vector<int32_t> distinct = history;
     std::sort(distinct.begin(), distinct.end());
     distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
     ASSERT_GT(distinct.size(), 64u) << "the history must outgrow 64 distinct ids (where the old buffer grew) for this test to mean anything";
 #ifdef WORKER_HAVE_CUDA
+    const int steps = tokens - 1;  // decode steps
     const cuda::GraphStats on = cuda::graph_stats(t.backend());
     EXPECT_EQ(on.instantiations, 1u);
     EXPECT_EQ(on.dropped, 0u);

@@ -34,20 +34,6 @@ struct HealthTimeout {
     ~HealthTimeout() { ::unsetenv("WORKER_HEALTH_TIMEOUT_MS"); }
 };
 
-std::string synthetic_model(const char* name) {
-    test::SyntheticModelSpec spec;
-    spec.name = name;
-    spec.n_embd = 256;
-    spec.n_ff = 512;
-    spec.head_dim = 64;
-    spec.weight_type = GgmlType::Q4_0;
-    spec.embedding_type = GgmlType::Q8_0;
-    spec.context_length = 256;
-    const std::string path = testing::TempDir() + "gpu_device_" + name + ".gguf";
-    test::write_synthetic_model(path, spec);
-    return path;
-}
-
 TEST(GpuHealth, ProbeAnswersAndKeepsAnswering) {
     WORKER_REQUIRE_GPU();
     int err = -1;
@@ -101,6 +87,22 @@ TEST(GpuHealth, BusyMultiprocessorsMakeTheProbeTimeOutWithoutHoldingTheCaller) {
     cuda_destroy(ctx);
 #endif
 }
+
+#ifdef WORKER_HAVE_CUDA
+std::string synthetic_model(const char* name) {
+    test::SyntheticModelSpec spec;
+    spec.name = name;
+    spec.n_embd = 256;
+    spec.n_ff = 512;
+    spec.head_dim = 64;
+    spec.weight_type = GgmlType::Q4_0;
+    spec.embedding_type = GgmlType::Q8_0;
+    spec.context_length = 256;
+    const std::string path = testing::TempDir() + "gpu_device_" + name + ".gguf";
+    test::write_synthetic_model(path, spec);
+    return path;
+}
+#endif
 
 // A kernel fault (here: a test kernel storing through the null page) poisons
 // the device's CUDA context for the process. Every handle on the device then

@@ -1,0 +1,310 @@
+#include "chat/value.h"
+
+#include "chat/error.h"
+#include "chat/pystr.h"
+
+namespace worker::chat {
+
+const Value* CallArgs::get(size_t index, const char* name) const {
+    if (index < positional.size()) return &positional[index];
+    for (const auto& [key, value] : keyword) {
+        if (key == name) return &value;
+    }
+    return nullptr;
+}
+
+void CallArgs::check(const char* what, std::initializer_list<const char*> allowed) const {
+    if (positional.size() > allowed.size()) {
+        runtime_error(std::string(what) + "() takes at most " + std::to_string(allowed.size()) + " arguments (" +
+                      std::to_string(positional.size()) + " given)");
+    }
+    for (const auto& kw : keyword) {
+        bool known = false;
+        for (const char* name : allowed) known = known || kw.first == name;
+        if (!known) runtime_error(std::string(what) + "() got an unexpected keyword argument '" + kw.first + "'");
+    }
+}
+
+const Value* Dict::find(const Value& key) const {
+    for (const auto& entry : entries_) {
+        if (entry.first.equals(key)) return &entry.second;
+    }
+    return nullptr;
+}
+
+const Value* Dict::find(const std::string& key) const {
+    for (const auto& entry : entries_) {
+        if (entry.first.is_string() && entry.first.as_string() == key) return &entry.second;
+    }
+    return nullptr;
+}
+
+void Dict::set(const Value& key, Value value) {
+    for (auto& entry : entries_) {
+        if (entry.first.equals(key)) {
+            entry.second = std::move(value);
+            return;
+        }
+    }
+    entries_.emplace_back(key, std::move(value));
+}
+
+Value Value::undefined(std::string hint) {
+    Value v;
+    v.str_ = std::move(hint);
+    return v;
+}
+
+Value Value::none() {
+    Value v;
+    v.kind_ = Kind::None;
+    return v;
+}
+
+Value Value::boolean(bool b) {
+    Value v;
+    v.kind_ = Kind::Bool;
+    v.int_ = b ? 1 : 0;
+    return v;
+}
+
+Value Value::integer(int64_t i) {
+    Value v;
+    v.kind_ = Kind::Int;
+    v.int_ = i;
+    return v;
+}
+
+Value Value::number(double d) {
+    Value v;
+    v.kind_ = Kind::Float;
+    v.float_ = d;
+    return v;
+}
+
+Value Value::string(std::string s) {
+    Value v;
+    v.kind_ = Kind::String;
+    v.str_ = std::move(s);
+    return v;
+}
+
+Value Value::list(std::vector<Value> items) {
+    Value v;
+    v.kind_ = Kind::List;
+    v.seq_ = std::make_shared<const std::vector<Value>>(std::move(items));
+    return v;
+}
+
+Value Value::tuple(std::vector<Value> items) {
+    Value v = list(std::move(items));
+    v.kind_ = Kind::Tuple;
+    return v;
+}
+
+Value Value::dict(Dict d) {
+    Value v;
+    v.kind_ = Kind::Dict;
+    v.dict_ = std::make_shared<Dict>(std::move(d));
+    return v;
+}
+
+Value Value::namespace_(Dict d) {
+    Value v = dict(std::move(d));
+    v.kind_ = Kind::Namespace;
+    return v;
+}
+
+Value Value::function(std::string name, std::function<Value(const CallArgs&)> call) {
+    Value v;
+    v.kind_ = Kind::Function;
+    v.fn_ = std::make_shared<Function>(Function{std::move(name), std::move(call)});
+    return v;
+}
+
+Value Value::iterator(std::string type_name, std::vector<Value> items, bool view) {
+    Value v;
+    v.kind_ = Kind::Iterator;
+    v.it_ = std::make_shared<Iterator>(Iterator{std::move(type_name), std::move(items), 0, view});
+    return v;
+}
+
+double Value::as_float() const { return kind_ == Kind::Float ? float_ : static_cast<double>(int_); }
+
+const std::vector<Value>& Value::items() const { return *seq_; }
+
+const Dict& Value::dict() const { return *dict_; }
+
+Dict& Value::namespace_dict() const { return *dict_; }
+
+bool Value::truthy() const {
+    switch (kind_) {
+        case Kind::Undefined:
+        case Kind::None: return false;
+        case Kind::Bool:
+        case Kind::Int: return int_ != 0;
+        case Kind::Float: return float_ != 0;
+        case Kind::String: return !str_.empty();
+        case Kind::List:
+        case Kind::Tuple: return !seq_->empty();
+        case Kind::Dict: return dict_->size() != 0;
+        case Kind::Iterator: return !it_->view || !it_->items.empty();
+        case Kind::Namespace:
+        case Kind::Function: return true;
+    }
+    return false;
+}
+
+std::string Value::type_name() const {
+    switch (kind_) {
+        case Kind::Undefined: return "Undefined";
+        case Kind::None: return "NoneType";
+        case Kind::Bool: return "bool";
+        case Kind::Int: return "int";
+        case Kind::Float: return "float";
+        case Kind::String: return "str";
+        case Kind::List: return "list";
+        case Kind::Tuple: return "tuple";
+        case Kind::Dict: return "dict";
+        case Kind::Namespace: return "Namespace";
+        case Kind::Function: return "function";
+        case Kind::Iterator: return it_->type_name;
+    }
+    return "object";
+}
+
+std::string Value::str() const {
+    switch (kind_) {
+        case Kind::Undefined: return "";
+        case Kind::String: return str_;
+        default: return repr();
+    }
+}
+
+std::string Value::repr() const {
+    switch (kind_) {
+        case Kind::Undefined: return "Undefined";
+        case Kind::None: return "None";
+        case Kind::Bool: return int_ ? "True" : "False";
+        case Kind::Int: return std::to_string(int_);
+        case Kind::Float: return py::float_repr(float_);
+        case Kind::String: return py::repr(str_);
+        case Kind::List:
+        case Kind::Tuple: {
+            std::string out = kind_ == Kind::List ? "[" : "(";
+            for (size_t i = 0; i < seq_->size(); ++i) out += (i ? ", " : "") + (*seq_)[i].repr();
+            if (kind_ == Kind::Tuple && seq_->size() == 1) out += ",";
+            return out + (kind_ == Kind::List ? "]" : ")");
+        }
+        case Kind::Dict:
+        case Kind::Namespace: {
+            std::string out = kind_ == Kind::Dict ? "{" : "<Namespace {";
+            bool first = true;
+            for (const auto& [key, value] : dict_->entries()) {
+                out += (first ? "" : ", ") + key.repr() + ": " + value.repr();
+                first = false;
+            }
+            return out + (kind_ == Kind::Dict ? "}" : "}>");
+        }
+        case Kind::Function:
+        case Kind::Iterator:
+            // Python prints an object address here: no stable text to match.
+            unsupported("printing a " + type_name() + " object (Python prints its memory address)");
+    }
+    return "";
+}
+
+bool Value::equals(const Value& other) const {
+    if (is_number() && other.is_number()) {
+        if (kind_ == Kind::Float || other.kind_ == Kind::Float) return as_float() == other.as_float();
+        return int_ == other.int_;
+    }
+    if (kind_ != other.kind_) return false;
+    switch (kind_) {
+        case Kind::Undefined:
+        case Kind::None: return true;
+        case Kind::String: return str_ == other.str_;
+        case Kind::List:
+        case Kind::Tuple: {
+            if (seq_->size() != other.seq_->size()) return false;
+            for (size_t i = 0; i < seq_->size(); ++i) {
+                if (!(*seq_)[i].equals((*other.seq_)[i])) return false;
+            }
+            return true;
+        }
+        case Kind::Dict: {
+            if (dict_->size() != other.dict_->size()) return false;
+            for (const auto& [key, value] : dict_->entries()) {
+                const Value* match = other.dict_->find(key);
+                if (!match || !match->equals(value)) return false;
+            }
+            return true;
+        }
+        case Kind::Namespace: return dict_ == other.dict_;
+        case Kind::Function: return fn_ == other.fn_;
+        case Kind::Iterator: return it_ == other.it_;
+        default: return false;
+    }
+}
+
+size_t Value::length() const {
+    switch (kind_) {
+        case Kind::Undefined: return 0;
+        case Kind::String: return py::length(str_);
+        case Kind::List:
+        case Kind::Tuple: return seq_->size();
+        case Kind::Dict: return dict_->size();
+        case Kind::Iterator:
+            if (it_->view) return it_->items.size();
+            [[fallthrough]];
+        default: runtime_error("TypeError: object of type '" + type_name() + "' has no len()");
+    }
+}
+
+std::vector<Value> Value::iterate() const {
+    switch (kind_) {
+        case Kind::Undefined: return {};
+        case Kind::String: {
+            std::vector<Value> out;
+            for (char32_t c : py::decode(str_)) {
+                std::string one;
+                py::append_utf8(one, c);
+                out.push_back(Value::string(std::move(one)));
+            }
+            return out;
+        }
+        case Kind::List:
+        case Kind::Tuple: return *seq_;
+        case Kind::Dict: {
+            std::vector<Value> keys;
+            for (const auto& entry : dict_->entries()) keys.push_back(entry.first);
+            return keys;
+        }
+        case Kind::Iterator: {
+            std::vector<Value> rest(it_->items.begin() + static_cast<std::ptrdiff_t>(it_->pos), it_->items.end());
+            if (!it_->view) it_->pos = it_->items.size();
+            return rest;
+        }
+        default: runtime_error("TypeError: '" + type_name() + "' object is not iterable");
+    }
+}
+
+bool less_than(const Value& a, const Value& b) {
+    if (a.is_number() && b.is_number()) {
+        if (a.kind() == Value::Kind::Float || b.kind() == Value::Kind::Float) return a.as_float() < b.as_float();
+        return a.as_int() < b.as_int();
+    }
+    if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();  // UTF-8 order is code point order
+    if (a.kind() == b.kind() && a.is_sequence()) {
+        const auto& x = a.items();
+        const auto& y = b.items();
+        for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+            if (!x[i].equals(y[i])) return less_than(x[i], y[i]);
+        }
+        return x.size() < y.size();
+    }
+    runtime_error("TypeError: '<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() +
+                  "'");
+}
+
+}  // namespace worker::chat

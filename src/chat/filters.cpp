@@ -88,7 +88,9 @@ Value f_trim(const Value& v, const CallArgs& a) {
 Value f_upper(const Value& v, const CallArgs&) { return Value::string(py::upper(v.str())); }
 Value f_lower(const Value& v, const CallArgs&) { return Value::string(py::lower(v.str())); }
 Value f_capitalize(const Value& v, const CallArgs&) { return Value::string(py::capitalize(v.str())); }
-Value f_string(const Value& v, const CallArgs&) { return Value::string(v.str()); }
+// string keeps a Markup string Markup (jinja2's soft_str); safe makes one.
+Value f_string(const Value& v, const CallArgs&) { return v.is_string() ? v : Value::string(v.str()); }
+Value f_safe(const Value& v, const CallArgs&) { return Value::markup(v.str()); }
 
 // jinja2's title: words start after "-", whitespace, "(", "{", "[" or "<".
 Value f_title(const Value& v, const CallArgs&) {
@@ -241,6 +243,7 @@ Value select_items(const Value& v, const CallArgs& a, bool keep, bool by_attribu
         runtime_error("TemplateRuntimeError: No test named '" + *test + "'.");
     }
     std::vector<Value> out;
+    if (!v.truthy()) return generator({});  // jinja2 guards with "if value:" (None gives nothing)
     for (const Value& item : v.iterate()) {
         const Value subject = attribute ? attribute_path(item, *attribute, nullptr) : item;
         const bool pass = test ? apply_test(*test, subject, test_args) : subject.truthy();
@@ -256,6 +259,7 @@ Value f_rejectattr(const Value& v, const CallArgs& a) { return select_items(v, a
 
 Value f_map(const Value& v, const CallArgs& a) {
     std::vector<Value> out;
+    if (!v.truthy()) return generator({});  // jinja2 guards with "if value:" (None gives nothing)
     if (const Value* attribute = a.get(SIZE_MAX, "attribute")) {
         a.check("map", {"attribute", "default"});
         const Value* fallback = a.get(SIZE_MAX, "default");
@@ -367,18 +371,8 @@ Value f_sum(const Value& v, const CallArgs& a) {
 }
 
 Value f_escape(const Value& v, const CallArgs&) {
-    std::string out;
-    for (char c : v.str()) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return Value::string(std::move(out));
+    if (v.is_markup()) return v;
+    return Value::markup(html_escape(v.str()));
 }
 
 struct Entry {
@@ -393,7 +387,7 @@ const Entry kFilters[] = {
     {"join", f_join},       {"last", f_last},             {"length", f_length},        {"list", f_list},
     {"lower", f_lower},     {"map", f_map},               {"max", f_max},              {"min", f_min},
     {"reject", f_reject},   {"rejectattr", f_rejectattr}, {"replace", f_replace},      {"reverse", f_reverse},
-    {"safe", f_string},     {"select", f_select},         {"selectattr", f_selectattr}, {"sort", f_sort},
+    {"safe", f_safe},     {"select", f_select},         {"selectattr", f_selectattr}, {"sort", f_sort},
     {"string", f_string},   {"sum", f_sum},               {"title", f_title},          {"tojson", f_tojson},
     {"trim", f_trim},       {"unique", f_unique},         {"upper", f_upper},
 };

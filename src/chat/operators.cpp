@@ -21,9 +21,8 @@ namespace {
                   b.type_name() + "'");
 }
 
-int64_t checked(bool overflow, int64_t result) {
+void check_overflow(bool overflow) {
     if (overflow) unsupported("integer arithmetic beyond 64 bits");
-    return result;
 }
 
 int64_t floor_div(int64_t a, int64_t b) {
@@ -53,9 +52,12 @@ Value repeat(const Value& seq, int64_t times) {
 
 Value integer_op(const std::string& op, int64_t x, int64_t y) {
     int64_t r = 0;
-    if (op == "+") return Value::integer(checked(__builtin_add_overflow(x, y, &r), r));
-    if (op == "-") return Value::integer(checked(__builtin_sub_overflow(x, y, &r), r));
-    if (op == "*") return Value::integer(checked(__builtin_mul_overflow(x, y, &r), r));
+    if (op == "+" || op == "-" || op == "*") {
+        check_overflow(op == "+"   ? __builtin_add_overflow(x, y, &r)
+                       : op == "-" ? __builtin_sub_overflow(x, y, &r)
+                                   : __builtin_mul_overflow(x, y, &r));
+        return Value::integer(r);
+    }
     if (op == "//") return Value::integer(floor_div(x, y));
     if (op == "%") return Value::integer(floor_mod(x, y));
     if (op == "/") {
@@ -65,7 +67,7 @@ Value integer_op(const std::string& op, int64_t x, int64_t y) {
     // "**"
     if (y < 0) return Value::number(std::pow(static_cast<double>(x), static_cast<double>(y)));
     int64_t result = 1;
-    for (int64_t i = 0; i < y; ++i) result = checked(__builtin_mul_overflow(result, x, &result), result);
+    for (int64_t i = 0; i < y; ++i) check_overflow(__builtin_mul_overflow(result, x, &result));
     return Value::integer(result);
 }
 
@@ -108,7 +110,15 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
         return integer_op(op, a.as_int(), b.as_int());
     }
     if (op == "+") {
-        if (a.is_string() && b.is_string()) return Value::string(a.as_string() + b.as_string());
+        if (a.is_string() && b.is_string()) {
+            // Markup + str and str + Markup escape the plain side (markupsafe).
+            if (a.is_markup() != b.is_markup()) {
+                return Value::markup((a.is_markup() ? a.as_string() : html_escape(a.as_string())) +
+                                     (b.is_markup() ? b.as_string() : html_escape(b.as_string())));
+            }
+            return a.is_markup() ? Value::markup(a.as_string() + b.as_string())
+                                 : Value::string(a.as_string() + b.as_string());
+        }
         if (a.is_sequence() && a.kind() == b.kind()) {
             std::vector<Value> out = a.items();
             out.insert(out.end(), b.items().begin(), b.items().end());

@@ -89,6 +89,12 @@ Value Value::string(std::string s) {
     return v;
 }
 
+Value Value::markup(std::string s) {
+    Value v = string(std::move(s));
+    v.markup_ = true;
+    return v;
+}
+
 Value Value::list(std::vector<Value> items) {
     Value v;
     v.kind_ = Kind::List;
@@ -287,6 +293,21 @@ std::vector<Value> Value::iterate() const {
         }
         default: runtime_error("TypeError: '" + type_name() + "' object is not iterable");
     }
+}
+
+std::string html_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&#34;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
 }
 
 bool less_than(const Value& a, const Value& b) {

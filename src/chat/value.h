@@ -64,6 +64,9 @@ public:
     static Value integer(int64_t i);
     static Value number(double d);
     static Value string(std::string s);
+    // A str jinja2 marks safe (markupsafe.Markup, from |safe and |escape):
+    // adding a plain str to it HTML-escapes the plain str.
+    static Value markup(std::string s);
     static Value list(std::vector<Value> items);
     static Value tuple(std::vector<Value> items);
     static Value dict(Dict d);
@@ -78,6 +81,7 @@ public:
     bool is_int() const { return kind_ == Kind::Int || kind_ == Kind::Bool; }  // Python: bool is an int
     bool is_number() const { return is_int() || kind_ == Kind::Float; }
     bool is_string() const { return kind_ == Kind::String; }
+    bool is_markup() const { return kind_ == Kind::String && markup_; }
     bool is_sequence() const { return kind_ == Kind::List || kind_ == Kind::Tuple; }
     bool is_dict() const { return kind_ == Kind::Dict; }
     bool is_namespace() const { return kind_ == Kind::Namespace; }
@@ -112,6 +116,7 @@ public:
 
 private:
     Kind kind_ = Kind::Undefined;
+    bool markup_ = false;
     int64_t int_ = 0;
     double float_ = 0;
     std::string str_;
@@ -120,6 +125,9 @@ private:
     std::shared_ptr<Function> fn_;
     std::shared_ptr<Iterator> it_;
 };
+
+// markupsafe.escape: & < > " ' as HTML entities.
+std::string html_escape(const std::string& s);
 
 // Python's < for two values; fails (TypeError) for kinds that do not order.
 bool less_than(const Value& a, const Value& b);

@@ -26,7 +26,12 @@ error: our interpreter must then fail too.
     pip install jinja2==3.1.6
     python3 scripts/oracle/gen_chat_template_renderings.py
 
-Writes tests/data/chat_templates/renderings.json. The tests need no Python.
+It also renders the small templates of snippets.json, each pinning down one
+feature (whitespace control, scoping, a filter, an error jinja2 raises), with
+that file's context.
+
+Writes tests/data/chat_templates/renderings.json and snippet_renderings.json.
+The tests need no Python.
 """
 
 import argparse
@@ -81,28 +86,50 @@ def make_environment(now):
     return env
 
 
-def render_case(env, source, conversation, tools, add_generation_prompt, special):
+def render(env, source, context):
     try:
         template = env.from_string(source)
-    except jinja2.exceptions.TemplateError as e:
+    except Exception as e:  # noqa: BLE001 - TemplateError, or Python's SyntaxError for a misplaced {% break %}
         return {"error": f"{type(e).__name__}: {e}", "stage": "compile"}
     try:
-        text = template.render(
-            messages=conversation["messages"],
-            tools=tools if conversation.get("tools") else None,
-            documents=None,
-            add_generation_prompt=add_generation_prompt,
-            **special,
-        )
+        text = template.render(**context)
     except Exception as e:  # noqa: BLE001 - every failure of the oracle is a recorded outcome
         return {"error": f"{type(e).__name__}: {e}", "stage": "render"}
     return {"output": text}
 
 
+def render_case(env, source, conversation, tools, add_generation_prompt, special):
+    context = {
+        "messages": conversation["messages"],
+        "tools": tools if conversation.get("tools") else None,
+        "documents": None,
+        "add_generation_prompt": add_generation_prompt,
+    }
+    context.update(special)
+    return render(env, source, context)
+
+
+def render_snippets(env, data_dir):
+    with open(os.path.join(data_dir, "snippets.json"), encoding="utf-8") as f:
+        spec = json.load(f)
+    cases = []
+    for snippet in spec["snippets"]:
+        case = {"id": snippet["id"]}
+        case.update(render(env, snippet["template"], spec["context"]))
+        cases.append(case)
+    return cases
+
+
+def write_json(path, data):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=DATA_DIR)
-    parser.add_argument("--out", default=None, help="output file (default: DATA_DIR/renderings.json)")
+    parser.add_argument("--out-dir", default=None, help="where to write the renderings (default: DATA_DIR)")
     args = parser.parse_args()
 
     with open(os.path.join(args.data_dir, "conversations.json"), encoding="utf-8") as f:
@@ -136,12 +163,16 @@ def main():
         "template_sha256": templates,
         "cases": cases,
     }
-    out_path = args.out or os.path.join(args.data_dir, "renderings.json")
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    out_path = os.path.join(args.out_dir or args.data_dir, "renderings.json")
+    write_json(out_path, out)
     errors = sum(1 for c in cases if "error" in c)
     print(f"{len(templates)} templates, {len(cases)} cases, {errors} errors -> {out_path}")
+
+    snippets = render_snippets(env, args.data_dir)
+    out_path = os.path.join(args.out_dir or args.data_dir, "snippet_renderings.json")
+    write_json(out_path, {"generator": out["generator"], "jinja2_version": jinja2.__version__, "cases": snippets})
+    errors = sum(1 for c in snippets if "error" in c)
+    print(f"{len(snippets)} snippets, {errors} errors -> {out_path}")
 
 
 if __name__ == "__main__":

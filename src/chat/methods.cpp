@@ -17,10 +17,14 @@ bool one_of(const std::string& s, std::initializer_list<const char*> names) {
     return false;
 }
 
-// jinja2's description of an object in "has no attribute" messages.
-std::string object_description(const Value& v) {
-    if (v.is_none()) return "None";
-    return v.type_name() + " object";
+// jinja2's message for a missing attribute or element, e.g. 'dict object'
+// has no attribute 'x'.
+Value missing(const Value& obj, const std::string& what) {
+    std::string message = "'";
+    message += obj.is_none() ? std::string("None") : obj.type_name() + " object";
+    message += "' has no ";
+    message += what;
+    return Value::undefined(std::move(message));
 }
 
 Value unsafe_method(const Value& obj, const std::string& name) {
@@ -293,7 +297,7 @@ Value get_attribute(const Value& obj, const std::string& name) {
     if (obj.is_undefined()) fail_undefined(obj);
     if (std::optional<Value> attr = python_attribute(obj, name)) return *attr;
     if (std::optional<Value> item = python_item(obj, Value::string(name))) return *item;
-    return Value::undefined("'" + object_description(obj) + "' has no attribute '" + name + "'");
+    return missing(obj, "attribute '" + name + "'");
 }
 
 Value get_item(const Value& obj, const Value& key) {
@@ -301,9 +305,9 @@ Value get_item(const Value& obj, const Value& key) {
     if (std::optional<Value> item = python_item(obj, key)) return *item;
     if (key.is_string()) {
         if (std::optional<Value> attr = python_attribute(obj, key.as_string())) return *attr;
-        return Value::undefined("'" + object_description(obj) + "' has no attribute '" + key.as_string() + "'");
+        return missing(obj, "attribute '" + key.as_string() + "'");
     }
-    return Value::undefined("'" + object_description(obj) + "' has no element " + key.repr());
+    return missing(obj, "element " + key.repr());
 }
 
 Value get_slice(const Value& obj, const Value& start, const Value& stop, const Value& step) {

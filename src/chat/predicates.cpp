@@ -53,7 +53,7 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& args) {
     if (name == "number") return v.is_number();
     if (name == "string") return v.is_string();
     if (name == "mapping") return v.is_dict();
-    if (name == "callable") return v.is_function();
+    if (name == "callable") return v.is_function() || v.is_undefined();  // jinja2's Undefined has __call__
     if (name == "sequence") {
         return v.is_undefined() || v.is_string() || v.is_sequence() || v.is_dict();
     }

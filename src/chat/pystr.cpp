@@ -327,7 +327,10 @@ std::string float_repr(double d) {
         return out;
     }
     out += digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    if (digits.size() > 1) {
+        out += '.';
+        out += digits.substr(1);
+    }
     std::snprintf(buf, sizeof buf, "e%c%02d", exponent < 0 ? '-' : '+', exponent < 0 ? -exponent : exponent);
     return out + buf;
 }

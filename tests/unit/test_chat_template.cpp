@@ -10,13 +10,16 @@
 // templates that pin down single features.
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <sstream>
 #include <string>
 
 #include "chat/chat_template.h"
 #include "chat/json.h"
+#include "chat/template.h"
 
 namespace {
 
@@ -145,6 +148,41 @@ TEST(ChatTemplateOracle, EveryTemplateMatchesJinja2) {
                 templates.size(), cases, matched, refused_gaps);
     EXPECT_EQ(templates.size(), 70u);
     EXPECT_GE(cases, 70u * 18u);
+}
+
+TEST(ChatTemplateOracle, EverySnippetMatchesJinja2) {
+    const Value spec = load_json("snippets.json");
+    const Value oracle = load_json("snippet_renderings.json");
+    const Value& context = member(spec, "context");
+    std::map<std::string, std::string> sources;
+    for (const Value& s : member(spec, "snippets").items()) {
+        sources[member(s, "id").as_string()] = member(s, "template").as_string();
+    }
+    const std::tm now = parse_time(member(load_json("conversations.json"), "now").as_string());
+    size_t matched = 0;
+    for (const Value& c : member(oracle, "cases").items()) {
+        const std::string id = member(c, "id").as_string();
+        Outcome got;
+        try {
+            got = {true, worker::chat::Template(sources.at(id)).render(context.dict(), now)};
+        } catch (const TemplateError& e) {
+            got = {false, e.what(), e.kind()};
+        }
+        if (has(c, "error")) {
+            EXPECT_FALSE(got.ok) << id << ": jinja2 raised " << member(c, "error").as_string() << "\n  we rendered: "
+                                 << got.text;
+            EXPECT_NE(got.kind, TemplateError::Kind::Unsupported) << id << ": " << got.text;
+        } else if (!got.ok) {
+            ADD_FAILURE() << id << ": we raised: " << got.text;
+        } else if (got.text != member(c, "output").as_string()) {
+            ADD_FAILURE() << id << ": rendering differs " << first_difference(member(c, "output").as_string(), got.text);
+        } else {
+            ++matched;
+        }
+        matched += has(c, "error") && !got.ok;
+    }
+    std::printf("snippets: %zu cases, %zu match jinja2\n", member(oracle, "cases").items().size(), matched);
+    EXPECT_EQ(member(oracle, "cases").items().size(), sources.size());
 }
 
 }  // namespace

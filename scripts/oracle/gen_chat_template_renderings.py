@@ -15,7 +15,8 @@ Hugging Face transformers' apply_chat_template configures it:
   * globals raise_exception(msg) (raises TemplateError) and strftime_now(fmt),
     here fixed to the "now" of conversations.json so the output is stable;
   * the context: messages, tools (None unless the conversation offers them),
-    documents=None, add_generation_prompt, bos_token, eos_token.
+    documents=None, add_generation_prompt, bos_token, eos_token, and the
+    conversation's own "context" variables (such as enable_thinking).
 
 Every template is rendered for every conversation of conversations.json, with
 add_generation_prompt false and true. A template jinja2 refuses (a compile
@@ -106,6 +107,7 @@ def render_case(env, source, conversation, tools, add_generation_prompt, special
         "add_generation_prompt": add_generation_prompt,
     }
     context.update(special)
+    context.update(conversation.get("context", {}))
     return render(env, source, context)
 
 

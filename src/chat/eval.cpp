@@ -65,8 +65,9 @@ void Interpreter::add_globals() {
     globals_.set(Value::string("dict"), Value::function("dict", [](const CallArgs& a) {
                      return Value::dict(dict_from_args(a, "dict"));
                  }));
-    globals_.set(Value::string("namespace"), Value::function("namespace", [](const CallArgs& a) {
-                     return Value::namespace_(dict_from_args(a, "namespace"));
+    globals_.set(Value::string("namespace"), Value::function("namespace", [this](const CallArgs& a) {
+                     namespaces_.push_back(Value::namespace_(dict_from_args(a, "namespace")));
+                     return namespaces_.back();
                  }));
     globals_.set(Value::string("raise_exception"), Value::function("raise_exception", [](const CallArgs& a) -> Value {
                      const Value* msg = a.get(0, "message");

@@ -79,6 +79,10 @@ void Scope::set(const std::string& name, Value value) {
 
 Interpreter::Interpreter(const std::tm& now) : now_(now) { add_globals(); }
 
+Interpreter::~Interpreter() {
+    for (Value& ns : namespaces_) ns.namespace_dict() = Dict();
+}
+
 Interpreter::Flow Interpreter::exec(const Body& body, const ScopePtr& scope, std::string& out) {
     for (const StmtPtr& stmt : body) {
         Flow flow;

@@ -30,6 +30,11 @@ using ScopePtr = std::shared_ptr<Scope>;
 class Interpreter {
 public:
     explicit Interpreter(const std::tm& now);
+    // Empties every namespace the render created: a namespace may hold
+    // itself ({% set ns.me = ns %}), a cycle shared ownership never frees.
+    ~Interpreter();
+    Interpreter(const Interpreter&) = delete;
+    Interpreter& operator=(const Interpreter&) = delete;
 
     enum class Flow { Normal, Break, Continue };
 
@@ -57,6 +62,7 @@ private:
     void add_globals();
 
     Dict globals_;
+    std::vector<Value> namespaces_;
     std::tm now_;
     int depth_ = 0;
 };

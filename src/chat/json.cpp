@@ -68,6 +68,8 @@ public:
     }
 
     void write(const Value& v, int level) {
+        // Python's json module fails with RecursionError about as deep.
+        if (level > 900) runtime_error("RecursionError: maximum recursion depth exceeded while encoding a JSON object");
         switch (v.kind()) {
             case Value::Kind::None: out += "null"; return;
             case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;

@@ -17,6 +17,10 @@ bool one_of(std::string_view s, std::initializer_list<std::string_view> names) {
     return false;
 }
 
+// Deeper nesting (of parentheses, brackets, not, statements) is refused
+// rather than risking the stack: real templates nest a few levels.
+constexpr int kMaxNesting = 200;
+
 class Parser {
 public:
     explicit Parser(std::vector<Token> tokens) : t_(std::move(tokens)) {}
@@ -66,8 +70,21 @@ private:
 
     ExprPtr make(Expr::Kind kind, int line) { return std::make_unique<Expr>(kind, line); }
 
+    // Counts one level of nesting while alive.
+    struct Nest {
+        explicit Nest(Parser& p) : parser(p) {
+            if (++parser.nesting_ > kMaxNesting) {
+                parser.refuse(parser.cur().line, "expressions or statements nested more than " +
+                                                     std::to_string(kMaxNesting) + " levels deep");
+            }
+        }
+        ~Nest() { --parser.nesting_; }
+        Parser& parser;
+    };
+
     // ---- statements -------------------------------------------------------------
     Body subparse(std::initializer_list<std::string_view> end_tags) {
+        const Nest nest(*this);
         Body body;
         while (cur().type != T::End) {
             const Token& tok = cur();
@@ -333,7 +350,10 @@ private:
         return tuple;
     }
 
-    ExprPtr expression(bool with_condition) { return with_condition ? condition() : parse_or(); }
+    ExprPtr expression(bool with_condition) {
+        const Nest nest(*this);
+        return with_condition ? condition() : parse_or();
+    }
 
     ExprPtr condition() {
         ExprPtr expr = parse_or();
@@ -377,6 +397,7 @@ private:
 
     ExprPtr parse_not() {
         if (!cur().is_name("not")) return compare();
+        const Nest nest(*this);
         auto node = make(Expr::Kind::Unary, next().line);
         node->name = "not";
         node->kids.push_back(parse_not());
@@ -457,6 +478,7 @@ private:
     }
 
     ExprPtr unary(bool with_filter) {
+        const Nest nest(*this);
         ExprPtr node;
         if (cur().is_op("-") || cur().is_op("+")) {
             node = make(Expr::Kind::Unary, cur().line);
@@ -710,6 +732,7 @@ private:
     size_t pos_ = 0;
     bool soft_ = false;
     int loop_depth_ = 0;
+    int nesting_ = 0;
 };
 
 }  // namespace

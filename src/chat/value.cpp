@@ -1,5 +1,7 @@
 #include "chat/value.h"
 
+#include <algorithm>
+
 #include "chat/error.h"
 #include "chat/pystr.h"
 
@@ -95,9 +97,26 @@ Value Value::markup(std::string s) {
     return v;
 }
 
+namespace {
+
+// Containers nest at most this deep: Python stops at its recursion limit
+// (about 1000) in repr and json.dumps, and this keeps destruction and every
+// recursive walk well within the stack.
+constexpr int kMaxNesting = 1000;
+
+int nested_depth(int child_depth) {
+    if (child_depth + 1 > kMaxNesting) runtime_error("RecursionError: values nested more than 1000 levels deep");
+    return child_depth + 1;
+}
+
+}  // namespace
+
 Value Value::list(std::vector<Value> items) {
     Value v;
     v.kind_ = Kind::List;
+    int deepest = 0;
+    for (const Value& item : items) deepest = std::max(deepest, item.depth_);
+    v.depth_ = nested_depth(deepest);
     v.seq_ = std::make_shared<const std::vector<Value>>(std::move(items));
     return v;
 }
@@ -111,6 +130,9 @@ Value Value::tuple(std::vector<Value> items) {
 Value Value::dict(Dict d) {
     Value v;
     v.kind_ = Kind::Dict;
+    int deepest = 0;
+    for (const auto& [key, value] : d.entries()) deepest = std::max({deepest, key.depth_, value.depth_});
+    v.depth_ = nested_depth(deepest);
     v.dict_ = std::make_shared<Dict>(std::move(d));
     return v;
 }
@@ -187,7 +209,8 @@ std::string Value::str() const {
     }
 }
 
-std::string Value::repr() const {
+std::string Value::repr(int depth) const {
+    if (depth > 900) runtime_error("RecursionError: maximum recursion depth exceeded while getting the repr of an object");
     switch (kind_) {
         case Kind::Undefined: return "Undefined";
         case Kind::None: return "None";
@@ -198,7 +221,7 @@ std::string Value::repr() const {
         case Kind::List:
         case Kind::Tuple: {
             std::string out = kind_ == Kind::List ? "[" : "(";
-            for (size_t i = 0; i < seq_->size(); ++i) out += (i ? ", " : "") + (*seq_)[i].repr();
+            for (size_t i = 0; i < seq_->size(); ++i) out += (i ? ", " : "") + (*seq_)[i].repr(depth + 1);
             if (kind_ == Kind::Tuple && seq_->size() == 1) out += ",";
             return out + (kind_ == Kind::List ? "]" : ")");
         }
@@ -207,7 +230,7 @@ std::string Value::repr() const {
             std::string out = kind_ == Kind::Dict ? "{" : "<Namespace {";
             bool first = true;
             for (const auto& [key, value] : dict_->entries()) {
-                out += (first ? "" : ", ") + key.repr() + ": " + value.repr();
+                out += (first ? "" : ", ") + key.repr(depth + 1) + ": " + value.repr(depth + 1);
                 first = false;
             }
             return out + (kind_ == Kind::Dict ? "}" : "}>");

@@ -104,8 +104,8 @@ public:
     std::string type_name() const;
     // Python's str(): what {{ value }} prints (undefined prints nothing).
     std::string str() const;
-    // Python's repr().
-    std::string repr() const;
+    // Python's repr() (fails past 900 levels of nesting, as Python would).
+    std::string repr(int depth = 0) const;
     // Python's ==.
     bool equals(const Value& other) const;
     // Python's len(); fails for values without one.
@@ -117,6 +117,7 @@ public:
 private:
     Kind kind_ = Kind::Undefined;
     bool markup_ = false;
+    int depth_ = 0;  // how deep containers nest inside this value (0: not a container)
     int64_t int_ = 0;
     double float_ = 0;
     std::string str_;

@@ -32,7 +32,9 @@ feature (whitespace control, scoping, a filter, an error jinja2 raises), with
 that file's context.
 
 Writes tests/data/chat_templates/renderings.json and snippet_renderings.json.
-The tests need no Python.
+The tests need no Python. With --check it writes nothing: it renders again and
+exits 1 if the committed files differ from what this jinja2 gives (the ctest
+oracle.chat_template_renderings), 77 if jinja2 is not installed.
 """
 
 import argparse
@@ -43,10 +45,14 @@ import json
 import os
 import sys
 
-import jinja2
-import jinja2.ext
-import jinja2.nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+try:
+    import jinja2
+    import jinja2.ext
+    import jinja2.nodes
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+except ImportError:
+    print("jinja2 is not installed (pip install -r scripts/requirements-test.txt): skipped", file=sys.stderr)
+    sys.exit(77)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DATA_DIR = os.path.join(REPO, "tests", "data", "chat_templates")
@@ -87,11 +93,18 @@ def make_environment(now):
     return env
 
 
-def render(env, source, context):
+def compile_template(env, source):
+    """The compiled template, or the error jinja2 raised compiling it."""
     try:
-        template = env.from_string(source)
+        return env.from_string(source), None
     except Exception as e:  # noqa: BLE001 - TemplateError, or Python's SyntaxError for a misplaced {% break %}
-        return {"error": f"{type(e).__name__}: {e}", "stage": "compile"}
+        return None, {"error": f"{type(e).__name__}: {e}", "stage": "compile"}
+
+
+def render(compiled, context):
+    template, error = compiled
+    if error:
+        return dict(error)
     try:
         text = template.render(**context)
     except Exception as e:  # noqa: BLE001 - every failure of the oracle is a recorded outcome
@@ -99,7 +112,7 @@ def render(env, source, context):
     return {"output": text}
 
 
-def render_case(env, source, conversation, tools, add_generation_prompt, special):
+def render_case(compiled, conversation, tools, add_generation_prompt, special):
     context = {
         "messages": conversation["messages"],
         "tools": tools if conversation.get("tools") else None,
@@ -108,7 +121,7 @@ def render_case(env, source, conversation, tools, add_generation_prompt, special
     }
     context.update(special)
     context.update(conversation.get("context", {}))
-    return render(env, source, context)
+    return render(compiled, context)
 
 
 def render_snippets(env, data_dir):
@@ -117,21 +130,39 @@ def render_snippets(env, data_dir):
     cases = []
     for snippet in spec["snippets"]:
         case = {"id": snippet["id"]}
-        case.update(render(env, snippet["template"], spec["context"]))
+        case.update(render(compile_template(env, snippet["template"]), spec["context"]))
         cases.append(case)
     return cases
 
 
+def json_text(data):
+    return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
+
+
+def check(path, data):
+    """True when the committed file holds the same cases and template hashes."""
+    with open(path, encoding="utf-8") as f:
+        committed = json.load(f)
+    same = True
+    for key in ("cases", "template_sha256"):
+        if committed.get(key) != data.get(key):
+            print(f"{path}: '{key}' differs from what jinja2 {jinja2.__version__} renders now", file=sys.stderr)
+            same = False
+    if same:
+        print(f"{path}: {len(data['cases'])} cases match jinja2 {jinja2.__version__}")
+    return same
+
+
 def write_json(path, data):
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+        f.write(json_text(data))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=DATA_DIR)
     parser.add_argument("--out-dir", default=None, help="where to write the renderings (default: DATA_DIR)")
+    parser.add_argument("--check", action="store_true", help="compare with the committed renderings, write nothing")
     args = parser.parse_args()
 
     with open(os.path.join(args.data_dir, "conversations.json"), encoding="utf-8") as f:
@@ -147,7 +178,7 @@ def main():
         with open(path, "rb") as f:
             raw = f.read()
         templates[name] = hashlib.sha256(raw).hexdigest()
-        source = raw.decode("utf-8")
+        compiled = compile_template(env, raw.decode("utf-8"))
         for conversation in spec["conversations"]:
             for add_generation_prompt in (False, True):
                 case = {
@@ -155,7 +186,7 @@ def main():
                     "conversation": conversation["id"],
                     "add_generation_prompt": add_generation_prompt,
                 }
-                case.update(render_case(env, source, conversation, spec["tools"], add_generation_prompt, special))
+                case.update(render_case(compiled, conversation, spec["tools"], add_generation_prompt, special))
                 cases.append(case)
 
     out = {
@@ -165,16 +196,20 @@ def main():
         "template_sha256": templates,
         "cases": cases,
     }
-    out_path = os.path.join(args.out_dir or args.data_dir, "renderings.json")
-    write_json(out_path, out)
-    errors = sum(1 for c in cases if "error" in c)
-    print(f"{len(templates)} templates, {len(cases)} cases, {errors} errors -> {out_path}")
-
-    snippets = render_snippets(env, args.data_dir)
-    out_path = os.path.join(args.out_dir or args.data_dir, "snippet_renderings.json")
-    write_json(out_path, {"generator": out["generator"], "jinja2_version": jinja2.__version__, "cases": snippets})
-    errors = sum(1 for c in snippets if "error" in c)
-    print(f"{len(snippets)} snippets, {errors} errors -> {out_path}")
+    snippets = {
+        "generator": out["generator"],
+        "jinja2_version": jinja2.__version__,
+        "cases": render_snippets(env, args.data_dir),
+    }
+    outputs = {"renderings.json": out, "snippet_renderings.json": snippets}
+    if args.check:
+        same = [check(os.path.join(args.data_dir, name), data) for name, data in outputs.items()]
+        sys.exit(0 if all(same) else 1)
+    for name, data in outputs.items():
+        path = os.path.join(args.out_dir or args.data_dir, name)
+        write_json(path, data)
+        errors = sum(1 for c in data["cases"] if "error" in c)
+        print(f"{len(data['cases'])} cases, {errors} errors -> {path}")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,10 @@ struct Expr {
     std::vector<std::pair<std::string, ExprPtr>> kwargs;
     std::vector<std::string> ops;
     // A filter or test this interpreter does not know, inside an if (jinja2
-    // then fails only if it is evaluated): the message to fail with.
+    // then fails only if it is evaluated): the message to fail with, and
+    // whether jinja2 has it (Unsupported) or not (jinja2's runtime error).
     std::string deferred_error;
+    bool deferred_unsupported = false;
 
     Expr(Kind k, int l) : kind(k), line(l) {}
 };

@@ -67,7 +67,8 @@ std::string ChatTemplate::apply(const std::vector<Message>& messages, const Chat
 std::string ChatTemplate::apply(const Value& messages, const ChatOptions& options) const {
     Dict context;
     const Value extra = json_or(options.extra_context_json, "extra template variables", Value::dict({}));
-    if (!extra.is_dict()) throw TemplateError(TemplateError::Kind::Runtime, 0, "extra template variables: not an object");
+    if (!extra.is_dict())
+        throw TemplateError(TemplateError::Kind::Runtime, 0, "extra template variables: not an object");
     context.set(Value::string("messages"), messages);
     context.set(Value::string("tools"), json_or(options.tools_json, "tools", Value::none()));
     context.set(Value::string("documents"), Value::none());

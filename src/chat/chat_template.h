@@ -35,11 +35,11 @@ struct ToolCall {
 };
 
 struct Message {
-    std::string role;                    // "system", "user", "assistant", "tool", ...
-    std::optional<std::string> content;  // nullopt: the message has no "content" key
-    std::vector<ToolCall> tool_calls;    // an assistant's calls
-    std::string tool_call_id;            // a tool result: the call it answers (omitted when empty)
-    std::string name;                    // a tool result: the function's name (omitted when empty)
+    std::string role;                              // "system", "user", "assistant", "tool", ...
+    std::optional<std::string> content;            // nullopt: the message has no "content" key
+    std::vector<ToolCall> tool_calls;              // an assistant's calls
+    std::string tool_call_id;                      // a tool result: the call it answers (omitted when empty)
+    std::string name;                              // a tool result: the function's name (omitted when empty)
     std::optional<std::string> reasoning_content;  // an assistant's reasoning, for templates that show it
 };
 

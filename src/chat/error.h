@@ -21,10 +21,13 @@ public:
     };
 
     TemplateError(Kind kind, int line, const std::string& message)
-        : Error(CUDA_ERROR_INVALID_PARAMETER, format(kind, line, message)), kind_(kind), line_(line), detail_(message) {}
+        : Error(CUDA_ERROR_INVALID_PARAMETER, format(kind, line, message)),
+          kind_(kind),
+          line_(line),
+          detail_(message) {}
 
     Kind kind() const noexcept { return kind_; }
-    int line() const noexcept { return line_; }  // 0 when unknown
+    int line() const noexcept { return line_; }                     // 0 when unknown
     const std::string& detail() const noexcept { return detail_; }  // the message without prefix and line
 
 private:
@@ -32,10 +35,18 @@ private:
         std::string out = "chat template";
         if (line > 0) out += " line " + std::to_string(line);
         switch (kind) {
-            case Kind::Syntax: out += ": syntax error: "; break;
-            case Kind::Unsupported: out += ": unsupported: "; break;
-            case Kind::Raised: out += ": raise_exception: "; break;
-            case Kind::Runtime: out += ": "; break;
+            case Kind::Syntax:
+                out += ": syntax error: ";
+                break;
+            case Kind::Unsupported:
+                out += ": unsupported: ";
+                break;
+            case Kind::Raised:
+                out += ": raise_exception: ";
+                break;
+            case Kind::Runtime:
+                out += ": ";
+                break;
         }
         return out + message;
     }

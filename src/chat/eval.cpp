@@ -62,9 +62,8 @@ Value unsupported_global(const std::string& name) {
 
 void Interpreter::add_globals() {
     globals_.set(Value::string("range"), Value::function("range", range_function));
-    globals_.set(Value::string("dict"), Value::function("dict", [](const CallArgs& a) {
-                     return Value::dict(dict_from_args(a, "dict"));
-                 }));
+    globals_.set(Value::string("dict"),
+                 Value::function("dict", [](const CallArgs& a) { return Value::dict(dict_from_args(a, "dict")); }));
     globals_.set(Value::string("namespace"), Value::function("namespace", [this](const CallArgs& a) {
                      namespaces_.push_back(Value::namespace_(dict_from_args(a, "namespace")));
                      return namespaces_.back();
@@ -78,7 +77,8 @@ void Interpreter::add_globals() {
                      if (!fmt || !fmt->is_string()) runtime_error("TypeError: strftime_now() argument must be str");
                      char buf[512];
                      const size_t n = std::strftime(buf, sizeof buf, fmt->as_string().c_str(), &now_);
-                     if (n == 0 && !fmt->as_string().empty()) unsupported("strftime_now format '" + fmt->as_string() + "'");
+                     if (n == 0 && !fmt->as_string().empty())
+                         unsupported("strftime_now format '" + fmt->as_string() + "'");
                      return Value::string(std::string(buf, n));
                  }));
     for (const char* name : {"lipsum", "cycler", "joiner"}) globals_.set(Value::string(name), unsupported_global(name));
@@ -120,8 +120,8 @@ Value Interpreter::eval_compare(const Expr& expr, const ScopePtr& scope) {
 
 Value Interpreter::eval_filter(const Expr& expr, const ScopePtr& scope) {
     if (!expr.deferred_error.empty()) {
-        if (expr.deferred_error[0] == 'U') unsupported(expr.deferred_error.substr(1));
-        runtime_error("TemplateRuntimeError: " + expr.deferred_error.substr(1));
+        if (expr.deferred_unsupported) unsupported(expr.deferred_error);
+        runtime_error(expr.deferred_error);
     }
     const Value target = expr.kids[0] ? eval(*expr.kids[0], scope) : Value::string("");
     const CallArgs args = eval_args(expr, 1, scope);
@@ -132,7 +132,8 @@ Value Interpreter::eval_filter(const Expr& expr, const ScopePtr& scope) {
 Value Interpreter::eval_literal(const Expr& expr, const ScopePtr& scope) {
     if (expr.kind == Expr::Kind::Dict) {
         Dict d;
-        for (size_t i = 0; i + 1 < expr.kids.size(); i += 2) d.set(eval(*expr.kids[i], scope), eval(*expr.kids[i + 1], scope));
+        for (size_t i = 0; i + 1 < expr.kids.size(); i += 2)
+            d.set(eval(*expr.kids[i], scope), eval(*expr.kids[i + 1], scope));
         return Value::dict(std::move(d));
     }
     std::vector<Value> items;
@@ -143,12 +144,16 @@ Value Interpreter::eval_literal(const Expr& expr, const ScopePtr& scope) {
 Value Interpreter::eval_node(const Expr& expr, const ScopePtr& scope) {
     using K = Expr::Kind;
     switch (expr.kind) {
-        case K::Const: return expr.value;
-        case K::Name: return lookup(expr.name, scope);
+        case K::Const:
+            return expr.value;
+        case K::Name:
+            return lookup(expr.name, scope);
         case K::List:
         case K::Tuple:
-        case K::Dict: return eval_literal(expr, scope);
-        case K::GetAttr: return get_attribute(eval(*expr.kids[0], scope), expr.name);
+        case K::Dict:
+            return eval_literal(expr, scope);
+        case K::GetAttr:
+            return get_attribute(eval(*expr.kids[0], scope), expr.name);
         case K::GetItem: {
             const Value obj = eval(*expr.kids[0], scope);
             const Expr& index = *expr.kids[1];
@@ -156,13 +161,15 @@ Value Interpreter::eval_node(const Expr& expr, const ScopePtr& scope) {
             auto part = [&](size_t i) { return index.kids[i] ? eval(*index.kids[i], scope) : Value::none(); };
             return get_slice(obj, part(0), part(1), part(2));
         }
-        case K::Slice: unsupported("a slice outside of [ ]");
+        case K::Slice:
+            unsupported("a slice outside of [ ]");
         case K::Call: {
             const Value callee = eval(*expr.kids[0], scope);
             return call_value(callee, eval_args(expr, 1, scope));
         }
         case K::Filter:
-        case K::Test: return eval_filter(expr, scope);
+        case K::Test:
+            return eval_filter(expr, scope);
         case K::Unary: {
             const Value v = eval(*expr.kids[0], scope);
             if (expr.name == "not") return Value::boolean(!v.truthy());
@@ -170,7 +177,8 @@ Value Interpreter::eval_node(const Expr& expr, const ScopePtr& scope) {
             if (!v.is_number()) runtime_error("TypeError: bad operand type for unary +: '" + v.type_name() + "'");
             return v.is_bool() ? Value::integer(v.as_int()) : v;
         }
-        case K::Binary: return binary_op(expr.name, eval(*expr.kids[0], scope), eval(*expr.kids[1], scope));
+        case K::Binary:
+            return binary_op(expr.name, eval(*expr.kids[0], scope), eval(*expr.kids[1], scope));
         case K::And: {
             Value left = eval(*expr.kids[0], scope);
             return left.truthy() ? eval(*expr.kids[1], scope) : left;
@@ -184,7 +192,8 @@ Value Interpreter::eval_node(const Expr& expr, const ScopePtr& scope) {
             for (const ExprPtr& kid : expr.kids) out += eval(*kid, scope).str();
             return Value::string(std::move(out));
         }
-        case K::Compare: return eval_compare(expr, scope);
+        case K::Compare:
+            return eval_compare(expr, scope);
         case K::Condition: {
             if (eval(*expr.kids[1], scope).truthy()) return eval(*expr.kids[0], scope);
             if (expr.kids[2]) return eval(*expr.kids[2], scope);

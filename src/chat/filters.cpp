@@ -46,7 +46,8 @@ Value attribute_path(const Value& item, const std::string& path, const Value* fa
     while (true) {
         const size_t dot = path.find('.', start);
         const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-        const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const bool numeric =
+            !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
         v = get_item(v, numeric ? Value::integer(std::stoll(part)) : Value::string(part));
         if (dot == std::string::npos) break;
         start = dot + 1;
@@ -81,8 +82,8 @@ Value f_length(const Value& v, const CallArgs& a) {
 Value f_trim(const Value& v, const CallArgs& a) {
     a.check("trim", {"chars"});
     const Value* chars = a.get(0, "chars");
-    return Value::string(py::strip(v.str(), chars && !chars->is_none() ? std::optional(chars->str()) : std::nullopt,
-                                   true, true));
+    return Value::string(
+        py::strip(v.str(), chars && !chars->is_none() ? std::optional(chars->str()) : std::nullopt, true, true));
 }
 
 Value f_upper(const Value& v, const CallArgs&) { return Value::string(py::upper(v.str())); }
@@ -95,7 +96,9 @@ Value f_safe(const Value& v, const CallArgs&) { return Value::markup(v.str()); }
 // jinja2's title: words start after "-", whitespace, "(", "{", "[" or "<".
 Value f_title(const Value& v, const CallArgs&) {
     const std::u32string text = py::decode(v.str());
-    auto is_sep = [](char32_t c) { return py::is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<'; };
+    auto is_sep = [](char32_t c) {
+        return py::is_space(c) || c == '-' || c == '(' || c == '{' || c == '[' || c == '<';
+    };
     std::u32string out;
     for (size_t i = 0; i < text.size(); ++i) {
         const bool starts_item = i == 0 || is_sep(text[i]) != is_sep(text[i - 1]);
@@ -157,7 +160,8 @@ Value f_dictsort(const Value& v, const CallArgs& a) {
     if (!v.is_dict()) runtime_error("AttributeError: '" + v.type_name() + "' object has no attribute 'items'");
     const bool case_sensitive = arg_bool(a, 0, "case_sensitive", false);
     const std::string by = arg_str(a, 1, "by").value_or("key");
-    if (by != "key" && by != "value") runtime_error("FilterArgumentError: You can only sort by either 'key' or 'value'");
+    if (by != "key" && by != "value")
+        runtime_error("FilterArgumentError: You can only sort by either 'key' or 'value'");
     const size_t pos = by == "key" ? 0 : 1;
     const bool reverse = arg_bool(a, 2, "reverse", false);
     std::vector<Value> items;
@@ -235,8 +239,9 @@ Value select_items(const Value& v, const CallArgs& a, bool keep, bool by_attribu
     }
     std::optional<std::string> test;
     if (a.positional.size() > first_test_arg) test = a.positional[first_test_arg].str();
-    test_args.positional.assign(a.positional.begin() + static_cast<std::ptrdiff_t>(std::min(a.positional.size(), first_test_arg + 1)),
-                                a.positional.end());
+    test_args.positional.assign(
+        a.positional.begin() + static_cast<std::ptrdiff_t>(std::min(a.positional.size(), first_test_arg + 1)),
+        a.positional.end());
     test_args.keyword = a.keyword;
     if (test && !implements_test(*test)) {
         if (jinja2_has_test(*test)) unsupported("test '" + *test + "'");
@@ -299,8 +304,10 @@ Value f_tojson(const Value& v, const CallArgs& a) {
 Value f_indent(const Value& v, const CallArgs& a) {
     a.check("indent", {"width", "first", "blank"});
     const Value* width = a.get(0, "width");
-    const std::string pad = width && width->is_string() ? width->as_string()
-                                                        : std::string(static_cast<size_t>(std::max<int64_t>(0, arg_int(a, 0, "width", 4))), ' ');
+    const std::string pad =
+        width && width->is_string()
+            ? width->as_string()
+            : std::string(static_cast<size_t>(std::max<int64_t>(0, arg_int(a, 0, "width", 4))), ' ');
     const bool first = arg_bool(a, 1, "first", false);
     const bool blank = arg_bool(a, 2, "blank", false);
     std::vector<std::string> lines = splitlines(v.str() + "\n");
@@ -381,15 +388,41 @@ struct Entry {
 };
 
 const Entry kFilters[] = {
-    {"abs", f_abs},         {"capitalize", f_capitalize}, {"count", f_length},         {"d", f_default},
-    {"default", f_default}, {"dictsort", f_dictsort},     {"e", f_escape},             {"escape", f_escape},
-    {"first", f_first},     {"indent", f_indent},         {"int", f_int},              {"items", f_items},
-    {"join", f_join},       {"last", f_last},             {"length", f_length},        {"list", f_list},
-    {"lower", f_lower},     {"map", f_map},               {"max", f_max},              {"min", f_min},
-    {"reject", f_reject},   {"rejectattr", f_rejectattr}, {"replace", f_replace},      {"reverse", f_reverse},
-    {"safe", f_safe},     {"select", f_select},         {"selectattr", f_selectattr}, {"sort", f_sort},
-    {"string", f_string},   {"sum", f_sum},               {"title", f_title},          {"tojson", f_tojson},
-    {"trim", f_trim},       {"unique", f_unique},         {"upper", f_upper},
+    {"abs", f_abs},
+    {"capitalize", f_capitalize},
+    {"count", f_length},
+    {"d", f_default},
+    {"default", f_default},
+    {"dictsort", f_dictsort},
+    {"e", f_escape},
+    {"escape", f_escape},
+    {"first", f_first},
+    {"indent", f_indent},
+    {"int", f_int},
+    {"items", f_items},
+    {"join", f_join},
+    {"last", f_last},
+    {"length", f_length},
+    {"list", f_list},
+    {"lower", f_lower},
+    {"map", f_map},
+    {"max", f_max},
+    {"min", f_min},
+    {"reject", f_reject},
+    {"rejectattr", f_rejectattr},
+    {"replace", f_replace},
+    {"reverse", f_reverse},
+    {"safe", f_safe},
+    {"select", f_select},
+    {"selectattr", f_selectattr},
+    {"sort", f_sort},
+    {"string", f_string},
+    {"sum", f_sum},
+    {"title", f_title},
+    {"tojson", f_tojson},
+    {"trim", f_trim},
+    {"unique", f_unique},
+    {"upper", f_upper},
 };
 
 const Entry* find_filter(std::string_view name) {

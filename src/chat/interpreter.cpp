@@ -99,22 +99,40 @@ Interpreter::Flow Interpreter::exec(const Body& body, const ScopePtr& scope, std
 Interpreter::Flow Interpreter::exec_statement(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
     Flow flow = Flow::Normal;
     switch (stmt.kind) {
-        case Stmt::Kind::Text: out += stmt.text; break;
-        case Stmt::Kind::Print: out += eval(*stmt.expr, scope).str(); break;
-        case Stmt::Kind::If: exec_if(stmt, scope, out, flow); break;
-        case Stmt::Kind::For: return exec_for(stmt, scope, out);
-        case Stmt::Kind::Set: exec_set(stmt, scope); break;
+        case Stmt::Kind::Text:
+            out += stmt.text;
+            break;
+        case Stmt::Kind::Print:
+            out += eval(*stmt.expr, scope).str();
+            break;
+        case Stmt::Kind::If:
+            exec_if(stmt, scope, out, flow);
+            break;
+        case Stmt::Kind::For:
+            return exec_for(stmt, scope, out);
+        case Stmt::Kind::Set:
+            exec_set(stmt, scope);
+            break;
         case Stmt::Kind::SetBlock: {
             const std::string text = apply_filters(stmt.filters, render_block(stmt, scope), scope);
             assign(*stmt.target, Value::string(text), scope);
             break;
         }
-        case Stmt::Kind::Macro: scope->set(stmt.name, make_macro(stmt, scope)); break;
-        case Stmt::Kind::FilterBlock: out += apply_filters(stmt.filters, render_block(stmt, scope), scope); break;
-        case Stmt::Kind::With: exec_with(stmt, scope, out); break;
-        case Stmt::Kind::Scope: return exec(stmt.body, scope, out);
-        case Stmt::Kind::Break: return Flow::Break;
-        case Stmt::Kind::Continue: return Flow::Continue;
+        case Stmt::Kind::Macro:
+            scope->set(stmt.name, make_macro(stmt, scope));
+            break;
+        case Stmt::Kind::FilterBlock:
+            out += apply_filters(stmt.filters, render_block(stmt, scope), scope);
+            break;
+        case Stmt::Kind::With:
+            exec_with(stmt, scope, out);
+            break;
+        case Stmt::Kind::Scope:
+            return exec(stmt.body, scope, out);
+        case Stmt::Kind::Break:
+            return Flow::Break;
+        case Stmt::Kind::Continue:
+            return Flow::Continue;
     }
     return flow;
 }
@@ -150,7 +168,9 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, const ScopePtr& scope,
     return Flow::Normal;
 }
 
-void Interpreter::exec_set(const Stmt& stmt, const ScopePtr& scope) { assign(*stmt.target, eval(*stmt.expr, scope), scope); }
+void Interpreter::exec_set(const Stmt& stmt, const ScopePtr& scope) {
+    assign(*stmt.target, eval(*stmt.expr, scope), scope);
+}
 
 void Interpreter::exec_with(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
     auto inner = std::make_shared<Scope>(Scope{scope, {}});
@@ -204,8 +224,7 @@ Value Interpreter::call_macro(const Stmt& stmt, const ScopePtr& defined_in, cons
     if (depth_ >= kMaxDepth) runtime_error("RecursionError: macro calls nested too deeply");
     const size_t n = stmt.params.size();
     if (args.positional.size() > n) {
-        runtime_error("TypeError: macro '" + stmt.name + "' takes not more than " + std::to_string(n) +
-                      " argument(s)");
+        runtime_error("TypeError: macro '" + stmt.name + "' takes not more than " + std::to_string(n) + " argument(s)");
     }
     auto scope = std::make_shared<Scope>(Scope{defined_in, {}});
     std::vector<bool> given(n, false);

@@ -17,13 +17,27 @@ void append_escaped(std::string& out, std::string_view s, bool ensure_ascii) {
     out += '"';
     for (char32_t c : py::decode(s)) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
             default:
                 if (c < 0x20 || (ensure_ascii && c >= 0x7F && c < 0x10000)) {
                     std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
@@ -50,11 +64,16 @@ std::string float_json(double d) {
 // json.dumps turns str, int, float, bool and None keys into strings.
 std::string key_text(const Value& key) {
     switch (key.kind()) {
-        case Value::Kind::String: return key.as_string();
-        case Value::Kind::Bool: return key.as_bool() ? "true" : "false";
-        case Value::Kind::Int: return std::to_string(key.as_int());
-        case Value::Kind::Float: return float_json(key.as_float());
-        case Value::Kind::None: return "null";
+        case Value::Kind::String:
+            return key.as_string();
+        case Value::Kind::Bool:
+            return key.as_bool() ? "true" : "false";
+        case Value::Kind::Int:
+            return std::to_string(key.as_int());
+        case Value::Kind::Float:
+            return float_json(key.as_float());
+        case Value::Kind::None:
+            return "null";
         default:
             runtime_error("TypeError: keys must be str, int, float, bool or None, not " + key.type_name());
     }
@@ -71,15 +90,30 @@ public:
         // Python's json module fails with RecursionError about as deep.
         if (level > 900) runtime_error("RecursionError: maximum recursion depth exceeded while encoding a JSON object");
         switch (v.kind()) {
-            case Value::Kind::None: out += "null"; return;
-            case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-            case Value::Kind::Int: out += std::to_string(v.as_int()); return;
-            case Value::Kind::Float: out += float_json(v.as_float()); return;
-            case Value::Kind::String: append_escaped(out, v.as_string(), opt_.ensure_ascii); return;
+            case Value::Kind::None:
+                out += "null";
+                return;
+            case Value::Kind::Bool:
+                out += v.as_bool() ? "true" : "false";
+                return;
+            case Value::Kind::Int:
+                out += std::to_string(v.as_int());
+                return;
+            case Value::Kind::Float:
+                out += float_json(v.as_float());
+                return;
+            case Value::Kind::String:
+                append_escaped(out, v.as_string(), opt_.ensure_ascii);
+                return;
             case Value::Kind::List:
-            case Value::Kind::Tuple: write_array(v.items(), level); return;
-            case Value::Kind::Dict: write_object(v.dict(), level); return;
-            default: runtime_error("TypeError: Object of type " + v.type_name() + " is not JSON serializable");
+            case Value::Kind::Tuple:
+                write_array(v.items(), level);
+                return;
+            case Value::Kind::Dict:
+                write_object(v.dict(), level);
+                return;
+            default:
+                runtime_error("TypeError: Object of type " + v.type_name() + " is not JSON serializable");
         }
     }
 
@@ -256,16 +290,35 @@ private:
             if (pos_ >= s_.size()) fail("unterminated escape");
             const char e = s_[pos_++];
             switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
-                case 'u': out += unicode_escape(); break;
-                default: fail("bad escape");
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
+                case 'u':
+                    out += unicode_escape();
+                    break;
+                default:
+                    fail("bad escape");
             }
         }
     }

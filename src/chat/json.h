@@ -14,7 +14,7 @@ namespace worker::chat {
 
 struct JsonOptions {
     bool ensure_ascii = false;
-    std::optional<int> indent;  // json.dumps(indent=N): newlines and N spaces per level
+    std::optional<int> indent;                  // json.dumps(indent=N): newlines and N spaces per level
     std::optional<std::string> item_separator;  // default ", " (",") with indent)
     std::optional<std::string> key_separator;   // default ": "
     bool sort_keys = false;

@@ -84,21 +84,49 @@ std::string unescape(std::string_view body, int line) {
             py::append_utf8(out, static_cast<char32_t>(v));
         };
         switch (e) {
-            case '\n': break;
-            case '\\': out += '\\'; break;
-            case '\'': out += '\''; break;
-            case '"': out += '"'; break;
-            case 'a': out += '\a'; break;
-            case 'b': out += '\b'; break;
-            case 'f': out += '\f'; break;
-            case 'n': out += '\n'; break;
-            case 'r': out += '\r'; break;
-            case 't': out += '\t'; break;
-            case 'v': out += '\v'; break;
-            case 'x': hex(2); break;
-            case 'u': hex(4); break;
-            case 'U': hex(8); break;
-            case 'N': throw TemplateError(TemplateError::Kind::Unsupported, line, "\\N{...} escape in a string");
+            case '\n':
+                break;
+            case '\\':
+                out += '\\';
+                break;
+            case '\'':
+                out += '\'';
+                break;
+            case '"':
+                out += '"';
+                break;
+            case 'a':
+                out += '\a';
+                break;
+            case 'b':
+                out += '\b';
+                break;
+            case 'f':
+                out += '\f';
+                break;
+            case 'n':
+                out += '\n';
+                break;
+            case 'r':
+                out += '\r';
+                break;
+            case 't':
+                out += '\t';
+                break;
+            case 'v':
+                out += '\v';
+                break;
+            case 'x':
+                hex(2);
+                break;
+            case 'u':
+                hex(4);
+                break;
+            case 'U':
+                hex(8);
+                break;
+            case 'N':
+                throw TemplateError(TemplateError::Kind::Unsupported, line, "\\N{...} escape in a string");
             default:
                 if (e >= '0' && e <= '7') {
                     unsigned v = static_cast<unsigned>(e - '0');
@@ -295,9 +323,8 @@ private:
     }
 
     void operator_token(std::string& balance) {
-        static const char* const kOps[] = {"**", "//", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~",
-                                           "[",  "]",  "(",  ")",  "{",  "}",  ">", "<", "=", ".", ":", "|",
-                                           ",",  ";"};
+        static const char* const kOps[] = {"**", "//", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[",
+                                           "]",  "(",  ")",  "{",  "}",  ">",  "<", "=", ".", ":", "|", ",", ";"};
         for (const char* op : kOps) {
             const std::string_view o(op);
             if (s_.compare(pos_, o.size(), o) != 0) continue;

@@ -20,7 +20,19 @@ struct LexOptions {
 };
 
 struct Token {
-    enum class Type { Text, VariableBegin, VariableEnd, BlockBegin, BlockEnd, Name, String, Integer, Float, Operator, End };
+    enum class Type {
+        Text,
+        VariableBegin,
+        VariableEnd,
+        BlockBegin,
+        BlockEnd,
+        Name,
+        String,
+        Integer,
+        Float,
+        Operator,
+        End
+    };
     Type type = Type::End;
     std::string text;  // Text, Name, String (unescaped), Operator
     int64_t integer = 0;

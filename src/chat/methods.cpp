@@ -179,14 +179,14 @@ Value str_method_call(const std::string& s, const std::string& name, const CallA
 }
 
 bool is_str_method(const std::string& name) {
-    return one_of(name, {"capitalize", "casefold",   "center",       "count",      "encode",    "endswith",
-                         "expandtabs", "find",       "format",       "format_map", "index",     "isalnum",
-                         "isalpha",    "isascii",    "isdecimal",    "isdigit",    "isidentifier", "islower",
-                         "isnumeric",  "isprintable", "isspace",     "istitle",    "isupper",   "join",
-                         "ljust",      "lower",      "lstrip",       "maketrans",  "partition", "removeprefix",
-                         "removesuffix", "replace",  "rfind",        "rindex",     "rjust",     "rpartition",
-                         "rsplit",     "rstrip",     "split",        "splitlines", "startswith", "strip",
-                         "swapcase",   "title",      "translate",    "upper",      "zfill"});
+    return one_of(name,
+                  {"capitalize", "casefold",     "center",       "count",   "encode",     "endswith",    "expandtabs",
+                   "find",       "format",       "format_map",   "index",   "isalnum",    "isalpha",     "isascii",
+                   "isdecimal",  "isdigit",      "isidentifier", "islower", "isnumeric",  "isprintable", "isspace",
+                   "istitle",    "isupper",      "join",         "ljust",   "lower",      "lstrip",      "maketrans",
+                   "partition",  "removeprefix", "removesuffix", "replace", "rfind",      "rindex",      "rjust",
+                   "rpartition", "rsplit",       "rstrip",       "split",   "splitlines", "startswith",  "strip",
+                   "swapcase",   "title",        "translate",    "upper",   "zfill"});
 }
 
 std::optional<Value> dict_method(const Value& obj, const std::string& name) {
@@ -250,18 +250,20 @@ std::optional<Value> python_attribute(const Value& obj, const std::string& name)
     switch (obj.kind()) {
         case Value::Kind::String:
             if (!is_str_method(name)) return std::nullopt;
-            return Value::function("str." + name, [s = obj.as_string(), name](const CallArgs& a) {
-                return str_method_call(s, name, a);
-            });
-        case Value::Kind::Dict: return dict_method(obj, name);
+            return Value::function(
+                "str." + name, [s = obj.as_string(), name](const CallArgs& a) { return str_method_call(s, name, a); });
+        case Value::Kind::Dict:
+            return dict_method(obj, name);
         case Value::Kind::List:
-        case Value::Kind::Tuple: return list_method(obj, name);
+        case Value::Kind::Tuple:
+            return list_method(obj, name);
         case Value::Kind::Namespace: {
             const Value* v = obj.dict().find(name);
             if (v) return *v;
             return std::nullopt;
         }
-        default: return std::nullopt;
+        default:
+            return std::nullopt;
     }
 }
 

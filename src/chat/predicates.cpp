@@ -36,9 +36,7 @@ bool integer_value(const Value& v, const char* test) {
 
 }  // namespace
 
-bool implements_test(std::string_view name) {
-    return jinja2_has_test(name) && name != "escaped";
-}
+bool implements_test(std::string_view name) { return jinja2_has_test(name) && name != "escaped"; }
 
 bool apply_test(const std::string& name, const Value& v, const CallArgs& args) {
     using K = Value::Kind;

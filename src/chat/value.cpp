@@ -168,56 +168,86 @@ Dict& Value::namespace_dict() const { return *dict_; }
 bool Value::truthy() const {
     switch (kind_) {
         case Kind::Undefined:
-        case Kind::None: return false;
+        case Kind::None:
+            return false;
         case Kind::Bool:
-        case Kind::Int: return int_ != 0;
-        case Kind::Float: return float_ != 0;
-        case Kind::String: return !str_.empty();
+        case Kind::Int:
+            return int_ != 0;
+        case Kind::Float:
+            return float_ != 0;
+        case Kind::String:
+            return !str_.empty();
         case Kind::List:
-        case Kind::Tuple: return !seq_->empty();
-        case Kind::Dict: return dict_->size() != 0;
-        case Kind::Iterator: return !it_->view || !it_->items.empty();
+        case Kind::Tuple:
+            return !seq_->empty();
+        case Kind::Dict:
+            return dict_->size() != 0;
+        case Kind::Iterator:
+            return !it_->view || !it_->items.empty();
         case Kind::Namespace:
-        case Kind::Function: return true;
+        case Kind::Function:
+            return true;
     }
     return false;
 }
 
 std::string Value::type_name() const {
     switch (kind_) {
-        case Kind::Undefined: return "Undefined";
-        case Kind::None: return "NoneType";
-        case Kind::Bool: return "bool";
-        case Kind::Int: return "int";
-        case Kind::Float: return "float";
-        case Kind::String: return "str";
-        case Kind::List: return "list";
-        case Kind::Tuple: return "tuple";
-        case Kind::Dict: return "dict";
-        case Kind::Namespace: return "Namespace";
-        case Kind::Function: return "function";
-        case Kind::Iterator: return it_->type_name;
+        case Kind::Undefined:
+            return "Undefined";
+        case Kind::None:
+            return "NoneType";
+        case Kind::Bool:
+            return "bool";
+        case Kind::Int:
+            return "int";
+        case Kind::Float:
+            return "float";
+        case Kind::String:
+            return "str";
+        case Kind::List:
+            return "list";
+        case Kind::Tuple:
+            return "tuple";
+        case Kind::Dict:
+            return "dict";
+        case Kind::Namespace:
+            return "Namespace";
+        case Kind::Function:
+            return "function";
+        case Kind::Iterator:
+            return it_->type_name;
     }
     return "object";
 }
 
 std::string Value::str() const {
     switch (kind_) {
-        case Kind::Undefined: return "";
-        case Kind::String: return str_;
-        default: return repr();
+        case Kind::Undefined:
+            return "";
+        case Kind::String:
+            return str_;
+        default:
+            return repr();
     }
 }
 
 std::string Value::repr(int depth) const {
-    if (depth > 900) runtime_error("RecursionError: maximum recursion depth exceeded while getting the repr of an object");
+    if (depth > 900)
+        runtime_error("RecursionError: maximum recursion depth exceeded while getting the repr of an object");
     switch (kind_) {
-        case Kind::Undefined: return "Undefined";
-        case Kind::None: return "None";
-        case Kind::Bool: return int_ ? "True" : "False";
-        case Kind::Int: return std::to_string(int_);
-        case Kind::Float: return py::float_repr(float_);
-        case Kind::String: return py::repr(str_);
+        case Kind::Undefined:
+            return "Undefined";
+        case Kind::None:
+            return "None";
+        case Kind::Bool:
+            return int_ ? "True" : "False";
+        case Kind::Int:
+            return std::to_string(int_);
+        case Kind::Float:
+            return py::float_repr(float_);
+        case Kind::String:
+            return py::repr(str_);
         case Kind::List:
         case Kind::Tuple: {
             std::string out = kind_ == Kind::List ? "[" : "(";
@@ -251,8 +281,10 @@ bool Value::equals(const Value& other) const {
     if (kind_ != other.kind_) return false;
     switch (kind_) {
         case Kind::Undefined:
-        case Kind::None: return true;
-        case Kind::String: return str_ == other.str_;
+        case Kind::None:
+            return true;
+        case Kind::String:
+            return str_ == other.str_;
         case Kind::List:
         case Kind::Tuple: {
             if (seq_->size() != other.seq_->size()) return false;
@@ -269,30 +301,40 @@ bool Value::equals(const Value& other) const {
             }
             return true;
         }
-        case Kind::Namespace: return dict_ == other.dict_;
-        case Kind::Function: return fn_ == other.fn_;
-        case Kind::Iterator: return it_ == other.it_;
-        default: return false;
+        case Kind::Namespace:
+            return dict_ == other.dict_;
+        case Kind::Function:
+            return fn_ == other.fn_;
+        case Kind::Iterator:
+            return it_ == other.it_;
+        default:
+            return false;
     }
 }
 
 size_t Value::length() const {
     switch (kind_) {
-        case Kind::Undefined: return 0;
-        case Kind::String: return py::length(str_);
+        case Kind::Undefined:
+            return 0;
+        case Kind::String:
+            return py::length(str_);
         case Kind::List:
-        case Kind::Tuple: return seq_->size();
-        case Kind::Dict: return dict_->size();
+        case Kind::Tuple:
+            return seq_->size();
+        case Kind::Dict:
+            return dict_->size();
         case Kind::Iterator:
             if (it_->view) return it_->items.size();
             [[fallthrough]];
-        default: runtime_error("TypeError: object of type '" + type_name() + "' has no len()");
+        default:
+            runtime_error("TypeError: object of type '" + type_name() + "' has no len()");
     }
 }
 
 std::vector<Value> Value::iterate() const {
     switch (kind_) {
-        case Kind::Undefined: return {};
+        case Kind::Undefined:
+            return {};
         case Kind::String: {
             std::vector<Value> out;
             for (char32_t c : py::decode(str_)) {
@@ -303,7 +345,8 @@ std::vector<Value> Value::iterate() const {
             return out;
         }
         case Kind::List:
-        case Kind::Tuple: return *seq_;
+        case Kind::Tuple:
+            return *seq_;
         case Kind::Dict: {
             std::vector<Value> keys;
             for (const auto& entry : dict_->entries()) keys.push_back(entry.first);
@@ -314,7 +357,8 @@ std::vector<Value> Value::iterate() const {
             if (!it_->view) it_->pos = it_->items.size();
             return rest;
         }
-        default: runtime_error("TypeError: '" + type_name() + "' object is not iterable");
+        default:
+            runtime_error("TypeError: '" + type_name() + "' object is not iterable");
     }
 }
 
@@ -322,12 +366,23 @@ std::string html_escape(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;

@@ -89,12 +89,12 @@ public:
     bool is_iterator() const { return kind_ == Kind::Iterator; }
 
     bool as_bool() const { return int_ != 0; }
-    int64_t as_int() const { return int_; }         // Int or Bool
-    double as_float() const;                        // any number
+    int64_t as_int() const { return int_; }                // Int or Bool
+    double as_float() const;                               // any number
     const std::string& as_string() const { return str_; }  // String; the hint of Undefined
-    const std::vector<Value>& items() const;        // List or Tuple
-    const Dict& dict() const;                       // Dict or Namespace
-    Dict& namespace_dict() const;                   // Namespace (mutable)
+    const std::vector<Value>& items() const;               // List or Tuple
+    const Dict& dict() const;                              // Dict or Namespace
+    Dict& namespace_dict() const;                          // Namespace (mutable)
     const Function& function() const { return *fn_; }
     Iterator& iter() const { return *it_; }
 

@@ -117,8 +117,10 @@ TEST(ChatTemplateOracle, EveryTemplateMatchesJinja2) {
         options.eos_token = member(spec, "eos_token").as_string();
         options.now = parse_time(member(spec, "now").as_string());
         if (has(conversation, "tools") && member(conversation, "tools").truthy()) options.tools_json = tools_json;
-        if (has(conversation, "context")) options.extra_context_json = worker::chat::to_json(member(conversation, "context"));
-        const Outcome got = render(templates[name].get(), parse_errors[name], member(conversation, "messages"), options);
+        if (has(conversation, "context"))
+            options.extra_context_json = worker::chat::to_json(member(conversation, "context"));
+        const Outcome got =
+            render(templates[name].get(), parse_errors[name], member(conversation, "messages"), options);
 
         ++cases;
         const std::string label = name + " / " + member(c, "conversation").as_string() +
@@ -170,13 +172,14 @@ TEST(ChatTemplateOracle, EverySnippetMatchesJinja2) {
             got = {false, e.what(), e.kind()};
         }
         if (has(c, "error")) {
-            EXPECT_FALSE(got.ok) << id << ": jinja2 raised " << member(c, "error").as_string() << "\n  we rendered: "
-                                 << got.text;
+            EXPECT_FALSE(got.ok) << id << ": jinja2 raised " << member(c, "error").as_string()
+                                 << "\n  we rendered: " << got.text;
             EXPECT_NE(got.kind, TemplateError::Kind::Unsupported) << id << ": " << got.text;
         } else if (!got.ok) {
             ADD_FAILURE() << id << ": we raised: " << got.text;
         } else if (got.text != member(c, "output").as_string()) {
-            ADD_FAILURE() << id << ": rendering differs " << first_difference(member(c, "output").as_string(), got.text);
+            ADD_FAILURE() << id << ": rendering differs "
+                          << first_difference(member(c, "output").as_string(), got.text);
         } else {
             ++matched;
         }

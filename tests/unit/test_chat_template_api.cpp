@@ -33,7 +33,8 @@ std::string read_file(const std::string& path) {
 }
 
 // jinja2's rendering of `conversation` by `template_name`.
-std::string jinja2_output(const std::string& template_name, const std::string& conversation, bool add_generation_prompt) {
+std::string jinja2_output(const std::string& template_name, const std::string& conversation,
+                          bool add_generation_prompt) {
     static const Value oracle = worker::chat::parse_json(read_file(data_dir() + "/renderings.json"));
     for (const Value& c : oracle.dict().find(std::string("cases"))->items()) {
         const auto& d = c.dict();
@@ -91,7 +92,8 @@ TEST(ChatTemplateApi, MessagesFromStructsRenderAsJinja2Did) {
         {"user", "And times 3?", {}, "", "", std::nullopt},
     };
     for (bool agp : {false, true}) {
-        EXPECT_EQ(worker::chat::render_chat(qwen, messages, oracle_options(agp)), jinja2_output("Qwen-Qwen2.5-7B-Instruct", "multi_turn", agp));
+        EXPECT_EQ(worker::chat::render_chat(qwen, messages, oracle_options(agp)),
+                  jinja2_output("Qwen-Qwen2.5-7B-Instruct", "multi_turn", agp));
     }
 }
 
@@ -100,7 +102,8 @@ TEST(ChatTemplateApi, ToolCallsFromStructsRenderAsJinja2Did) {
     const Value conversations = worker::chat::parse_json(read_file(data_dir() + "/conversations.json"));
     std::vector<Message> messages(5);
     messages[0] = {"user", "What's the weather in Paris?", {}, "", "", std::nullopt};
-    messages[1] = {"assistant", "", {ToolCall{"call_0001", "get_weather", R"({"city": "Paris", "unit": "celsius"})"}}, "", "", std::nullopt};
+    messages[1] = {"assistant", "", {ToolCall{"call_0001", "get_weather", R"({"city": "Paris", "unit": "celsius"})"}},
+                   "",          "", std::nullopt};
     messages[2] = {"tool", R"({"temperature": 18, "sky": "cloudy"})", {}, "call_0001", "get_weather", std::nullopt};
     messages[3] = {"assistant", "It is 18 °C and cloudy in Paris.", {}, "", "", std::nullopt};
     messages[4] = {"user", "And tomorrow?", {}, "", "", std::nullopt};
@@ -126,7 +129,8 @@ TEST(ChatTemplateApi, ParsedTemplateRendersOnManyThreads) {
 
 TEST(ChatTemplateApi, RaiseExceptionCarriesTheTemplatesMessage) {
     const std::string gemma = read_file(data_dir() + "/google-gemma-2-2b-it.jinja");
-    const std::vector<Message> messages = {{"system", "Be brief.", {}, "", "", std::nullopt}, {"user", "Hi", {}, "", "", std::nullopt}};
+    const std::vector<Message> messages = {{"system", "Be brief.", {}, "", "", std::nullopt},
+                                           {"user", "Hi", {}, "", "", std::nullopt}};
     expect_error([&] { worker::chat::render_chat(gemma, messages, ChatOptions{}); }, TemplateError::Kind::Raised,
                  {"System role not supported", "line 1"});
     std::string detail;
@@ -156,8 +160,8 @@ TEST(ChatTemplateRefusal, StatementsNotImplementedNameTheConstructAndLine) {
     expect_error([] { render("x\n{% include 'other.jinja' %}"); }, K::Unsupported, {"include", "line 2"});
     expect_error([] { render("{% extends 'base' %}"); }, K::Unsupported, {"extends"});
     expect_error([] { render("{% import 'm' as m %}"); }, K::Unsupported, {"import"});
-    expect_error([] { render("{% macro m() %}{{ caller() }}{% endmacro %}{% call m() %}x{% endcall %}"); }, K::Unsupported,
-                 {"call"});
+    expect_error([] { render("{% macro m() %}{{ caller() }}{% endmacro %}{% call m() %}x{% endcall %}"); },
+                 K::Unsupported, {"call"});
     expect_error([] { render("{% for x in [] recursive %}{% endfor %}"); }, K::Unsupported, {"recursive"});
     expect_error([] { render("a\n\n{% raw %}{{ x }}{% endraw %}"); }, K::Unsupported, {"raw", "line 3"});
     expect_error([] { render("{% autoescape true %}{% endautoescape %}"); }, K::Unsupported, {"autoescape"});
@@ -206,10 +210,15 @@ TEST(ChatTemplateRefusal, DeepNestingIsRefusedNotAStackOverflow) {
     for (size_t i = 0; i < deep; ++i) nots += "not ";
     expect_error([&] { render(nots + "1 }}"); }, K::Unsupported, {"nested"});
     // Values nested deeper than Python's recursion limit, built by a loop.
-    const std::string build = "{% set ns = namespace(v=[]) %}{% for i in range(100000) %}{% set ns.v = [ns.v] %}{% endfor %}";
+    const std::string build =
+        "{% set ns = namespace(v=[]) %}{% for i in range(100000) %}{% set ns.v = [ns.v] %}{% endfor %}";
     expect_error([&] { render(build); }, K::Runtime, {"RecursionError"});
-    expect_error([&] { render("{% set ns = namespace(v={}) %}{% for i in range(100000) %}{% set ns.v = {'k': ns.v} %}{% endfor %}"); },
-                 K::Runtime, {"RecursionError"});
+    expect_error(
+        [&] {
+            render(
+                "{% set ns = namespace(v={}) %}{% for i in range(100000) %}{% set ns.v = {'k': ns.v} %}{% endfor %}");
+        },
+        K::Runtime, {"RecursionError"});
 }
 
 TEST(ChatTemplateJson, ReadsAndWritesInDocumentOrder) {

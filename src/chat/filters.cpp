@@ -3,6 +3,8 @@
 // items) return one-shot iterators here, so that what jinja2 refuses for a
 // generator (|length, |tojson, printing) is refused too.
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 
 #include "chat/error.h"
 #include "chat/json.h"
@@ -341,6 +343,27 @@ int64_t parse_int(const std::string& text, bool& ok) {
     return value;
 }
 
+// Python's float(str): surrounding whitespace, a sign, decimal or
+// exponent notation, inf/nan; no hex.
+std::optional<double> parse_float(const std::string& text) {
+    std::string t = py::strip(text, std::nullopt, true, true);
+    if (!t.empty() && t[0] == '+') t.erase(0, 1);
+    if (t.empty() || t.find_first_of("xXpP") != std::string::npos || t[0] == '+') return std::nullopt;
+    double d = 0;
+    const auto res = std::from_chars(t.data(), t.data() + t.size(), d);
+    if (res.ec != std::errc() || res.ptr != t.data() + t.size()) return std::nullopt;
+    return d;
+}
+
+Value f_float(const Value& v, const CallArgs& a) {
+    a.check("float", {"default"});
+    if (v.is_number()) return Value::number(v.as_float());
+    if (v.is_string()) {
+        if (const std::optional<double> d = parse_float(v.as_string())) return Value::number(*d);
+    }
+    return a.get(0, "default") ? *a.get(0, "default") : Value::number(0.0);
+}
+
 Value f_int(const Value& v, const CallArgs& a) {
     a.check("int", {"default", "base"});
     if (a.get(1, "base")) unsupported("int filter with a base");
@@ -351,13 +374,8 @@ Value f_int(const Value& v, const CallArgs& a) {
     bool ok = false;
     const int64_t i = parse_int(v.as_string(), ok);
     if (ok) return Value::integer(i);
-    try {
-        size_t used = 0;
-        const std::string t = py::strip(v.as_string(), std::nullopt, true, true);
-        const double d = std::stod(t, &used);
-        if (used == t.size()) return Value::integer(static_cast<int64_t>(d));
-    } catch (const std::exception&) {
-    }
+    const std::optional<double> d = parse_float(v.as_string());
+    if (d && std::isfinite(*d) && std::fabs(*d) < 9.2e18) return Value::integer(static_cast<int64_t>(*d));
     return fallback;
 }
 
@@ -397,6 +415,7 @@ const Entry kFilters[] = {
     {"e", f_escape},
     {"escape", f_escape},
     {"first", f_first},
+    {"float", f_float},
     {"indent", f_indent},
     {"int", f_int},
     {"items", f_items},

@@ -84,6 +84,7 @@ struct Stmt {
     std::vector<std::string> params;
     std::vector<ExprPtr> defaults;  // for the last defaults.size() params (With: one per param)
     std::vector<ExprPtr> filters;   // Filter nodes with kids[0] null
+    bool uses_loop = false;         // For: the body names `loop`
 
     Stmt(Kind k, int l) : kind(k), line(l) {}
 };

@@ -65,4 +65,19 @@ private:
     throw TemplateError(TemplateError::Kind::Unsupported, 0, message);
 }
 
+// The most bytes a string (and a rendering) may hold, the most items a list
+// may, and the most statements and loop iterations a render may run: past
+// these a runaway template fails instead of exhausting memory or time. Real
+// chat templates stay orders of magnitude below.
+constexpr size_t kMaxTextBytes = size_t{64} << 20;
+constexpr size_t kMaxItems = size_t{1} << 20;
+constexpr size_t kMaxSteps = 2'000'000;
+
+inline void check_text_size(size_t bytes, const char* what) {
+    if (bytes > kMaxTextBytes) unsupported(std::string(what) + " longer than 64 MiB");
+}
+inline void check_item_count(size_t items, const char* what) {
+    if (items > kMaxItems) unsupported(std::string(what) + " of more than 1048576 items");
+}
+
 }  // namespace worker::chat

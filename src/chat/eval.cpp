@@ -189,7 +189,10 @@ Value Interpreter::eval_node(const Expr& expr, const ScopePtr& scope) {
         }
         case K::Concat: {
             std::string out;
-            for (const ExprPtr& kid : expr.kids) out += eval(*kid, scope).str();
+            for (const ExprPtr& kid : expr.kids) {
+                out += eval(*kid, scope).str();
+                check_text_size(out.size(), "a string");
+            }
             return Value::string(std::move(out));
         }
         case K::Compare:

@@ -126,6 +126,7 @@ Value f_join(const Value& v, const CallArgs& a) {
     for (const Value& item : v.iterate()) {
         if (!first) out += sep;
         out += (attribute ? attribute_path(item, *attribute, nullptr) : item).str();
+        check_text_size(out.size(), "a joined string");
         first = false;
     }
     return Value::string(std::move(out));
@@ -318,6 +319,7 @@ Value f_indent(const Value& v, const CallArgs& a) {
         out += "\n";
         if (blank || !lines[i].empty()) out += pad;
         out += lines[i];
+        check_text_size(out.size(), "an indented string");
     }
     return Value::string(first ? pad + out : out);
 }

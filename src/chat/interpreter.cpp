@@ -34,27 +34,45 @@ std::vector<Value> unpack(const Value& value, size_t want) {
     return items;
 }
 
+// The keys of a loop object, made once.
+const std::vector<Value>& loop_keys() {
+    static const std::vector<Value> keys = [] {
+        std::vector<Value> k;
+        for (const char* name : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth",
+                                 "depth0", "previtem", "nextitem", "cycle", "changed"}) {
+            k.push_back(Value::string(name));
+        }
+        return k;
+    }();
+    return keys;
+}
+
 Value loop_object(const std::vector<Value>& items, size_t i) {
+    static const Value changed =
+        Value::function("loop.changed", [](const CallArgs&) -> Value { unsupported("loop.changed()"); });
     const auto n = static_cast<int64_t>(items.size());
     const auto k = static_cast<int64_t>(i);
+    const Value values[] = {
+        Value::integer(k + 1),
+        Value::integer(k),
+        Value::integer(n - k),
+        Value::integer(n - k - 1),
+        Value::boolean(k == 0),
+        Value::boolean(k == n - 1),
+        Value::integer(n),
+        Value::integer(1),
+        Value::integer(0),
+        i > 0 ? items[i - 1] : Value::undefined("there is no previous item"),
+        k + 1 < n ? items[i + 1] : Value::undefined("there is no next item"),
+        Value::function("loop.cycle",
+                        [k](const CallArgs& a) {
+                            if (a.positional.empty()) runtime_error("TypeError: no items for cycling given");
+                            return a.positional[static_cast<size_t>(k) % a.positional.size()];
+                        }),
+        changed,
+    };
     Dict loop;
-    loop.set(Value::string("index"), Value::integer(k + 1));
-    loop.set(Value::string("index0"), Value::integer(k));
-    loop.set(Value::string("revindex"), Value::integer(n - k));
-    loop.set(Value::string("revindex0"), Value::integer(n - k - 1));
-    loop.set(Value::string("first"), Value::boolean(k == 0));
-    loop.set(Value::string("last"), Value::boolean(k == n - 1));
-    loop.set(Value::string("length"), Value::integer(n));
-    loop.set(Value::string("depth"), Value::integer(1));
-    loop.set(Value::string("depth0"), Value::integer(0));
-    loop.set(Value::string("previtem"), i > 0 ? items[i - 1] : Value::undefined("there is no previous item"));
-    loop.set(Value::string("nextitem"), k + 1 < n ? items[i + 1] : Value::undefined("there is no next item"));
-    loop.set(Value::string("cycle"), Value::function("loop.cycle", [k](const CallArgs& a) {
-                 if (a.positional.empty()) runtime_error("TypeError: no items for cycling given");
-                 return a.positional[static_cast<size_t>(k) % a.positional.size()];
-             }));
-    loop.set(Value::string("changed"),
-             Value::function("loop.changed", [](const CallArgs&) -> Value { unsupported("loop.changed()"); }));
+    for (size_t j = 0; j < loop_keys().size(); ++j) loop.append(loop_keys()[j], values[j]);
     return Value::dict(std::move(loop));
 }
 
@@ -85,6 +103,10 @@ Interpreter::~Interpreter() {
 
 Interpreter::Flow Interpreter::exec(const Body& body, const ScopePtr& scope, std::string& out) {
     for (const StmtPtr& stmt : body) {
+        if (++steps_ > kMaxSteps) {
+            throw TemplateError(TemplateError::Kind::Unsupported, stmt->line,
+                                "a render of more than 2000000 steps (statements and loop iterations)");
+        }
         Flow flow;
         try {
             flow = exec_statement(*stmt, scope, out);
@@ -101,9 +123,11 @@ Interpreter::Flow Interpreter::exec_statement(const Stmt& stmt, const ScopePtr& 
     switch (stmt.kind) {
         case Stmt::Kind::Text:
             out += stmt.text;
+            check_text_size(out.size(), "the rendered text");
             break;
         case Stmt::Kind::Print:
             out += eval(*stmt.expr, scope).str();
+            check_text_size(out.size(), "the rendered text");
             break;
         case Stmt::Kind::If:
             exec_if(stmt, scope, out, flow);
@@ -159,8 +183,12 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, const ScopePtr& scope,
         items = std::move(kept);
     }
     for (size_t i = 0; i < items.size(); ++i) {
+        if (++steps_ > kMaxSteps) {
+            throw TemplateError(TemplateError::Kind::Unsupported, stmt.line,
+                                "a render of more than 2000000 steps (statements and loop iterations)");
+        }
         auto iteration = std::make_shared<Scope>(Scope{scope, {}});
-        iteration->set("loop", loop_object(items, i));
+        if (stmt.uses_loop) iteration->set("loop", loop_object(items, i));
         assign(*stmt.target, items[i], iteration);
         if (exec(stmt.body, iteration, out) == Flow::Break) break;
     }

@@ -65,6 +65,7 @@ private:
     std::vector<Value> namespaces_;
     std::tm now_;
     int depth_ = 0;
+    size_t steps_ = 0;
 };
 
 }  // namespace worker::chat

@@ -136,6 +136,7 @@ private:
             if (i) out += item_sep_;
             newline(level + 1);
             write(items[i], level + 1);
+            check_text_size(out.size(), "a JSON text");
         }
         newline(level);
         out += ']';
@@ -159,6 +160,7 @@ private:
             append_escaped(out, entries[i].first, opt_.ensure_ascii);
             out += key_sep_;
             write(*entries[i].second, level + 1);
+            check_text_size(out.size(), "a JSON text");
         }
         newline(level);
         out += '}';

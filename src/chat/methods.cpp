@@ -117,6 +117,7 @@ Value str_join(const std::string& sep, const Value& iterable) {
         }
         if (!first) out += sep;
         out += item.as_string();
+        check_text_size(out.size(), "a joined string");
         first = false;
     }
     return Value::string(std::move(out));

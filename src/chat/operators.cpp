@@ -40,6 +40,13 @@ int64_t floor_mod(int64_t a, int64_t b) {
 }
 
 Value repeat(const Value& seq, int64_t times) {
+    const size_t unit = seq.is_string() ? seq.as_string().size() : seq.items().size();
+    if (times > 0 && unit > 0) {
+        const size_t total =
+            static_cast<uint64_t>(times) > kMaxTextBytes ? kMaxTextBytes + 1 : unit * static_cast<size_t>(times);
+        if (seq.is_string()) check_text_size(total, "a repeated string");
+        if (!seq.is_string()) check_item_count(total, "a repeated list");
+    }
     if (seq.is_string()) {
         std::string out;
         for (int64_t i = 0; i < times; ++i) out += seq.as_string();
@@ -112,6 +119,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
     if (op == "+") {
         if (a.is_string() && b.is_string()) {
             // Markup + str and str + Markup escape the plain side (markupsafe).
+            check_text_size(a.as_string().size() + b.as_string().size(), "a string");
             if (a.is_markup() != b.is_markup()) {
                 return Value::markup((a.is_markup() ? a.as_string() : html_escape(a.as_string())) +
                                      (b.is_markup() ? b.as_string() : html_escape(b.as_string())));
@@ -120,6 +128,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b) {
                                  : Value::string(a.as_string() + b.as_string());
         }
         if (a.is_sequence() && a.kind() == b.kind()) {
+            check_item_count(a.items().size() + b.items().size(), "a list");
             std::vector<Value> out = a.items();
             out.insert(out.end(), b.items().begin(), b.items().end());
             return a.kind() == Value::Kind::Tuple ? Value::tuple(std::move(out)) : Value::list(std::move(out));

@@ -232,6 +232,7 @@ ExprPtr ExpressionParser::primary() {
         } else {
             node->kind = Expr::Kind::Name;
             node->name = tok.text;
+            loop_mentions_ += tok.text == "loop";
         }
     } else if (tok.type == T::String) {
         std::string text;

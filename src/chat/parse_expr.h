@@ -92,6 +92,7 @@ protected:
     // only when evaluated.
     bool soft_ = false;
     int loop_depth_ = 0;
+    size_t loop_mentions_ = 0;  // how many times the name `loop` was read so far
 
 private:
     bool tuple_end(std::initializer_list<std::string_view> extra) const;

@@ -112,7 +112,9 @@ private:
         if (skip_name("if")) s->cond = expression(true);
         if (cur().is_name("recursive")) refuse(cur().line, "recursive for loop");
         ++loop_depth_;
+        const size_t mentions = loop_mentions_;
         s->body = statements({"endfor", "else"}, false);
+        s->uses_loop = loop_mentions_ != mentions;  // else, build no loop object per iteration
         --loop_depth_;
         soft_ = was_soft;
         if (next().text == "else") s->else_body = statements({"endfor"}, true);

@@ -236,6 +236,7 @@ std::string replace(std::string_view s, std::string_view old_text, std::string_v
         for (char32_t c : text) {
             if (count < 0 || done < count) out += new_text, ++done;
             append_utf8(out, c);
+            check_text_size(out.size(), "a replaced string");
         }
         if (count < 0 || done < count) out += new_text;
         return out;
@@ -247,6 +248,7 @@ std::string replace(std::string_view s, std::string_view old_text, std::string_v
         if (at == std::string_view::npos) break;
         out.append(s.substr(start, at - start));
         out.append(new_text);
+        check_text_size(out.size(), "a replaced string");
         start = at + old_text.size();
         ++done;
     }

@@ -51,9 +51,11 @@ void Dict::set(const Value& key, Value value) {
     entries_.emplace_back(key, std::move(value));
 }
 
+void Dict::append(Value key, Value value) { entries_.emplace_back(std::move(key), std::move(value)); }
+
 Value Value::undefined(std::string hint) {
     Value v;
-    v.str_ = std::move(hint);
+    v.str_ = std::make_shared<const std::string>(std::move(hint));
     return v;
 }
 
@@ -87,7 +89,8 @@ Value Value::number(double d) {
 Value Value::string(std::string s) {
     Value v;
     v.kind_ = Kind::String;
-    v.str_ = std::move(s);
+    check_text_size(s.size(), "string");
+    v.str_ = std::make_shared<const std::string>(std::move(s));
     return v;
 }
 
@@ -114,6 +117,7 @@ int nested_depth(int child_depth) {
 Value Value::list(std::vector<Value> items) {
     Value v;
     v.kind_ = Kind::List;
+    check_item_count(items.size(), "a list");
     int deepest = 0;
     for (const Value& item : items) deepest = std::max(deepest, item.depth_);
     v.depth_ = nested_depth(deepest);
@@ -157,6 +161,11 @@ Value Value::iterator(std::string type_name, std::vector<Value> items, bool view
     return v;
 }
 
+const std::string& Value::as_string() const {
+    static const std::string empty;
+    return str_ ? *str_ : empty;
+}
+
 double Value::as_float() const { return kind_ == Kind::Float ? float_ : static_cast<double>(int_); }
 
 const std::vector<Value>& Value::items() const { return *seq_; }
@@ -176,7 +185,7 @@ bool Value::truthy() const {
         case Kind::Float:
             return float_ != 0;
         case Kind::String:
-            return !str_.empty();
+            return !as_string().empty();
         case Kind::List:
         case Kind::Tuple:
             return !seq_->empty();
@@ -226,7 +235,7 @@ std::string Value::str() const {
         case Kind::Undefined:
             return "";
         case Kind::String:
-            return str_;
+            return as_string();
         default:
             return repr();
     }
@@ -247,11 +256,14 @@ std::string Value::repr(int depth) const {
         case Kind::Float:
             return py::float_repr(float_);
         case Kind::String:
-            return py::repr(str_);
+            return py::repr(as_string());
         case Kind::List:
         case Kind::Tuple: {
             std::string out = kind_ == Kind::List ? "[" : "(";
-            for (size_t i = 0; i < seq_->size(); ++i) out += (i ? ", " : "") + (*seq_)[i].repr(depth + 1);
+            for (size_t i = 0; i < seq_->size(); ++i) {
+                out += (i ? ", " : "") + (*seq_)[i].repr(depth + 1);
+                check_text_size(out.size(), "a printed value");
+            }
             if (kind_ == Kind::Tuple && seq_->size() == 1) out += ",";
             return out + (kind_ == Kind::List ? "]" : ")");
         }
@@ -261,6 +273,7 @@ std::string Value::repr(int depth) const {
             bool first = true;
             for (const auto& [key, value] : dict_->entries()) {
                 out += (first ? "" : ", ") + key.repr(depth + 1) + ": " + value.repr(depth + 1);
+                check_text_size(out.size(), "a printed value");
                 first = false;
             }
             return out + (kind_ == Kind::Dict ? "}" : "}>");
@@ -284,7 +297,7 @@ bool Value::equals(const Value& other) const {
         case Kind::None:
             return true;
         case Kind::String:
-            return str_ == other.str_;
+            return as_string() == other.as_string();
         case Kind::List:
         case Kind::Tuple: {
             if (seq_->size() != other.seq_->size()) return false;
@@ -317,7 +330,7 @@ size_t Value::length() const {
         case Kind::Undefined:
             return 0;
         case Kind::String:
-            return py::length(str_);
+            return py::length(as_string());
         case Kind::List:
         case Kind::Tuple:
             return seq_->size();
@@ -337,7 +350,9 @@ std::vector<Value> Value::iterate() const {
             return {};
         case Kind::String: {
             std::vector<Value> out;
-            for (char32_t c : py::decode(str_)) {
+            const std::u32string chars = py::decode(as_string());
+            check_item_count(chars.size(), "the characters of a string");
+            for (char32_t c : chars) {
                 std::string one;
                 py::append_utf8(one, c);
                 out.push_back(Value::string(std::move(one)));

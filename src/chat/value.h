@@ -37,6 +37,7 @@ public:
     const Value* find(const Value& key) const;
     const Value* find(const std::string& key) const;
     void set(const Value& key, Value value);  // replaces in place or appends
+    void append(Value key, Value value);      // for a key known to be new
     const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
     size_t size() const { return entries_.size(); }
 
@@ -89,12 +90,13 @@ public:
     bool is_iterator() const { return kind_ == Kind::Iterator; }
 
     bool as_bool() const { return int_ != 0; }
-    int64_t as_int() const { return int_; }                // Int or Bool
-    double as_float() const;                               // any number
-    const std::string& as_string() const { return str_; }  // String; the hint of Undefined
-    const std::vector<Value>& items() const;               // List or Tuple
-    const Dict& dict() const;                              // Dict or Namespace
-    Dict& namespace_dict() const;                          // Namespace (mutable)
+    int64_t as_int() const { return int_; }  // Int or Bool
+    double as_float() const;                 // any number
+    // String; the hint of Undefined. Strings are shared between copies.
+    const std::string& as_string() const;
+    const std::vector<Value>& items() const;  // List or Tuple
+    const Dict& dict() const;                 // Dict or Namespace
+    Dict& namespace_dict() const;             // Namespace (mutable)
     const Function& function() const { return *fn_; }
     Iterator& iter() const { return *it_; }
 
@@ -120,7 +122,7 @@ private:
     int depth_ = 0;  // how deep containers nest inside this value (0: not a container)
     int64_t int_ = 0;
     double float_ = 0;
-    std::string str_;
+    std::shared_ptr<const std::string> str_;
     std::shared_ptr<const std::vector<Value>> seq_;
     std::shared_ptr<Dict> dict_;
     std::shared_ptr<Function> fn_;

@@ -221,6 +221,21 @@ TEST(ChatTemplateRefusal, DeepNestingIsRefusedNotAStackOverflow) {
         K::Runtime, {"RecursionError"});
 }
 
+TEST(ChatTemplateRefusal, RunawayTemplatesStopAtTheLimits) {
+    using K = TemplateError::Kind;
+    expect_error([] { render("{{ 'x' * 100000000 }}"); }, K::Unsupported, {"64 MiB"});
+    expect_error([] { render("{{ [1, 2] * 1000000 }}"); }, K::Unsupported, {"items"});
+    expect_error(
+        [] {
+            render("{% set ns = namespace(s='xy') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}");
+        },
+        K::Unsupported, {"64 MiB"});
+    expect_error([] { render("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"); },
+                 K::Unsupported, {"steps", "line 1"});
+    expect_error([] { render("{% for i in range(100000) %}{{ 'abcdefghij' * 100 }}{% endfor %}"); }, K::Unsupported,
+                 {"rendered text"});
+}
+
 TEST(ChatTemplateJson, ReadsAndWritesInDocumentOrder) {
     const std::string text = R"({"z": 1, "a": [true, null, 2.5, -3, "é\n\u00e9\ud83d\ude00"], "m": {}})";
     const Value v = worker::chat::parse_json(text);

@@ -13,46 +13,10 @@
 
 namespace worker::chat {
 
-class Value;
-
-// Arguments of a call: positional, then keyword (in the order written).
-struct CallArgs {
-    std::vector<Value> positional;
-    std::vector<std::pair<std::string, Value>> keyword;
-
-    // The argument at `index` or named `name`, nullptr when absent.
-    const Value* get(size_t index, const char* name) const;
-    // Fails (runtime error naming `what`) on a keyword not in `allowed` or
-    // more than allowed.size() arguments in all.
-    void check(const char* what, std::initializer_list<const char*> allowed) const;
-};
-
-struct Function {
-    std::string name;  // as error messages name it: "macro 'm'", "str.split"
-    std::function<Value(const CallArgs&)> call;
-};
-
-class Dict {
-public:
-    const Value* find(const Value& key) const;
-    const Value* find(const std::string& key) const;
-    void set(const Value& key, Value value);  // replaces in place or appends
-    void append(Value key, Value value);      // for a key known to be new
-    const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
-    size_t size() const { return entries_.size(); }
-
-private:
-    std::vector<std::pair<Value, Value>> entries_;
-};
-
-// A Python iterator: consumed by iteration unless it is a view (dict_items,
-// dict_keys, dict_values), which has a length and can be iterated again.
-struct Iterator {
-    std::string type_name;  // "generator", "list_reverseiterator", "dict_items", ...
-    std::vector<Value> items;
-    size_t pos = 0;
-    bool view = false;
-};
+struct CallArgs;
+struct Function;
+class Dict;
+struct Iterator;
 
 class Value {
 public:
@@ -128,6 +92,46 @@ private:
     std::shared_ptr<Function> fn_;
     std::shared_ptr<Iterator> it_;
 };
+
+// Arguments of a call: positional, then keyword (in the order written).
+struct CallArgs {
+    std::vector<Value> positional;
+    std::vector<std::pair<std::string, Value>> keyword;
+
+    // The argument at `index` or named `name`, nullptr when absent.
+    const Value* get(size_t index, const char* name) const;
+    // Fails (runtime error naming `what`) on a keyword not in `allowed` or
+    // more than allowed.size() arguments in all.
+    void check(const char* what, std::initializer_list<const char*> allowed) const;
+};
+
+struct Function {
+    std::string name;  // as error messages name it: "macro 'm'", "str.split"
+    std::function<Value(const CallArgs&)> call;
+};
+
+class Dict {
+public:
+    const Value* find(const Value& key) const;
+    const Value* find(const std::string& key) const;
+    void set(const Value& key, Value value);  // replaces in place or appends
+    void append(Value key, Value value);      // for a key known to be new
+    const std::vector<std::pair<Value, Value>>& entries() const { return entries_; }
+    size_t size() const { return entries_.size(); }
+
+private:
+    std::vector<std::pair<Value, Value>> entries_;
+};
+
+// A Python iterator: consumed by iteration unless it is a view (dict_items,
+// dict_keys, dict_values), which has a length and can be iterated again.
+struct Iterator {
+    std::string type_name;  // "generator", "list_reverseiterator", "dict_items", ...
+    std::vector<Value> items;
+    size_t pos = 0;
+    bool view = false;
+};
+
 
 // markupsafe.escape: & < > " ' as HTML entities.
 std::string html_escape(const std::string& s);

@@ -31,7 +31,11 @@ Value range_function(const CallArgs& a) {
         }
         out.push_back(Value::integer(i));
     }
-    return Value::list(std::move(out));
+    // A range object: sized, iterable again, printed as range(start, stop[, step]).
+    Value range = Value::iterator("range", std::move(out), true);
+    range.iter().repr = "range(" + std::to_string(start) + ", " + std::to_string(stop) +
+                        (step != 1 ? ", " + std::to_string(step) : std::string()) + ")";
+    return range;
 }
 
 // dict(mapping_or_pairs?, **kwargs) for namespace() and dict().

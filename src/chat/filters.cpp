@@ -228,6 +228,7 @@ Value f_reverse(const Value& v, const CallArgs&) {
         return Value::iterator(v.kind() == Value::Kind::List ? "list_reverseiterator" : "reversed", std::move(items));
     }
     if (v.is_dict()) return Value::iterator("dict_reversekeyiterator", std::move(items));
+    if (v.is_iterator() && v.iter().view) return Value::iterator("reversed " + v.type_name(), std::move(items));
     return Value::list(std::move(items));
 }
 

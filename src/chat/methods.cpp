@@ -270,11 +270,13 @@ std::optional<Value> python_attribute(const Value& obj, const std::string& name)
 
 // obj[key] as Python indexes; nullopt when Python raises (missing key, out of
 // range, wrong type).
-std::optional<Value> python_item(const Value& obj, const Value& key) {
+std::optional<Value> python_item(Value obj, const Value& key) {
     if (obj.is_dict()) {
         const Value* v = obj.dict().find(key);
         return v ? std::optional<Value>(*v) : std::nullopt;
     }
+    const bool range = obj.is_iterator() && obj.iter().type_name == "range";
+    if (range && key.is_int()) obj = Value::list(obj.iter().items);  // a range indexes like its list
     if ((obj.is_sequence() || obj.is_string()) && key.is_int()) {
         const bool str = obj.is_string();
         const std::u32string text = str ? py::decode(obj.as_string()) : std::u32string();
@@ -315,6 +317,7 @@ Value get_item(const Value& obj, const Value& key) {
 
 Value get_slice(const Value& obj, const Value& start, const Value& stop, const Value& step) {
     if (obj.is_undefined()) fail_undefined(obj);
+    if (obj.is_iterator() && obj.iter().type_name == "range") unsupported("slicing a range");
     if (!obj.is_string() && !obj.is_sequence()) {
         runtime_error("TypeError: '" + obj.type_name() + "' object is not subscriptable");
     }

@@ -278,8 +278,12 @@ std::string Value::repr(int depth) const {
             }
             return out + (kind_ == Kind::Dict ? "}" : "}>");
         }
-        case Kind::Function:
         case Kind::Iterator:
+            if (!it_->repr.empty()) return it_->repr;
+            if (it_->view)
+                return it_->type_name + "(" + Value::list(it_->items).repr(depth) + ")";  // dict_items([...])
+            [[fallthrough]];
+        case Kind::Function:
             // Python prints an object address here: no stable text to match.
             unsupported("printing a " + type_name() + " object (Python prints its memory address)");
     }

@@ -126,12 +126,12 @@ private:
 // A Python iterator: consumed by iteration unless it is a view (dict_items,
 // dict_keys, dict_values), which has a length and can be iterated again.
 struct Iterator {
-    std::string type_name;  // "generator", "list_reverseiterator", "dict_items", ...
+    std::string type_name;  // "generator", "list_reverseiterator", "dict_items", "range", ...
     std::vector<Value> items;
     size_t pos = 0;
     bool view = false;
+    std::string repr;  // how Python prints it ("range(0, 3)"); empty: a view prints its items, others refuse
 };
-
 
 // markupsafe.escape: & < > " ' as HTML entities.
 std::string html_escape(const std::string& s);

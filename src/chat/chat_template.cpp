@@ -1,5 +1,7 @@
 #include "chat/chat_template.h"
 
+#include <mutex>
+
 #include "chat/json.h"
 #include "chat/template.h"
 
@@ -28,8 +30,13 @@ Value tool_call_value(const ToolCall& call) {
 }
 
 std::tm local_now() {
+    // localtime_r reads the time zone under glibc's own lock, which thread
+    // sanitizers do not see; one mutex of ours makes concurrent renders
+    // visibly ordered.
+    static std::mutex mutex;
     const std::time_t t = std::time(nullptr);
     std::tm out{};
+    const std::lock_guard<std::mutex> lock(mutex);
     localtime_r(&t, &out);
     return out;
 }

@@ -118,13 +118,28 @@ TEST(ChatTemplateApi, ParsedTemplateRendersOnManyThreads) {
     const std::string want = jinja2_output("Qwen-Qwen2.5-7B-Instruct", "user_only", true);
     std::vector<std::thread> threads;
     std::vector<std::string> got(4);
+    const ChatOptions options = oracle_options(true);
     for (size_t t = 0; t < got.size(); ++t) {
         threads.emplace_back([&, t] {
-            for (int i = 0; i < 20; ++i) got[t] = qwen.apply(messages, oracle_options(true));
+            for (int i = 0; i < 20; ++i) got[t] = qwen.apply(messages, options);
         });
     }
     for (auto& th : threads) th.join();
     for (const auto& g : got) EXPECT_EQ(g, want);
+}
+
+TEST(ChatTemplateApi, LocalTimeOnManyThreads) {
+    // strftime_now without ChatOptions::now reads the local time: the same
+    // date on every thread (barring a render across midnight).
+    const ChatTemplate t("{{ strftime_now('%Y-%m-%d') }}");
+    std::vector<std::thread> threads;
+    std::vector<std::string> got(4);
+    for (size_t i = 0; i < got.size(); ++i) {
+        threads.emplace_back([&, i] { got[i] = t.apply(std::vector<Message>{}, ChatOptions{}); });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(got[0].size(), 10u);
+    for (const auto& g : got) EXPECT_EQ(g.substr(0, 4), got[0].substr(0, 4));
 }
 
 TEST(ChatTemplateApi, RaiseExceptionCarriesTheTemplatesMessage) {

@@ -99,7 +99,6 @@ MappedFile MappedFile::open(const std::string& path, Residency residency) {
     }
     file.data_ = static_cast<const uint8_t*>(map);
     file.mtime_ns_ = nanoseconds(st.st_mtim);
-    file.ctime_ns_ = nanoseconds(st.st_ctim);
     file.fd_ = guard.release();
     return file;
 }
@@ -123,7 +122,6 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
         owned_ = std::exchange(other.owned_, false);
         fd_ = std::exchange(other.fd_, -1);
         mtime_ns_ = other.mtime_ns_;
-        ctime_ns_ = other.ctime_ns_;
     }
     return *this;
 }
@@ -144,7 +142,9 @@ void MappedFile::check_unchanged() const {
         fail(CUDA_ERROR_VRAM_RESIDENCY_FAILED, "model file '", name_, "' cannot be checked: ", std::strerror(errno));
     }
     const auto size = static_cast<uint64_t>(st.st_size);
-    if (size != size_ || nanoseconds(st.st_mtim) != mtime_ns_ || nanoseconds(st.st_ctim) != ctime_ns_) {
+    // Not the status-change time: an unlink, a rename over the path or a
+    // chmod changes it and leaves the mapped bytes alone.
+    if (size != size_ || nanoseconds(st.st_mtim) != mtime_ns_) {
         fail(CUDA_ERROR_VRAM_RESIDENCY_FAILED, "model file '", name_, "' was changed on disk after it was loaded (",
              size != size_ ? str_cat("size ", size_, " -> ", size, " bytes") : std::string("modified in place"),
              "): the weights are read from its mapping and are no longer those loaded; load the model again (a "

@@ -45,9 +45,10 @@ public:
     bool reads_from_disk() const { return fd_ >= 0; }
 
     // For a mapped file: throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) when
-    // the file was changed on disk since it was opened (another size, or
-    // another modification or status-change time). A few hundred nanoseconds:
-    // cheap enough for every forward step. Nothing to check otherwise.
+    // the file's contents were changed on disk since it was opened (another
+    // size or modification time; unlinking or renaming it changes neither,
+    // and leaves the mapping intact). A few hundred nanoseconds: cheap enough
+    // for every forward step. Nothing to check otherwise.
     void check_unchanged() const;
     // check_unchanged(), then every page of the mapping read through the
     // kernel (which reports a fault instead of raising SIGBUS): throws
@@ -63,9 +64,8 @@ private:
     std::string name_;
     bool owned_ = false;  // true: data_ is an mmap to munmap
     int fd_ = -1;         // Mapped: the open file, to compare its status with
-    // Status at open: size, modification and status-change times (ns).
+    // Modification time at open (ns).
     int64_t mtime_ns_ = 0;
-    int64_t ctime_ns_ = 0;
 };
 
 }  // namespace worker::gguf

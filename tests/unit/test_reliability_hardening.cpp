@@ -143,6 +143,27 @@ TEST_F(Hardening, AModelFileOverwrittenInPlaceIsRefused) {
     EXPECT_NE(g.detail.find("modified in place"), std::string::npos) << g.detail;
 }
 
+// Deleting a served model file, or replacing it by a rename over its path
+// (how updates are deployed), leaves the loaded model's mapping intact: it
+// keeps running.
+TEST_F(Hardening, AnUnlinkedOrReplacedModelFileKeepsRunning) {
+    const std::string path = write_model("unlinked.gguf", small_spec());
+    int err = -1;
+    ModelPtr model(load(path, &err));
+    ASSERT_NE(model, nullptr) << cuda_last_error_detail();
+    const worker::test::Generation before = worker::test::generate(model.get(), "the cat", params(8, 0.0f));
+    ASSERT_EQ(before.error, CUDA_SUCCESS);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string other = write_model("replacement.gguf", small_spec());
+    ASSERT_EQ(std::rename(other.c_str(), path.c_str()), 0);  // the old inode is now unlinked
+    const worker::test::Generation after = worker::test::generate(model.get(), "the cat", params(8, 0.0f));
+    EXPECT_EQ(after.error, CUDA_SUCCESS) << after.detail;
+    EXPECT_EQ(after.pieces, before.pieces);
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    EXPECT_TRUE(cuda_check_vram_residency(model.get(), &err)) << cuda_last_error_detail();
+    EXPECT_EQ(worker::test::generate(model.get(), "the cat", params(8, 0.0f)).pieces, before.pieces);
+}
+
 TEST(HardeningPrivateWeights, AContextWithPrivateWeightsIsImmuneToFileChanges) {
     const std::string path = write_model("private.gguf", small_spec());
     ::setenv("WORKER_CPU_WEIGHTS", "private", 1);

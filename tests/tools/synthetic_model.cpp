@@ -6,7 +6,8 @@
 //       [--heads 32] [--kv-heads 8] [--head-dim 128] [--ff 14336]
 //       [--ctx 4096] [--type Q4_0] [--embd-type Q4_0] [--seed 1]
 //   worker-synthetic-model OUT.gguf --reduce SOURCE.gguf --layers N
-//       (a real model cut to its first N blocks: tests/data/models)
+//       (a real model cut to its first N blocks; scripts/make-reduced-models.sh
+//       makes the GPU suite's reduced models with make_reduced_models)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

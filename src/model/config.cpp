@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <cstdint>
+
 #include "core/error.h"
 
 namespace worker::model {
@@ -71,6 +73,11 @@ Config read_config(const gguf::File& f) {
     const uint32_t value_length = f.get_u32_or(key("attention.value_length"), c.head_dim);
     if (value_length != c.head_dim) bad(key("attention.value_length"), " ", value_length, " differs from key_length");
     if (c.head_dim == 0 || c.head_dim % 2 != 0) bad("head dimension ", c.head_dim, " must be positive and even");
+    // q_dim() and kv_dim() are 32-bit: a head size whose product wraps would
+    // pass the tensor shape checks with the wrapped size (found by fuzz_model_load).
+    if (uint64_t{c.head_count} * c.head_dim > UINT32_MAX) {
+        bad("attention.head_count ", c.head_count, " x head dimension ", c.head_dim, " exceeds 2^32");
+    }
 
     c.rope_freq_base = f.get_f32_or(key("rope.freq_base"), 10000.0f);
     c.rope_freq_base_local = c.rope_freq_base;

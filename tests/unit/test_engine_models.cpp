@@ -216,6 +216,29 @@ TEST(ModelLoad, RefusesMissingOrMisshapenTensorsNamingThem) {
     }
 }
 
+// A head size whose product with the head count wraps in 32 bits made q_dim()
+// and kv_dim() small enough to match the file's projections: the model loaded
+// and every forward step failed (found by fuzz_model_load). Refused at load.
+TEST(ModelLoad, RefusesAHeadSizeWhoseProductWraps) {
+    test::SyntheticModelSpec spec;  // 4 heads of 16, 2 KV heads
+    const auto file = gguf::File::open(synthetic(spec, "wrap"));
+    test::GgufWriter w;
+    w.copy_metadata(*file, "");
+    // 4 x (16 + 2^31) = 64 + 2^33 and 2 x (16 + 2^31) = 32 + 2^32: the shapes the file has.
+    w.remove("llama.attention.key_length");
+    w.add_u32("llama.attention.key_length", 16 + (1u << 31));
+    w.add_u32("llama.attention.value_length", 16 + (1u << 31));
+    w.remove("llama.rope.dimension_count");
+    w.add_u32("llama.rope.dimension_count", 16);
+    for (const gguf::TensorInfo& t : file->tensors()) {
+        const uint8_t* d = file->tensor_data(t);
+        w.add_tensor_bytes(t.name, t.dims, static_cast<uint32_t>(t.type), std::vector<uint8_t>(d, d + t.n_bytes));
+    }
+    const std::string path = testing::TempDir() + "engine_head_size_wraps.gguf";
+    w.write(path);
+    expect_load_error(path, "exceeds 2^32");
+}
+
 TEST(ModelLoad, NamesUnsupportedArchitecturesAndMissingKeys) {
     test::SyntheticModelSpec spec;
     const auto file = gguf::File::open(synthetic(spec, "keys"));

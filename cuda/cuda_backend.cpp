@@ -225,6 +225,17 @@ public:
         finish("read");
     }
 
+    void copy(const Tensor& src, const Tensor& dst, size_t bytes) override {
+        const OpScope scope(*this);
+        refuse_in_capture(__func__);
+        check_copy(src, bytes, "copy");
+        check_copy(dst, bytes, "copy");
+        if (bytes > 0) {
+            check_cuda(cudaMemcpyAsync(dst.data, src.data, bytes, cudaMemcpyDeviceToDevice, stream_),
+                       "cudaMemcpyAsync (copy)");
+        }
+    }
+
     void synchronize() override {
         const OpScope scope(*this);
         refuse_in_capture(__func__);

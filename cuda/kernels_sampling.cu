@@ -18,6 +18,7 @@
 #include "cuda_check.h"
 #include "device_util.cuh"
 #include "kernels.h"
+#include "sampling/temperature.h"
 #include "sampling_steps.h"
 
 namespace worker::cuda {
@@ -72,10 +73,12 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(const float* work, int
     }
 }
 
-__global__ void scale_for_sort_kernel(const float* work, int64_t n, float temperature, float* scaled, uint32_t* keys,
-                                      int32_t* ids) {
+// `top` holds the id of the largest logit (argmax_kernel's result).
+__global__ void scale_for_sort_kernel(const float* work, int64_t n, float temperature, const int32_t* top,
+                                      float* scaled, uint32_t* keys, int32_t* ids) {
+    const float max_logit = work[*top];
     for (int64_t i = grid_stride_start(); i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const float v = work[i] / temperature;
+        const float v = sampling::scale_logit(work[i], max_logit, temperature);
         scaled[i] = v;
         keys[i] = sampling_steps::order_key(v);
         ids[i] = static_cast<int32_t>(i);
@@ -132,13 +135,11 @@ void launch_sample(const SampleLaunch& s, const SamplerScratch& scratch, cudaStr
                                                                      s.n_history, s.repetition_penalty);
         check_launch("sample_penalty_kernel");
     }
-    if (s.temperature <= 0.0f) {
-        argmax_kernel<<<1, kThreads, 0, stream>>>(scratch.logits, s.n, scratch.result);
-        check_launch("sample_argmax_kernel");
-        return;
-    }
-    scale_for_sort_kernel<<<blocks_for(s.n), 256, 0, stream>>>(scratch.logits, s.n, s.temperature, scratch.scaled,
-                                                               scratch.keys, scratch.ids);
+    argmax_kernel<<<1, kThreads, 0, stream>>>(scratch.logits, s.n, scratch.result);
+    check_launch("sample_argmax_kernel");
+    if (s.temperature <= 0.0f) return;
+    scale_for_sort_kernel<<<blocks_for(s.n), 256, 0, stream>>>(scratch.logits, s.n, s.temperature, scratch.result,
+                                                               scratch.scaled, scratch.keys, scratch.ids);
     check_launch("sample_scale_kernel");
     size_t temp_bytes = scratch.sort_temp_bytes;
     check_cuda(cub::DeviceRadixSort::SortPairsDescending(scratch.sort_temp, temp_bytes, scratch.keys,

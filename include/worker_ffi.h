@@ -141,12 +141,15 @@ uint64_t cuda_model_get_vram_usage(CudaModel* model);
  *
  * The prompt is tokenized as the model's metadata says (BOS added when the
  * model asks for it) and special-token text such as `<|im_start|>` is
- * recognised, so callers can apply a chat template themselves. The prompt is
- * evaluated (prefilled) before this function returns.
+ * recognised, so callers can apply a chat template themselves (to pass user
+ * text literally, use cuda_inference_start_ex() with `parse_special` = 0). The
+ * prompt is evaluated (prefilled) before this function returns, in chunks of
+ * 512 tokens between which other inferences of the model may step.
  *
  * @param model The model. Required.
  * @param prompt NUL-terminated UTF-8 text. Required; may be "" when the model
- *        adds a BOS token. Invalid UTF-8 is rejected.
+ *        adds a BOS token. Invalid UTF-8 is rejected. The prompt ends at its
+ *        first NUL byte: text containing NUL cannot be passed.
  * @param max_tokens Tokens to generate at most, >= 1. Prompt tokens plus
  *        `max_tokens` must fit the model's context length.
  * @param temperature In [0, 2]; 0 selects greedy decoding.
@@ -178,7 +181,8 @@ InferenceResult* cuda_inference_start(CudaModel* model, const char* prompt, int 
  * As cuda_inference_start(), and ::CUDA_ERROR_INVALID_PARAMETER for: a bad
  * `struct_size`; `top_k` < 0; `top_p` outside (0, 1]; `min_p` outside [0, 1);
  * `repetition_penalty` <= 0 or not finite; `n_stop` < 0; `stop` NULL with
- * `n_stop` > 0; a NULL, empty or invalid UTF-8 stop string.
+ * `n_stop` > 0; a NULL, empty or invalid UTF-8 stop string; `parse_special`
+ * neither 0 nor 1.
  */
 InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
                                          const WorkerInferenceParams* params, int* error_code);
@@ -211,6 +215,14 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
 
 /**
  * @brief Frees an inference. NULL and already freed handles are ignored.
+ *
+ * Safe while another thread is inside cuda_inference_next_token() on the same
+ * inference: that call returns at its next step boundary as at the end of
+ * generation (false, ::CUDA_SUCCESS), and the inference's memory is released
+ * when it has returned. Never waits for another inference's forward pass.
+ * Handles are never reused: a freed handle stays invalid for the life of the
+ * process and cannot name a later inference.
+ *
  * @param result The inference to free, or NULL.
  */
 void cuda_inference_free(InferenceResult* result);
@@ -221,15 +233,23 @@ void cuda_inference_free(InferenceResult* result);
  * On a CUDA device each weight allocation is checked with
  * `cudaPointerGetAttributes` to be plain device memory with no host mapping.
  * On the CPU device weights are in host memory by design: the check returns
- * true when every weight is mapped and readable.
+ * true when every weight is readable and, for weights mapped from the file
+ * (the default), when the file on disk has not changed since it was loaded
+ * (size and times compared, then every page of the mapping read through the
+ * kernel, which reports a truncated file instead of raising SIGBUS). Every
+ * forward step on the CPU device makes the cheap part of this check too: a
+ * model whose file changed fails with ::CUDA_ERROR_VRAM_RESIDENCY_FAILED
+ * rather than reading it. `WORKER_CPU_WEIGHTS=private` when the context is
+ * created holds weights in private memory instead, immune to such changes.
  *
  * @param model The model. Required.
  * @param error_code Out: the result code. Required.
  * @return true when resident; false otherwise.
  * @par Errors
  * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
- * - ::CUDA_ERROR_VRAM_RESIDENCY_FAILED: an allocation is not device memory;
- *   the detail names it.
+ * - ::CUDA_ERROR_VRAM_RESIDENCY_FAILED: an allocation is not device memory,
+ *   or (CPU) the model file changed on disk or cannot be read; the detail
+ *   names it.
  */
 bool cuda_check_vram_residency(CudaModel* model, int* error_code);
 

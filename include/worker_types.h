@@ -15,7 +15,7 @@ extern "C" {
 /** @brief Major version of the API these headers describe. */
 #define WORKER_VERSION_MAJOR 0
 /** @brief Minor version of the API these headers describe. */
-#define WORKER_VERSION_MINOR 1
+#define WORKER_VERSION_MINOR 2
 /** @brief Patch version of the API these headers describe. */
 #define WORKER_VERSION_PATCH 0
 /** @brief The version packed as cuda_api_version() returns it. */
@@ -73,14 +73,20 @@ typedef struct WorkerInferenceParams {
     float repetition_penalty; /**< > 0; 1 = off. Applied to prompt and generated tokens. */
     const char* const* stop;  /**< UTF-8 stop strings, or NULL. Not copied past the start call. */
     int32_t n_stop;           /**< Number of entries in `stop`, >= 0. */
+    /** 1: special-token text in the prompt (`<|im_start|>`, `<bos>`, ...) becomes
+     *  those tokens, so a caller can apply a chat template itself; 0: the prompt
+     *  is plain text (user text passed literally); other values are refused.
+     *  Added in 0.2: callers built against 0.1 get 1. */
+    int32_t parse_special;
 } WorkerInferenceParams;
 
 /**
  * @brief Default parameters: 128 tokens, temperature 0.8, seed 0, top-k 40,
- *        top-p 0.95, min-p 0.05, no repetition penalty, no stop strings.
+ *        top-p 0.95, min-p 0.05, no repetition penalty, no stop strings,
+ *        special-token text parsed.
  */
 #define WORKER_INFERENCE_PARAMS_INIT \
-    { (uint32_t)sizeof(WorkerInferenceParams), 128, 0.8f, 0u, 40, 0.95f, 0.05f, 1.0f, NULL, 0 }
+    { (uint32_t)sizeof(WorkerInferenceParams), 128, 0.8f, 0u, 40, 0.95f, 0.05f, 1.0f, NULL, 0, 1 }
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,14 @@ int cpu_thread_count() {
     return n == 0 ? 1 : static_cast<int>(n);
 }
 
+// WORKER_CPU_WEIGHTS: "mapped" (default) or "private".
+bool private_weights_setting() {
+    const char* env = std::getenv("WORKER_CPU_WEIGHTS");
+    if (env == nullptr || std::string(env).empty() || std::string(env) == "mapped") return false;
+    if (std::string(env) == "private") return true;
+    fail(CUDA_ERROR_INVALID_PARAMETER, "WORKER_CPU_WEIGHTS is '", env, "'; expected 'mapped' or 'private'");
+}
+
 uint64_t resident_set_bytes() {
     std::FILE* f = std::fopen("/proc/self/statm", "r");
     if (f == nullptr) return 0;
@@ -51,7 +59,9 @@ int cuda_device_count() noexcept {
 
 std::shared_ptr<Context> Context::create(int device) {
     fault::check(fault::Site::Boundary);
-    if (device == WORKER_DEVICE_CPU) return std::shared_ptr<Context>(new Context(device, cpu_thread_count()));
+    if (device == WORKER_DEVICE_CPU) {
+        return std::shared_ptr<Context>(new Context(device, cpu_thread_count(), private_weights_setting()));
+    }
     if (device < WORKER_DEVICE_CPU) {
         fail(CUDA_ERROR_INVALID_DEVICE, "device id ", device, " is invalid: use a GPU id >= 0 or WORKER_DEVICE_CPU (-1)");
     }
@@ -62,7 +72,7 @@ std::shared_ptr<Context> Context::create(int device) {
         fail(CUDA_ERROR_INVALID_DEVICE, "GPU ", device, " requested but only ", count, " CUDA device(s) exist");
     }
     cuda::init_device(device);
-    return std::shared_ptr<Context>(new Context(device, cpu_thread_count()));
+    return std::shared_ptr<Context>(new Context(device, cpu_thread_count(), false));
 #else
     fail(CUDA_ERROR_DEVICE_NOT_FOUND, "GPU ", device,
          " requested but this library was built without its CUDA backend (WORKER_CUDA=OFF)");

@@ -20,6 +20,10 @@ public:
     bool is_cpu() const { return device_ < 0; }
     // Worker threads of the CPU device: all cores, or WORKER_CPU_THREADS.
     int cpu_threads() const { return cpu_threads_; }
+    // CPU device: whether models keep their weights in private memory (read
+    // once at load, immune to changes of the file) rather than mapped from
+    // the file (the default): WORKER_CPU_WEIGHTS=private|mapped.
+    bool private_weights() const { return private_weights_; }
 
     // CPU: resident set size of the process. GPU: device memory this process
     // holds through the library on the device (all models and inferences).
@@ -28,10 +32,12 @@ public:
     void check_health() const;
 
 private:
-    Context(int device, int cpu_threads) : device_(device), cpu_threads_(cpu_threads) {}
+    Context(int device, int cpu_threads, bool private_weights)
+        : device_(device), cpu_threads_(cpu_threads), private_weights_(private_weights) {}
 
     int device_;
     int cpu_threads_;
+    bool private_weights_;
 };
 
 }  // namespace worker

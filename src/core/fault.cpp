@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <new>
+#include <cerrno>
 #include <stdexcept>
+#include <system_error>
 
 #include "core/error.h"
 
@@ -24,6 +26,7 @@ const char* site_name(Site site) {
         case Site::Boundary: return "boundary";
         case Site::Allocation: return "allocation";
         case Site::FileRead: return "file read";
+        case Site::ThreadStart: return "thread start";
         case Site::kCount: break;
     }
     return "?";
@@ -61,7 +64,9 @@ void check(Site site) {
             if (site == Site::FileRead) fail(CUDA_ERROR_MODEL_LOAD_FAILED, "injected fault: ", site_name(site), " #", n);
             fail(CUDA_ERROR_UNKNOWN, "injected fault: ", site_name(site), " #", n);
         case Kind::BadAlloc: throw std::bad_alloc();
-        case Kind::StdException: throw std::runtime_error("injected std::runtime_error");
+        case Kind::StdException:
+            if (site == Site::ThreadStart) throw std::system_error(EAGAIN, std::generic_category(), "injected");
+            throw std::runtime_error("injected std::runtime_error");
         case Kind::NonStd: throw 42;
     }
 }

@@ -11,7 +11,8 @@ enum class Site : int {
     Boundary = 0,    // entry of every core operation called by the ABI layer
     Allocation = 1,  // host or device memory allocation of model/inference state
     FileRead = 2,    // opening or reading a model file
-    kCount = 3,
+    ThreadStart = 3, // starting a CPU worker thread
+    kCount = 4,
 };
 
 enum class Kind : int {

@@ -1,5 +1,7 @@
 #include "core/inference.h"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <deque>
 #include <random>
@@ -31,14 +33,17 @@ struct Inference::State {
     std::string failure;
 
     ~State() {
-        if (!model) return;
-        if (session) {
-            // The backend drops what it kept for the session (a captured
-            // decode step) while no other inference of the model steps.
-            std::lock_guard<std::mutex> lock(model->step_mutex());
-            session.reset();
-        }
-        model->add_session_bytes(-session_bytes);
+        // The backend drops what it kept for the session (a captured decode
+        // step) while no other inference of the model steps; the model does
+        // that without making this thread wait for someone else's step.
+        if (model && session) model->retire_session(std::move(session), session_bytes);
+    }
+
+    // The session's KV cache grows as it fills: the model's figure follows.
+    void account_session_bytes() {
+        const auto now = static_cast<int64_t>(session->bytes());
+        model->add_session_bytes(now - session_bytes);
+        session_bytes = now;
     }
 
     void emit(std::string text) {
@@ -88,7 +93,7 @@ struct Inference::State {
         const tokenizer::Tokenizer& tok = model->tokenizer();
         int32_t id;
         {
-            std::lock_guard<std::mutex> lock(model->step_mutex());
+            auto lock = model->lock_step();
             id = model->transformer().backend().sample(logits, settings, history, sampling::uniform01(rng));
         }
         generated.push_back(id);
@@ -106,8 +111,10 @@ struct Inference::State {
             finish();
             return;
         }
-        std::lock_guard<std::mutex> lock(model->step_mutex());
+        auto lock = model->lock_step();
+        model->check_weights_unchanged();
         logits = model->transformer().forward(*session, std::span<const int32_t>(&id, 1));
+        account_session_bytes();
     }
 };
 
@@ -144,7 +151,7 @@ void require_utf8(std::string_view text, const std::string& what) {
 
 }  // namespace
 
-std::unique_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::string_view prompt,
+std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::string_view prompt,
                                             const SamplingParams& params) {
     fault::check(fault::Site::Boundary);
     validate(params);
@@ -154,7 +161,7 @@ std::unique_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
     state->params = params;
     state->settings = {params.temperature, params.top_k, params.top_p, params.min_p, params.repetition_penalty};
     state->rng.seed(params.seed);
-    state->prompt = model->tokenizer().encode(prompt, true, true);
+    state->prompt = model->tokenizer().encode(prompt, true, params.parse_special);
     const auto n_prompt = static_cast<int64_t>(state->prompt.size());
     if (n_prompt == 0) fail(CUDA_ERROR_INVALID_PARAMETER, "the prompt is empty and the model adds no BOS token");
     const uint32_t context_length = model->config().context_length;
@@ -165,16 +172,33 @@ std::unique_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
     state->history = state->prompt;
 
     fault::check(fault::Site::Allocation);
-    std::lock_guard<std::mutex> lock(model->step_mutex());
-    // The last generated token is never evaluated, so prompt + max_tokens - 1 positions suffice.
-    const auto capacity = static_cast<int32_t>(n_prompt + params.max_tokens - 1);
-    state->session = model->transformer().create_session(capacity, static_cast<int32_t>(n_prompt));
-    state->session_bytes = static_cast<int64_t>(state->session->bytes());
-    model->add_session_bytes(state->session_bytes);
-    state->model = model;
-    state->logits = model->transformer().forward(*state->session, state->prompt);
+    // The last generated token is never evaluated, so prompt + max_tokens - 1
+    // positions suffice; the context length (a uint32) bounds it below 2^32.
+    const int64_t capacity = n_prompt + params.max_tokens - 1;
+    if (capacity > INT32_MAX) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "prompt of ", n_prompt, " tokens + max_tokens ", params.max_tokens,
+             " exceeds the largest session of ", INT32_MAX, " positions");
+    }
+    const auto chunk = static_cast<int32_t>(std::min<int64_t>(n_prompt, kPrefillChunk));
+    {
+        auto lock = model->lock_step();
+        state->session = model->transformer().create_session(static_cast<int32_t>(capacity), chunk);
+        state->session_bytes = static_cast<int64_t>(state->session->bytes());
+        model->add_session_bytes(state->session_bytes);
+        state->model = model;
+    }
+    // One chunk per hold of the step lock, so that other inferences of the
+    // model step (and frees proceed) between the chunks of a long prompt.
+    const std::span<const int32_t> all(state->prompt);
+    for (int64_t at = 0; at < n_prompt; at += chunk) {
+        const auto n = static_cast<size_t>(std::min<int64_t>(chunk, n_prompt - at));
+        auto lock = model->lock_step();
+        model->check_weights_unchanged();
+        state->logits = model->transformer().forward(*state->session, all.subspan(static_cast<size_t>(at), n));
+        state->account_session_bytes();
+    }
 
-    std::unique_ptr<Inference> inference(new Inference());
+    std::shared_ptr<Inference> inference(new Inference());
     inference->state_ = std::move(state);
     return inference;
 }
@@ -188,7 +212,13 @@ const Inference::Piece* Inference::peek() {
         fail(CUDA_ERROR_INFERENCE_FAILED, "this inference cannot continue after an earlier failure: ", s.failure);
     }
     try {
-        while (s.ready.empty() && !s.finished) s.step();
+        while (s.ready.empty() && !s.finished) {
+            if (cancelled_.load(std::memory_order_relaxed)) {
+                s.finished = true;
+                break;
+            }
+            s.step();
+        }
     } catch (const Error& e) {
         s.failure = e.message();
         throw;

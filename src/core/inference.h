@@ -2,8 +2,10 @@
 // whole UTF-8 characters.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,9 @@ struct SamplingParams {
     float min_p = 0.0f;
     float repetition_penalty = 1.0f;
     std::vector<std::string> stop;
+    // Whether special-token text in the prompt (<|im_start|>, <bos>, ...)
+    // becomes those tokens; false tokenizes it as the plain text it is.
+    bool parse_special = true;
 };
 
 // Throws Error(CUDA_ERROR_INVALID_PARAMETER) naming the first value out of range.
@@ -28,8 +33,13 @@ void validate(const SamplingParams& params);
 
 class Inference {
 public:
+    // Prompt tokens evaluated per forward pass: llama.cpp's default physical
+    // batch, so a prompt is split where llama.cpp splits it. Between chunks
+    // other inferences of the model may step.
+    static constexpr int32_t kPrefillChunk = 512;
+
     // Validates the parameters, tokenizes and evaluates the prompt.
-    static std::unique_ptr<Inference> start(std::shared_ptr<Model> model, std::string_view prompt,
+    static std::shared_ptr<Inference> start(std::shared_ptr<Model> model, std::string_view prompt,
                                             const SamplingParams& params);
     ~Inference();
 
@@ -42,6 +52,11 @@ public:
     // buffer is too small loses nothing.
     const Piece* peek();
     void pop();
+    // Ends generation from any thread: the next (or a running) peek() stops
+    // at the next step boundary and reports the end of generation.
+    void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+    // Held by the ABI around peek()/pop(): one caller at a time.
+    std::mutex& call_mutex() { return call_mutex_; }
 
     // Token ids of the prompt as tokenized, and those generated so far.
     const std::vector<int32_t>& prompt_tokens() const;
@@ -51,6 +66,8 @@ private:
     Inference() = default;
     struct State;
     std::unique_ptr<State> state_;
+    std::atomic<bool> cancelled_{false};
+    std::mutex call_mutex_;
 };
 
 }  // namespace worker

@@ -76,6 +76,7 @@ public:
     GgmlType kv_type() const override { return GgmlType::F16; }
     void write(const Tensor& dst, const void* host, size_t bytes) override { std::memcpy(dst.data, host, bytes); }
     void read(const Tensor& src, void* host, size_t bytes) override { std::memcpy(host, src.data, bytes); }
+    void copy(const Tensor& src, const Tensor& dst, size_t bytes) override { std::memcpy(dst.data, src.data, bytes); }
     void synchronize() override {}
 
     void embed(const Tensor& table, const Tensor& ids, const Tensor& out) override {

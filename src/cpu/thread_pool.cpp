@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/error.h"
+#include "core/fault.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define WORKER_CPU_RELAX() _mm_pause()
@@ -20,14 +23,33 @@ constexpr int kSpinIterations = 2000;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
-    for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+    try {
+        threads_.reserve(static_cast<size_t>(n_threads_ - 1));
+        for (int i = 1; i < n_threads_; ++i) {
+            fault::check(fault::Site::ThreadStart);
+            threads_.emplace_back([this, i] { worker(i); });
+        }
+    } catch (const std::exception& e) {
+        // A thread or memory limit: stop the threads already started (a
+        // joinable std::thread destroyed would end the process).
+        const size_t started = threads_.size();
+        stop_workers();
+        fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot start worker thread ", started + 1, " of ", n_threads_ - 1, " (",
+             e.what(), "); lower the CPU device's thread count (WORKER_CPU_THREADS) or raise the process limits");
+    } catch (...) {
+        stop_workers();
+        throw;
+    }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() noexcept {
     stop_.store(true);
     wake_.fetch_add(1);
     wake_.notify_all();
     for (std::thread& t : threads_) t.join();
+    threads_.clear();
 }
 
 void ThreadPool::work(uint32_t generation, const ChunkFn* job, int64_t n_chunks, int thread) {

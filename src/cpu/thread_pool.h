@@ -21,6 +21,8 @@ class ThreadPool {
 public:
     using ChunkFn = std::function<void(int64_t chunk, int thread)>;
 
+    // Throws Error(CUDA_ERROR_OUT_OF_MEMORY) when a worker thread cannot be
+    // started (thread or memory limit), with no thread left running.
     explicit ThreadPool(int n_threads);
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -37,6 +39,7 @@ public:
 
 private:
     void worker(int index);
+    void stop_workers() noexcept;
     // Claims and runs chunks of job `generation` until none is left.
     void work(uint32_t generation, const ChunkFn* job, int64_t n_chunks, int thread);
 

@@ -75,6 +75,9 @@ static float reduce16_scalar(const float* v) {
 
 void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n,
                               bool lanes16, float* scores) {
+    // llama.cpp's 16-lane matrix kernel takes only rows of whole 16-lane
+    // groups; other head sizes go through its vector kernel, batch or not.
+    lanes16 = lanes16 && n % 16 == 0;
     for (int64_t k = 0; k < count; ++k) {
         const uint16_t* r = rows + k * stride;
         if (lanes16) {

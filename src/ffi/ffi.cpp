@@ -1,5 +1,6 @@
 // The extern "C" boundary: argument checks, calls into the core, and the
 // translation of every exception into an error code plus a detail message.
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <string>
@@ -10,16 +11,21 @@
 
 namespace worker::ffi {
 
-Registry<CudaContext>& contexts() {
-    static auto* registry = new Registry<CudaContext>();  // never destroyed: usable during exit
+uintptr_t next_handle_value() noexcept {
+    static std::atomic<uintptr_t> next{0x10000};
+    return next.fetch_add(16, std::memory_order_relaxed);
+}
+
+Registry<CudaContext, Context>& contexts() {
+    static auto* registry = new Registry<CudaContext, Context>();  // never destroyed: usable during exit
     return *registry;
 }
-Registry<CudaModel>& models() {
-    static auto* registry = new Registry<CudaModel>();
+Registry<CudaModel, Model>& models() {
+    static auto* registry = new Registry<CudaModel, Model>();
     return *registry;
 }
-Registry<InferenceResult>& inferences() {
-    static auto* registry = new Registry<InferenceResult>();
+Registry<InferenceResult, Inference>& inferences() {
+    static auto* registry = new Registry<InferenceResult, Inference>();
     return *registry;
 }
 
@@ -84,31 +90,29 @@ bool missing_error_code(int* error_code, const char* function) {
 
 std::shared_ptr<Context> live_context(CudaContext* ctx) {
     if (ctx == nullptr) invalid("context handle is NULL");
-    auto impl = contexts().lock_impl<Context>(ctx);
+    auto impl = contexts().find(ctx);
     if (!impl) invalid("context handle is not a live context (already destroyed or never created)");
     return impl;
 }
 
 std::shared_ptr<Model> live_model(CudaModel* model) {
     if (model == nullptr) invalid("model handle is NULL");
-    auto impl = models().lock_impl<Model>(model);
+    auto impl = models().find(model);
     if (!impl) invalid("model handle is not a live model (already unloaded or never loaded)");
     return impl;
 }
 
-Inference& live_inference(InferenceResult* result) {
+std::shared_ptr<Inference> live_inference(InferenceResult* result) {
     if (result == nullptr) invalid("inference handle is NULL");
-    if (!inferences().contains(result)) invalid("inference handle is not a live inference (already freed or never started)");
-    return *result->impl;
+    auto impl = inferences().find(result);
+    if (!impl) invalid("inference handle is not a live inference (already freed or never started)");
+    return impl;
 }
 
 InferenceResult* start_inference(CudaModel* model, const char* prompt, const SamplingParams& params) {
     auto impl = live_model(model);
     if (prompt == nullptr) invalid("prompt is NULL");
-    auto handle = std::make_unique<InferenceResult>();
-    handle->impl = Inference::start(std::move(impl), prompt, params);
-    inferences().add(handle.get());
-    return handle.release();
+    return inferences().add(Inference::start(std::move(impl), prompt, params));
 }
 
 }  // namespace
@@ -147,15 +151,12 @@ int cuda_get_device_count(void) { return cuda_device_count(); }
 CudaContext* cuda_init(int gpu_device, int* error_code) {
     if (missing_error_code(error_code, "cuda_init")) return nullptr;
     return guarded<CudaContext*>(error_code, nullptr, [&] {
-        auto handle = std::make_unique<CudaContext>();
-        handle->impl = Context::create(gpu_device);
-        contexts().add(handle.get());
-        return handle.release();
+        return contexts().add(Context::create(gpu_device));
     });
 }
 
 void cuda_destroy(CudaContext* ctx) {
-    if (ctx != nullptr && contexts().remove(ctx)) delete ctx;
+    if (ctx != nullptr) contexts().remove(ctx);
 }
 
 CudaModel* cuda_load_model(CudaContext* ctx, const char* model_path, uint64_t* vram_bytes_used, int* error_code) {
@@ -164,16 +165,16 @@ CudaModel* cuda_load_model(CudaContext* ctx, const char* model_path, uint64_t* v
     return guarded<CudaModel*>(error_code, nullptr, [&] {
         auto context = live_context(ctx);
         if (model_path == nullptr) invalid("model_path is NULL");
-        auto handle = std::make_unique<CudaModel>();
-        handle->impl = Model::load(std::move(context), model_path);
-        if (vram_bytes_used != nullptr) *vram_bytes_used = handle->impl->weight_bytes();
-        models().add(handle.get());
-        return handle.release();
+        std::shared_ptr<Model> loaded = Model::load(std::move(context), model_path);
+        const uint64_t weight_bytes = loaded->weight_bytes();
+        CudaModel* handle = models().add(std::move(loaded));
+        if (vram_bytes_used != nullptr) *vram_bytes_used = weight_bytes;
+        return handle;
     });
 }
 
 void cuda_unload_model(CudaModel* model) {
-    if (model != nullptr && models().remove(model)) delete model;
+    if (model != nullptr) models().remove(model);
 }
 
 uint64_t cuda_model_get_vram_usage(CudaModel* model) {
@@ -219,6 +220,10 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt, c
         sp.top_p = p.top_p;
         sp.min_p = p.min_p;
         sp.repetition_penalty = p.repetition_penalty;
+        if (p.parse_special != 0 && p.parse_special != 1) {
+            fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
+        }
+        sp.parse_special = p.parse_special == 1;
         if (p.n_stop < 0) fail(CUDA_ERROR_INVALID_PARAMETER, "params->n_stop must be >= 0, got ", p.n_stop);
         if (p.n_stop > 0 && p.stop == nullptr) invalid("params->stop is NULL while params->n_stop > 0");
         for (int32_t i = 0; i < p.n_stop; ++i) {
@@ -233,12 +238,15 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
                                int* error_code) {
     if (missing_error_code(error_code, "cuda_inference_next_token")) return false;
     return guarded<bool>(error_code, false, [&] {
-        Inference& inference = live_inference(result);
+        const std::shared_ptr<Inference> inference = live_inference(result);
         if (token_out == nullptr) invalid("token_out is NULL");
         if (token_buffer_size <= 0) {
             fail(CUDA_ERROR_INVALID_PARAMETER, "token_buffer_size must be > 0, got ", token_buffer_size);
         }
-        const Inference::Piece* piece = inference.peek();
+        // One caller at a time on one inference; a free on another thread
+        // cancels it, and this call then returns as at the end of generation.
+        std::lock_guard<std::mutex> lock(inference->call_mutex());
+        const Inference::Piece* piece = inference->peek();
         if (piece == nullptr) {
             token_out[0] = '\0';
             return false;
@@ -252,13 +260,16 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
         std::memcpy(token_out, piece->text.data(), piece->text.size());
         token_out[piece->text.size()] = '\0';
         if (token_index != nullptr) *token_index = piece->index;
-        inference.pop();
+        inference->pop();
         return true;
     });
 }
 
 void cuda_inference_free(InferenceResult* result) {
-    if (result != nullptr && inferences().remove(result)) delete result;
+    if (result == nullptr) return;
+    // A call pulling from it on another thread keeps the inference alive
+    // until it returns; cancelling makes it return at once (no piece).
+    if (std::shared_ptr<Inference> inference = inferences().remove(result)) inference->cancel();
 }
 
 bool cuda_check_vram_residency(CudaModel* model, int* error_code) {

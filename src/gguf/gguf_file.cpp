@@ -13,10 +13,6 @@ namespace {
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxNameLength = 65535;
-// A metadata value costs ~100 bytes of RAM but as little as 1 byte of file, so
-// a small hostile file could ask for gigabytes. Real models stay far below
-// this (a 262144-token vocabulary with scores, types and merges is ~1.3M).
-constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;
 
 // Sequential bounds-checked reader over the mapped bytes.
 class Reader {
@@ -36,13 +32,21 @@ public:
              parts...);
     }
 
-    // Counts metadata values (array elements included) against the budget.
-    void count_values(uint64_t n) {
-        if (n > kMaxMetadataValues - values_) {
-            bad("more than ", kMaxMetadataValues, " metadata values in the file (array of ", n, " at offset ", pos_,
-                ")");
+    // Charges `bytes` of memory that parsed metadata will hold against what
+    // the file's size allows.
+    void charge(uint64_t bytes) {
+        const uint64_t budget = File::kMetadataBaseBytes + File::kMetadataBytesPerFileByte * size_;
+        if (bytes > budget - std::min(budget, memory_)) {
+            bad("metadata would take more than ", budget, " bytes of memory (", File::kMetadataBaseBytes, " + ",
+                File::kMetadataBytesPerFileByte, " x the file's ", size_, " bytes) at offset ", pos_);
         }
-        values_ += n;
+        memory_ += bytes;
+    }
+
+    const uint8_t* here() const { return data_ + pos_; }
+    void skip(size_t n) {
+        need(n, "array elements");
+        pos_ += n;
     }
 
     void need(uint64_t n, const char* what) const {
@@ -79,8 +83,12 @@ private:
     size_t pos_ = 0;
     const std::string& file_;
     std::string where_;
-    uint64_t values_ = 0;
+    uint64_t memory_ = 0;
 };
+
+// Heap bytes a string of `length` bytes holds beyond its object (none while
+// it fits the small-string buffer).
+uint64_t string_heap_bytes(uint64_t length) { return length < sizeof(std::string) / 2 ? 0 : length + 1; }
 
 // Smallest encoded size of one value of the type: bounds a claimed array
 // length by the bytes left before anything is allocated.
@@ -152,6 +160,7 @@ Value read_value(Reader& in, ValueType type, int depth) {
         }
         case ValueType::STRING:
             v.s = in.read_string("metadata string");
+            in.charge(string_heap_bytes(v.s.size()));
             break;
         case ValueType::ARRAY: {
             if (depth >= kMaxArrayDepth) {
@@ -169,7 +178,22 @@ Value read_value(Reader& in, ValueType type, int depth) {
                 in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
                        " bytes left in the file");
             }
-            in.count_values(count);
+            if (const size_t width = packed_size(v.element_type); width != 0) {
+                const size_t n_bytes = static_cast<size_t>(count) * width;  // fits: bounded by the bytes left
+                in.charge(n_bytes);
+                v.packed.assign(in.here(), in.here() + n_bytes);
+                if (v.element_type == ValueType::BOOL) {
+                    for (size_t i = 0; i < v.packed.size(); ++i) {
+                        if (v.packed[i] > 1) {
+                            in.bad("bool value ", unsigned(v.packed[i]), " (array element ", i, " at offset ",
+                                   in.pos() + i, ") is neither 0 nor 1");
+                        }
+                    }
+                }
+                in.skip(n_bytes);
+                break;
+            }
+            in.charge(count * sizeof(Value));
             v.array.reserve(static_cast<size_t>(count));
             for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
             break;
@@ -250,6 +274,65 @@ const char* value_type_name(ValueType type) {
     return "unknown";
 }
 
+size_t packed_size(ValueType type) {
+    switch (type) {
+        case ValueType::UINT8:
+        case ValueType::INT8:
+        case ValueType::BOOL:
+            return 1;
+        case ValueType::UINT16:
+        case ValueType::INT16:
+            return 2;
+        case ValueType::UINT32:
+        case ValueType::INT32:
+        case ValueType::FLOAT32:
+            return 4;
+        case ValueType::UINT64:
+        case ValueType::INT64:
+        case ValueType::FLOAT64:
+            return 8;
+        case ValueType::STRING:
+        case ValueType::ARRAY:
+            return 0;
+    }
+    return 0;
+}
+
+size_t Value::size() const {
+    if (!array.empty()) return array.size();
+    const size_t width = packed_size(element_type);
+    return width == 0 ? 0 : packed.size() / width;
+}
+
+Value Value::element(size_t index) const {
+    if (!array.empty()) return array.at(index);
+    const size_t width = packed_size(element_type);
+    if (width == 0 || index >= packed.size() / width) fail(CUDA_ERROR_UNKNOWN, "array element ", index, " out of range");
+    const uint8_t* at = packed.data() + index * width;
+    auto get = [at](auto typed) {
+        std::memcpy(&typed, at, sizeof typed);
+        return typed;
+    };
+    Value e;
+    e.type = element_type;
+    switch (element_type) {
+        case ValueType::UINT8: e.u = get(uint8_t{}); break;
+        case ValueType::INT8: e.i = get(int8_t{}); break;
+        case ValueType::BOOL: e.u = get(uint8_t{}); break;
+        case ValueType::UINT16: e.u = get(uint16_t{}); break;
+        case ValueType::INT16: e.i = get(int16_t{}); break;
+        case ValueType::UINT32: e.u = get(uint32_t{}); break;
+        case ValueType::INT32: e.i = get(int32_t{}); break;
+        case ValueType::FLOAT32: e.f = get(float{}); break;
+        case ValueType::UINT64: e.u = get(uint64_t{}); break;
+        case ValueType::INT64: e.i = get(int64_t{}); break;
+        case ValueType::FLOAT64: e.f = get(double{}); break;
+        case ValueType::STRING:
+        case ValueType::ARRAY: break;
+    }
+    return e;
+}
+
 bool Value::is_integer() const {
     switch (type) {
         case ValueType::UINT8:
@@ -266,8 +349,8 @@ bool Value::is_integer() const {
     }
 }
 
-std::shared_ptr<const File> File::open(const std::string& path) {
-    std::shared_ptr<File> file(new File(MappedFile::open(path)));
+std::shared_ptr<const File> File::open(const std::string& path, Residency residency) {
+    std::shared_ptr<File> file(new File(MappedFile::open(path, residency)));
     file->parse_all();
     return file;
 }
@@ -297,7 +380,6 @@ void File::parse_all() {
     if (n_tensors > in.remaining() / 32) {
         in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in a file of ", file_.size(), " bytes");
     }
-    in.count_values(n_kv);
 
     for (uint64_t k = 0; k < n_kv; ++k) {
         const size_t at = in.pos();
@@ -306,6 +388,7 @@ void File::parse_all() {
         if (key.empty()) in.bad("empty key");
         if (key.size() > kMaxNameLength) in.bad("key of ", key.size(), " bytes is longer than ", kMaxNameLength);
         in.set_where(str_cat("metadata key '", key, "' (entry ", k, " at offset ", at, ")"));
+        in.charge(sizeof(Value) + sizeof(key) + 64 + string_heap_bytes(key.size()));  // value, key, map node
         const auto type = in.read<uint32_t>("value type");
         if (!known_value_type(type)) in.bad("unknown value type ", type, " at offset ", in.pos() - 4);
         Value value = read_value(in, static_cast<ValueType>(type), 0);
@@ -465,7 +548,7 @@ bool File::get_bool_or(std::string_view key, bool fallback) const {
 size_t File::get_array_size(std::string_view key) const {
     const Value& v = require(*this, key);
     if (v.type != ValueType::ARRAY) wrong_type(*this, key, v, "an array");
-    return v.array.size();
+    return v.size();
 }
 
 std::vector<std::string> File::get_string_array(std::string_view key) const {
@@ -482,9 +565,8 @@ std::vector<float> File::get_f32_array(std::string_view key) const {
     if (v.type != ValueType::ARRAY || (v.element_type != ValueType::FLOAT32 && v.element_type != ValueType::FLOAT64)) {
         wrong_type(*this, key, v, "array of float32");
     }
-    std::vector<float> out;
-    out.reserve(v.array.size());
-    for (const Value& e : v.array) out.push_back(static_cast<float>(e.f));
+    std::vector<float> out(v.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(v.element(i).f);
     return out;
 }
 
@@ -492,10 +574,10 @@ std::vector<int32_t> File::get_i32_array(std::string_view key) const {
     const Value& v = require(*this, key);
     if (v.type != ValueType::ARRAY) wrong_type(*this, key, v, "array of int32");
     std::vector<int32_t> out;
-    out.reserve(v.array.size());
-    for (size_t i = 0; i < v.array.size(); ++i) {
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) {
         int64_t x = 0;
-        if (!as_i64(v.array[i], x) || x < std::numeric_limits<int32_t>::min() ||
+        if (!as_i64(v.element(i), x) || x < std::numeric_limits<int32_t>::min() ||
             x > std::numeric_limits<int32_t>::max()) {
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path(), "': metadata key '", key, "' element ", i,
                  " is not an int32 value");

@@ -34,8 +34,15 @@ enum class ValueType : uint32_t {
 
 const char* value_type_name(ValueType type);
 
+// Bytes one element of a number or bool type takes in the file (0 for STRING and ARRAY).
+size_t packed_size(ValueType type);
+
 // One metadata value. Scalars use exactly one of the members below according
-// to `type`; arrays keep their elements (which may be arrays) in `array`.
+// to `type`. An array's elements are either Values in `array` (strings,
+// arrays, and arrays a writer builds), or, as the parser keeps arrays of
+// numbers and bools, their bytes as stored in `packed` (little-endian): a
+// million-element array then costs its file size, not a hundred times that.
+// size() and element() read either form.
 struct Value {
     ValueType type = ValueType::UINT8;
     uint64_t u = 0;     // UINT8/16/32/64 and BOOL (0 or 1)
@@ -44,9 +51,14 @@ struct Value {
     std::string s;      // STRING
     ValueType element_type = ValueType::UINT8;  // ARRAY
     std::vector<Value> array;                   // ARRAY
+    std::vector<uint8_t> packed;                // ARRAY of numbers or bools, as parsed
 
     bool is_integer() const;
     bool is_float() const { return type == ValueType::FLOAT32 || type == ValueType::FLOAT64; }
+    // Element count of an ARRAY.
+    size_t size() const;
+    // Element i of an ARRAY (i < size()), as a Value.
+    Value element(size_t i) const;
 };
 
 struct TensorInfo {
@@ -62,9 +74,15 @@ class File {
 public:
     static constexpr uint32_t kMaxDims = 4;
     static constexpr uint32_t kDefaultAlignment = 32;
+    // What parsed metadata may cost in memory: this much, plus
+    // kMetadataBytesPerFileByte for every byte of the file. Real files use a
+    // small fraction; a hostile file that packs millions of values (each a
+    // Value in memory) into few bytes is refused before it costs gigabytes.
+    static constexpr uint64_t kMetadataBaseBytes = uint64_t{64} << 20;
+    static constexpr uint64_t kMetadataBytesPerFileByte = 4;
 
-    // Opens and parses `path` (mmap, read-only).
-    static std::shared_ptr<const File> open(const std::string& path);
+    // Opens and parses `path` (mmap'd read-only, or read into private memory).
+    static std::shared_ptr<const File> open(const std::string& path, Residency residency = Residency::Mapped);
     // Parses bytes the caller keeps alive for the lifetime of the File.
     static std::shared_ptr<const File> parse(const uint8_t* data, size_t size, std::string name);
 
@@ -100,6 +118,11 @@ public:
 
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
+    // See MappedFile: whether the file on disk still holds what was loaded.
+    void check_unchanged() const { file_.check_unchanged(); }
+    void check_readable() const { file_.check_readable(); }
+    bool reads_from_disk() const { return file_.reads_from_disk(); }
+
     // Start of the tensor's data inside the mapping (valid while the File lives).
     const uint8_t* tensor_data(const TensorInfo& tensor) const { return file_.data() + tensor.offset; }
 

@@ -60,15 +60,15 @@ std::string format_value(const Value& value, size_t max_elements) {
     if (value.type != ValueType::ARRAY) return scalar(value);
     // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on chained operator+.
     std::string out = "[";
-    out += std::to_string(value.array.size());
+    out += std::to_string(value.size());
     out += " x ";
     out += value_type_name(value.element_type);
     out += ":";
-    for (size_t i = 0; i < value.array.size() && i < max_elements; ++i) {
+    for (size_t i = 0; i < value.size() && i < max_elements; ++i) {
         out += i == 0 ? " " : ", ";
-        out += format_value(value.array[i], max_elements);
+        out += format_value(value.element(i), max_elements);
     }
-    if (value.array.size() > max_elements) out += ", ...";
+    if (value.size() > max_elements) out += ", ...";
     out += "]";
     return out;
 }
@@ -172,7 +172,7 @@ Summary summarize(const File& file) {
     s.tokenizer_model = string_of("tokenizer.ggml.model");
     s.tokenizer_pre = string_of("tokenizer.ggml.pre");
     if (const Value* tokens = file.find("tokenizer.ggml.tokens"); tokens && tokens->type == ValueType::ARRAY) {
-        s.vocab_size = tokens->array.size();
+        s.vocab_size = tokens->size();
     } else if (!s.architecture.empty()) {
         s.vocab_size = integer_of(s.architecture + ".vocab_size").value_or(0);
     }

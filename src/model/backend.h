@@ -149,6 +149,8 @@ public:
     // read() waits for every op enqueued before it.
     virtual void write(const Tensor& dst, const void* host, size_t bytes) = 0;
     virtual void read(const Tensor& src, void* host, size_t bytes) = 0;
+    // Device to device copy of the first `bytes` of src into dst, enqueued.
+    virtual void copy(const Tensor& src, const Tensor& dst, size_t bytes) = 0;
     virtual void synchronize() = 0;
     // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming any weight, cache or
     // scratch allocation that is not plain device memory. The CPU backend has

@@ -1,7 +1,5 @@
 #include "model/config.h"
 
-#include <cstdint>
-
 #include "core/error.h"
 
 namespace worker::model {
@@ -29,6 +27,12 @@ bool Config::layer_is_local(uint32_t il) const {
 }
 
 namespace {
+
+// Bounds that keep every size derived from the head geometry far inside the
+// 32-bit integers the backends index with (q_dim <= 2^26); real models use
+// at most a few hundred heads of at most 256.
+constexpr uint32_t kMaxHeads = 65536;
+constexpr uint32_t kMaxHeadDim = 1024;
 
 Arch detect(const std::string& name, const std::string& path) {
     if (name == "llama") return Arch::Llama;
@@ -69,14 +73,16 @@ Config read_config(const gguf::File& f) {
     if (c.embedding_length == 0 || c.block_count == 0 || c.context_length == 0) {
         bad("embedding_length, block_count and context_length must be positive");
     }
+    if (c.head_count > kMaxHeads || c.head_count_kv > kMaxHeads) {
+        bad(key("attention.head_count"), " ", c.head_count, " / ", key("attention.head_count_kv"), " ",
+            c.head_count_kv, ": at most ", kMaxHeads, " heads are supported");
+    }
     c.head_dim = f.get_u32_or(key("attention.key_length"), c.embedding_length / c.head_count);
     const uint32_t value_length = f.get_u32_or(key("attention.value_length"), c.head_dim);
     if (value_length != c.head_dim) bad(key("attention.value_length"), " ", value_length, " differs from key_length");
-    if (c.head_dim == 0 || c.head_dim % 2 != 0) bad("head dimension ", c.head_dim, " must be positive and even");
-    // q_dim() and kv_dim() are 32-bit: a head size whose product wraps would
-    // pass the tensor shape checks with the wrapped size (found by fuzz_model_load).
-    if (uint64_t{c.head_count} * c.head_dim > UINT32_MAX) {
-        bad("attention.head_count ", c.head_count, " x head dimension ", c.head_dim, " exceeds 2^32");
+    if (c.head_dim == 0 || c.head_dim % 2 != 0 || c.head_dim > kMaxHeadDim) {
+        bad(key("attention.key_length"), " (head dimension) ", c.head_dim, " must be even and in [2, ", kMaxHeadDim,
+            "]");
     }
 
     c.rope_freq_base = f.get_f32_or(key("rope.freq_base"), 10000.0f);

@@ -42,8 +42,8 @@ struct Config {
 
     // Whether layer `il` attends only within the sliding window.
     bool layer_is_local(uint32_t il) const;
-    uint32_t q_dim() const { return head_count * head_dim; }
-    uint32_t kv_dim() const { return head_count_kv * head_dim; }
+    uint64_t q_dim() const { return uint64_t{head_count} * head_dim; }
+    uint64_t kv_dim() const { return uint64_t{head_count_kv} * head_dim; }
 };
 
 // Reads and checks the hyper-parameters. Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED)

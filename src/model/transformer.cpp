@@ -38,7 +38,9 @@ enum class Kind { Matrix, Vector };
 
 class Loader {
 public:
-    Loader(const gguf::File& file, Backend& backend) : file_(file), backend_(backend) {}
+    // Without a backend, tensors are checked and not uploaded: their views
+    // point into the file's mapping.
+    Loader(const gguf::File& file, Backend* backend) : file_(file), backend_(backend) {}
 
     // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
     // vector): matrices in a block type the matmul supports, vectors in F32.
@@ -60,29 +62,35 @@ public:
                  type ? type : "unknown", ", which is not supported for a ",
                  kind == Kind::Vector ? "norm or bias (F32 expected)" : "weight matrix");
         }
-        return backend_.upload_weight(file_, *info);
+        if (backend_ == nullptr) {
+            Tensor t;
+            t.data = const_cast<uint8_t*>(file_.tensor_data(*info));
+            t.type = info->type;
+            return t;
+        }
+        return backend_->upload_weight(file_, *info);
     }
+    const gguf::File& file() const { return file_; }
 
 private:
     const gguf::File& file_;
-    Backend& backend_;
+    Backend* backend_;
 };
 
-}  // namespace
-
-Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
-    : config_(std::move(config)), backend_(std::move(backend)) {
-    const Config& c = config_;
+// Every weight the architecture reads, checked (presence, shape, type) and
+// handed to the loader in one walk.
+Weights load_weights(const Config& c, Loader& l) {
+    const gguf::File& file = l.file();
     if (c.arch == Arch::GptOss) {
         fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(),
              "': architecture 'gpt-oss' is recognised but has no forward pass in this build yet");
     }
-    Loader l(file, *backend_);
+    Weights weights;
     const uint64_t dim = c.embedding_length, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.feed_forward_length;
-    weights_.token_embd = l.get("token_embd.weight", {dim, c.vocab_size}, Kind::Matrix);
-    weights_.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
-    weights_.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
-    if (weights_.output.empty()) weights_.output = weights_.token_embd;
+    weights.token_embd = l.get("token_embd.weight", {dim, c.vocab_size}, Kind::Matrix);
+    weights.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
+    weights.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
+    if (weights.output.empty()) weights.output = weights.token_embd;
 
     const bool gemma = c.arch == Arch::Gemma3;
     for (uint32_t il = 0; il < c.block_count; ++il) {
@@ -116,9 +124,28 @@ Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<
             w.post_attn_norm = l.get(p + "post_attention_norm.weight", {dim}, Kind::Vector);
             w.post_ffn_norm = l.get(p + "post_ffw_norm.weight", {dim}, Kind::Vector);
         }
-        weights_.layers.push_back(w);
+        weights.layers.push_back(w);
     }
+    return weights;
 }
+
+}  // namespace
+
+void Transformer::check_weights(const gguf::File& file, const Config& config) {
+    Loader l(file, nullptr);
+    load_weights(config, l);
+}
+
+Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
+    : config_(std::move(config)), backend_(std::move(backend)) {
+    Loader l(file, backend_.get());
+    weights_ = load_weights(config_, l);
+}
+
+namespace {
+// KV positions a session starts with (then doubled as needed).
+constexpr int32_t kInitialKvRows = 256;
+}  // namespace
 
 std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t max_batch) {
     const Config& c = config_;
@@ -133,10 +160,7 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
         s->buffers_.push_back(b.allocate(bytes, purpose));
         return s->buffers_.back()->view(type, cols, rows);
     };
-    for (uint32_t il = 0; il < c.block_count; ++il) {
-        s->k_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
-        s->v_cache.push_back(make(b.kv_type(), c.kv_dim(), capacity, "KV cache"));
-    }
+    grow_kv(*s, std::min(capacity, std::max(kInitialKvRows, max_batch)));
     const int64_t n = max_batch, ff = c.feed_forward_length;
     s->ids = make(GgmlType::I32, n, 1, "token ids");
     s->x = make(GgmlType::F32, c.embedding_length, n, "activations");
@@ -166,11 +190,40 @@ std::unique_ptr<Session> Transformer::create_session(int32_t capacity, int32_t m
     return s;
 }
 
+void Transformer::grow_kv(Session& s, int32_t rows) {
+    if (rows <= s.kv_rows_) return;
+    const Config& c = config_;
+    Backend& b = *backend_;
+    const GgmlType type = b.kv_type();
+    const TypeTraits t = type_traits(type);
+    const auto row_bytes = static_cast<size_t>(c.kv_dim()) / t.block_size * t.type_size;
+    std::vector<std::unique_ptr<Buffer>> buffers;
+    std::vector<Tensor> k, v;
+    for (uint32_t il = 0; il < c.block_count; ++il) {
+        for (std::vector<Tensor>* cache : {&k, &v}) {
+            buffers.push_back(b.allocate(row_bytes * static_cast<size_t>(rows), "KV cache"));
+            cache->push_back(buffers.back()->view(type, static_cast<int64_t>(c.kv_dim()), rows));
+        }
+    }
+    const size_t used = row_bytes * static_cast<size_t>(s.n_past_);
+    for (uint32_t il = 0; il < c.block_count && used > 0; ++il) {
+        b.copy(s.k_cache[il], k[il], used);
+        b.copy(s.v_cache[il], v[il], used);
+    }
+    // A decode step captured for the session uses the old cache addresses.
+    b.forget_session(s.id_);
+    s.kv_buffers_ = std::move(buffers);
+    s.k_cache = std::move(k);
+    s.v_cache = std::move(v);
+    s.kv_rows_ = rows;
+}
+
 Session::~Session() { backend_.forget_session(id_); }
 
 size_t Session::bytes() const {
     size_t total = 0;
     for (const auto& b : buffers_) total += b->size();
+    for (const auto& b : kv_buffers_) total += b->size();
     return total;
 }
 
@@ -222,6 +275,9 @@ Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "forward: token id ", id, " is outside the vocabulary of ",
                  config_.vocab_size);
         }
+    }
+    if (s.n_past_ + n > s.kv_rows_) {
+        grow_kv(s, std::min(s.capacity_, std::max(s.n_past_ + n, 2 * std::min(s.kv_rows_, s.capacity_ / 2))));
     }
     const Tensor ids = s.ids.cols(0, n);
     backend_->write(ids, tokens.data(), tokens.size() * sizeof(int32_t));

@@ -47,6 +47,10 @@ public:
 
     int32_t capacity() const { return capacity_; }
     int32_t n_past() const { return n_past_; }
+    // Positions the KV cache holds now: it starts small and doubles as the
+    // inference grows, up to capacity(), so that a large max_tokens costs
+    // memory only when it is used.
+    int32_t kv_rows() const { return kv_rows_; }
     // Device memory the session holds.
     size_t bytes() const;
 
@@ -59,8 +63,10 @@ private:
     int32_t capacity_ = 0;
     int32_t max_batch_ = 0;
     int32_t n_past_ = 0;
+    int32_t kv_rows_ = 0;
     std::vector<std::unique_ptr<Buffer>> buffers_;
-    std::vector<Tensor> k_cache, v_cache;  // per layer [capacity][kv_dim]
+    std::vector<std::unique_ptr<Buffer>> kv_buffers_;  // k then v, per layer
+    std::vector<Tensor> k_cache, v_cache;              // per layer [kv_rows][kv_dim]
     Tensor ids, x, xb, q, k, v, qkv, attn, gate, up, gate_up, ffn_out, logits;
 };
 
@@ -72,6 +78,8 @@ public:
     // Checks every tensor the architecture needs (presence, type, shape) and
     // uploads it. Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED) naming the tensor.
     Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend);
+    // The same checks without a backend: nothing is uploaded or allocated.
+    static void check_weights(const gguf::File& file, const Config& config);
 
     const Config& config() const { return config_; }
     Backend& backend() { return *backend_; }
@@ -88,6 +96,8 @@ private:
     void forward_llama(Session& s, int32_t n);
     void forward_gemma3(Session& s, int32_t n);
     void logits_of_last(Session& s, int32_t n);
+    // Makes the session's KV cache hold at least `rows` positions.
+    void grow_kv(Session& s, int32_t rows);
 
     Config config_;
     std::unique_ptr<Backend> backend_;

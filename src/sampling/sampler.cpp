@@ -1,5 +1,7 @@
 #include "sampling/sampler.h"
 
+#include "sampling/temperature.h"
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_set>
@@ -41,8 +43,11 @@ int32_t sample(std::span<float> logits, const Settings& s, std::span<const int32
     apply_repetition_penalty(logits, history, s.repetition_penalty);
     if (s.temperature <= 0.0f) return argmax(logits);
 
+    const float largest = logits[static_cast<size_t>(argmax(logits))];
     std::vector<Candidate> c(logits.size());
-    for (size_t i = 0; i < logits.size(); ++i) c[i] = {static_cast<int32_t>(i), logits[i] / s.temperature};
+    for (size_t i = 0; i < logits.size(); ++i) {
+        c[i] = {static_cast<int32_t>(i), scale_logit(logits[i], largest, s.temperature)};
+    }
     size_t n = c.size();
     if (s.top_k > 0 && static_cast<size_t>(s.top_k) < n) {
         n = static_cast<size_t>(s.top_k);

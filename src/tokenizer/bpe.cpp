@@ -109,15 +109,34 @@ using Code = std::unique_ptr<pcre2_code, CodeDeleter>;
 // several threads at once, and long whitespace runs need more JIT stack than
 // the 32 KiB default.
 struct MatchScratch {
+    // JIT stack sizes: what most text needs, and the most one match may take.
+    // A run of one letter (600k 'a') can need more than the first; a match
+    // that needs more than the last runs in the interpreter, whose
+    // backtracking lives on the heap.
+    static constexpr size_t kStartStack = 16u << 20;
+    static constexpr size_t kLargestStack = 1u << 30;
+
     pcre2_match_data* data = nullptr;
     pcre2_match_context* context = nullptr;
     pcre2_jit_stack* jit_stack = nullptr;
+    size_t stack_size = 0;
 
     MatchScratch() {
         data = pcre2_match_data_create(32, nullptr);
         context = pcre2_match_context_create(nullptr);
-        jit_stack = pcre2_jit_stack_create(64 * 1024, 16 * 1024 * 1024, nullptr);
-        if (context != nullptr && jit_stack != nullptr) pcre2_jit_stack_assign(context, nullptr, jit_stack);
+        use_stack(kStartStack);
+    }
+    // Replaces the JIT stack with one of `size` bytes (reserved, filled as
+    // needed); false when it cannot be had.
+    bool use_stack(size_t size) {
+        if (context == nullptr) return false;
+        pcre2_jit_stack* stack = pcre2_jit_stack_create(64 * 1024, size, nullptr);
+        if (stack == nullptr) return false;
+        pcre2_jit_stack_assign(context, nullptr, stack);
+        pcre2_jit_stack_free(jit_stack);
+        jit_stack = stack;
+        stack_size = size;
+        return true;
     }
     ~MatchScratch() {
         pcre2_jit_stack_free(jit_stack);
@@ -190,8 +209,7 @@ private:
         size_t last = 0;
         size_t start = 0;
         while (start < length) {
-            const int rc =
-                pcre2_match(codes_[level].get(), subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
+            const int rc = match(codes_[level].get(), subject, length, start, s);
             if (rc == PCRE2_ERROR_NOMATCH) break;
             if (rc < 0) fail(CUDA_ERROR_INFERENCE_FAILED, "pre-tokenizer match failed: ", pcre2_message(rc));
             // Read the match before recursing: the deeper levels reuse s.data.
@@ -212,6 +230,19 @@ private:
             }
         }
         if (last < length) split_piece(level + 1, text, {piece.begin + last, piece.end}, s, on_word);
+    }
+
+    // pcre2_match with the JIT stack grown as a long match needs it, then the
+    // interpreter for what no JIT stack fits.
+    static int match(const pcre2_code* code, PCRE2_SPTR subject, size_t length, size_t start, MatchScratch& s) {
+        for (;;) {
+            const int rc = pcre2_match(code, subject, length, start, PCRE2_NO_UTF_CHECK, s.data, s.context);
+            if (rc != PCRE2_ERROR_JIT_STACKLIMIT) return rc;
+            if (s.stack_size >= MatchScratch::kLargestStack || !s.use_stack(s.stack_size * 4)) {
+                return pcre2_match(code, subject, length, start, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, s.data,
+                                   s.context);
+            }
+        }
     }
 
     std::vector<Code> codes_;

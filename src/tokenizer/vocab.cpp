@@ -193,8 +193,8 @@ SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t ex
         const std::string& text = vocab.text[id];
         if (text.empty()) continue;
         int32_t node = 0;
-        for (char ch : text) {
-            const auto byte = static_cast<uint8_t>(ch);
+        for (auto it = text.rbegin(); it != text.rend(); ++it) {
+            const auto byte = static_cast<uint8_t>(*it);
             int32_t next = child(node, byte);
             if (next < 0) {
                 next = static_cast<int32_t>(nodes_.size());
@@ -206,7 +206,25 @@ SpecialMatcher::SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t ex
             node = next;
         }
         nodes_[node].token = id;
-        starts_[static_cast<uint8_t>(text[0])] = true;
+    }
+    // Failure links breadth first: a node's suffixes are shallower than it.
+    std::vector<int32_t> queue;
+    queue.reserve(nodes_.size());
+    for (const auto& [byte, next] : nodes_[0].next) {
+        nodes_[next].fail = 0;
+        queue.push_back(next);
+    }
+    for (size_t head = 0; head < queue.size(); ++head) {
+        const int32_t node = queue[head];
+        Node& n = nodes_[node];
+        n.longest = n.token >= 0 ? n.token : nodes_[n.fail].longest;
+        for (const auto& [byte, next] : n.next) {
+            int32_t f = n.fail;
+            while (f != 0 && child(f, byte) < 0) f = nodes_[f].fail;
+            const int32_t target = child(f, byte);
+            nodes_[next].fail = target >= 0 && target != next ? target : 0;
+            queue.push_back(next);
+        }
     }
 }
 
@@ -216,27 +234,28 @@ int32_t SpecialMatcher::child(int32_t node, uint8_t byte) const {
     return it != edges.end() && it->first == byte ? it->second : -1;
 }
 
-bool SpecialMatcher::find(std::string_view text, size_t from, Match& match) const {
-    if (empty()) return false;
-    for (size_t pos = from; pos < text.size(); ++pos) {
-        if (!starts_[static_cast<uint8_t>(text[pos])]) continue;
-        int32_t node = 0;
-        int32_t best = -1;
-        size_t best_length = 0;
-        for (size_t i = pos; i < text.size(); ++i) {
-            node = child(node, static_cast<uint8_t>(text[i]));
-            if (node < 0) break;
-            if (nodes_[node].token >= 0) {
-                best = nodes_[node].token;
-                best_length = i + 1 - pos;
-            }
-        }
-        if (best >= 0) {
-            match = {pos, best_length, best};
-            return true;
-        }
+int32_t SpecialMatcher::step(int32_t node, uint8_t byte) const {
+    for (;;) {
+        const int32_t next = child(node, byte);
+        if (next >= 0) return next;
+        if (node == 0) return 0;
+        node = nodes_[node].fail;
     }
-    return false;
+}
+
+std::vector<int32_t> SpecialMatcher::longest_at(std::string_view text) const {
+    std::vector<int32_t> longest(text.size(), -1);
+    if (empty()) return longest;
+    // After reading text[p..] backwards, the node is the longest suffix of
+    // that reversed text which is a prefix of a reversed token, i.e. the
+    // longest prefix of text[p..] that a token's text ends with; its
+    // `longest` is the longest token that text[p..] starts with.
+    int32_t node = 0;
+    for (size_t p = text.size(); p-- > 0;) {
+        node = step(node, static_cast<uint8_t>(text[p]));
+        longest[p] = nodes_[node].longest;
+    }
+    return longest;
 }
 
 // ---- VocabTokenizer ------------------------------------------------------------
@@ -260,13 +279,17 @@ std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_spec
 
     const SpecialMatcher& matcher = parse_special ? all_special_ : user_defined_;
     const auto is_space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+    const std::vector<int32_t> special_at = matcher.longest_at(text);
     bool after_special = true;
     size_t pos = 0;
-    SpecialMatcher::Match m{};
+    size_t next = 0;  // where to look for the next special token (never moves back)
     while (pos < text.size()) {
-        const bool found = matcher.find(text, pos, m);
-        size_t end = found ? m.pos : text.size();
-        if (found && (vocab_.attr[m.id] & kAttrLstrip)) {
+        next = std::max(next, pos);
+        while (next < text.size() && special_at[next] < 0) ++next;
+        const bool found = next < text.size();
+        const int32_t id = found ? special_at[next] : -1;
+        size_t end = next;
+        if (found && (vocab_.attr[id] & kAttrLstrip)) {
             while (end > pos && is_space(text[end - 1])) --end;
         }
         if (end > pos) {
@@ -274,10 +297,10 @@ std::vector<int32_t> VocabTokenizer::encode(std::string_view text, bool add_spec
             after_special = false;
         }
         if (!found) break;
-        out.push_back(m.id);
+        out.push_back(id);
         after_special = true;
-        pos = m.pos + m.length;
-        if (vocab_.attr[m.id] & kAttrRstrip) {
+        pos = next + vocab_.text[id].size();
+        if (vocab_.attr[id] & kAttrRstrip) {
             while (pos < text.size() && is_space(text[pos])) ++pos;
         }
     }

@@ -73,31 +73,31 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& model_defaults);
 
 // Finds special-token text in a prompt: the leftmost occurrence of any token
 // of the set, the longest one at that position (the rule of Hugging Face's
-// added-token matcher). A byte trie keeps it linear in the text.
+// added-token matcher). Linear in the text whatever the tokens: one
+// Aho-Corasick pass over the text from its end, through the automaton of the
+// reversed token texts, gives the longest token starting at every position.
 class SpecialMatcher {
 public:
     SpecialMatcher() = default;
     // Tokens with any attribute of `include` and none of `exclude`.
     SpecialMatcher(const Vocab& vocab, uint32_t include, uint32_t exclude);
 
-    struct Match {
-        size_t pos;
-        size_t length;
-        int32_t id;
-    };
-    // Returns false when no token of the set occurs at or after `from`.
-    bool find(std::string_view text, size_t from, Match& match) const;
+    // For each byte position of `text`: the id of the longest token of the
+    // set that starts there, or -1.
+    std::vector<int32_t> longest_at(std::string_view text) const;
     bool empty() const { return nodes_.size() <= 1; }
 
 private:
     struct Node {
         std::vector<std::pair<uint8_t, int32_t>> next;  // sorted by byte
-        int32_t token = -1;
+        int32_t token = -1;    // the token whose reversed text ends here
+        int32_t fail = 0;      // longest proper suffix that is also a node
+        int32_t longest = -1;  // the longest token among this node's suffixes
     };
     int32_t child(int32_t node, uint8_t byte) const;
+    int32_t step(int32_t node, uint8_t byte) const;
 
     std::vector<Node> nodes_{Node{}};
-    bool starts_[256] = {};
 };
 
 // What both models share: special-token partitioning, BOS/EOS, pieces, decode.

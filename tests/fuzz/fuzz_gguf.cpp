@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (const auto& t : file->tensors()) {
             if (t.n_bytes > 0) sink = sink ^ file->tensor_data(t)[t.n_bytes - 1];
         }
-        for (const auto& [key, value] : file->metadata()) sink = sink ^ static_cast<uint8_t>(key.size() + value.array.size());
+        for (const auto& [key, value] : file->metadata()) sink = sink ^ static_cast<uint8_t>(key.size() + value.size());
     } catch (const worker::Error& e) {
         if (e.code() != CUDA_ERROR_MODEL_LOAD_FAILED || e.message().empty()) __builtin_trap();
     }

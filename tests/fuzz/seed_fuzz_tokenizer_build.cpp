@@ -91,9 +91,9 @@ std::vector<uint8_t> cut(const worker::gguf::File& f) {
     }
     for (const auto& [key, value] : f.metadata()) {
         if (key.rfind("tokenizer.ggml.", 0) != 0 || key == "tokenizer.ggml.tokens") continue;
-        if (value.type == ValueType::ARRAY && value.array.size() == tokens.size()) {
+        if (value.type == ValueType::ARRAY && value.size() == tokens.size()) {
             Value part = test::value_array(value.element_type, {});
-            for (size_t i : kept) part.array.push_back(value.array[i]);
+            for (size_t i : kept) part.array.push_back(value.element(i));
             w.add(key, part);
         } else if (key == "tokenizer.ggml.merges") {
             std::vector<std::string> merges;

@@ -86,8 +86,8 @@ void put_value(Sink& out, const Value& v) {
             break;
         case ValueType::ARRAY:
             out.put<uint32_t>(static_cast<uint32_t>(v.element_type));
-            out.put<uint64_t>(v.array.size());
-            for (const Value& e : v.array) put_value(out, e);
+            out.put<uint64_t>(v.size());
+            for (size_t i = 0; i < v.size(); ++i) put_value(out, v.element(i));
             break;
     }
 }

@@ -1,5 +1,6 @@
 #include "support/reduce_model.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -64,7 +65,13 @@ void set_integer(Value& v, uint64_t n) {
 
 void truncate_vocabulary(Metadata& meta, const std::string& arch, uint32_t n_vocab) {
     for (std::string_view key : kPerTokenKeys) {
-        if (Value* v = meta.find(key); v != nullptr && v->type == ValueType::ARRAY) v->array.resize(n_vocab);
+        if (Value* v = meta.find(key); v != nullptr && v->type == ValueType::ARRAY) {
+            if (v->array.empty()) {
+                v->packed.resize(std::min<size_t>(v->packed.size(), n_vocab * gguf::packed_size(v->element_type)));
+            } else {
+                v->array.resize(n_vocab);
+            }
+        }
     }
     if (Value* v = meta.find(arch + ".vocab_size"); v != nullptr) set_integer(*v, n_vocab);
 

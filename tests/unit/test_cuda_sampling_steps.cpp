@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sampling/sampler.h"
+#include "sampling/temperature.h"
 #include "sampling_steps.h"
 
 namespace worker {
@@ -32,22 +33,23 @@ int32_t gpu_order_choice(std::vector<float> work, const sampling::Settings& s, c
             if (id >= 0 && id < n) work[id] = steps::penalise(work[id], s.repetition_penalty);
         }
     }
-    if (s.temperature <= 0.0f) {
-        float best = -INFINITY;
-        int32_t best_id = 0x7FFFFFFF;
-        for (int64_t i = 0; i < n; ++i) {
-            if (work[i] > best || (work[i] == best && i < best_id)) {
-                best = work[i];
-                best_id = static_cast<int32_t>(i);
-            }
+    // argmax_kernel runs first in every case: greedy's answer, and the
+    // largest logit the scaling needs.
+    float best = -INFINITY;
+    int32_t best_id = 0x7FFFFFFF;
+    for (int64_t i = 0; i < n; ++i) {
+        if (work[i] > best || (work[i] == best && i < best_id)) {
+            best = work[i];
+            best_id = static_cast<int32_t>(i);
         }
-        return best_id == 0x7FFFFFFF ? 0 : best_id;
     }
+    const int32_t top = best_id == 0x7FFFFFFF ? 0 : best_id;
+    if (s.temperature <= 0.0f) return top;
     std::vector<float> scaled(work.size());
     std::vector<uint32_t> keys(work.size());
     std::vector<int32_t> ids(work.size());
     for (int64_t i = 0; i < n; ++i) {
-        scaled[i] = work[i] / s.temperature;
+        scaled[i] = sampling::scale_logit(work[i], work[top], s.temperature);
         keys[i] = steps::order_key(scaled[i]);
     }
     std::iota(ids.begin(), ids.end(), 0);
@@ -78,6 +80,7 @@ TEST(CudaSamplingSteps, ChooseExactlyAsTheCpuSampler) {
         settings(0.8f, 0, 1.0f, 0.0f, 1.0f),  settings(1.0f, 40, 1.0f, 0.0f, 1.0f),
         settings(0.7f, 0, 0.9f, 0.0f, 1.0f),  settings(1.2f, 0, 1.0f, 0.05f, 1.0f),
         settings(0.9f, 50, 0.95f, 0.02f, 1.1f), settings(2.0f, 0, 0.5f, 0.1f, 0.8f),
+        settings(1e-38f, 0, 1.0f, 0.0f, 1.0f), settings(1e-45f, 40, 0.9f, 0.0f, 1.0f),
     };
     std::mt19937_64 rng(2024);
     int compared = 0;

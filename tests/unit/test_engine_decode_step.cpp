@@ -57,6 +57,10 @@ public:
         outside_step("read");
         inner_->read(src, host, bytes);
     }
+    void copy(const Tensor& src, const Tensor& dst, size_t bytes) override {
+        outside_step("copy");
+        inner_->copy(src, dst, bytes);
+    }
     void synchronize() override {
         outside_step("synchronize");
         inner_->synchronize();

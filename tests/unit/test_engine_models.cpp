@@ -218,7 +218,8 @@ TEST(ModelLoad, RefusesMissingOrMisshapenTensorsNamingThem) {
 
 // A head size whose product with the head count wraps in 32 bits made q_dim()
 // and kv_dim() small enough to match the file's projections: the model loaded
-// and every forward step failed (found by fuzz_model_load). Refused at load.
+// and every forward step failed (found by fuzz_model_load; read_config now
+// bounds the head size). Refused at load.
 TEST(ModelLoad, RefusesAHeadSizeWhoseProductWraps) {
     test::SyntheticModelSpec spec;  // 4 heads of 16, 2 KV heads
     const auto file = gguf::File::open(synthetic(spec, "wrap"));
@@ -236,7 +237,7 @@ TEST(ModelLoad, RefusesAHeadSizeWhoseProductWraps) {
     }
     const std::string path = testing::TempDir() + "engine_head_size_wraps.gguf";
     w.write(path);
-    expect_load_error(path, "exceeds 2^32");
+    expect_load_error(path, "head dimension");
 }
 
 TEST(ModelLoad, NamesUnsupportedArchitecturesAndMissingKeys) {
@@ -348,7 +349,7 @@ TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
         generate(model, prompts[i], p, &alone[i]);
     }
 
-    std::vector<std::unique_ptr<Inference>> live;
+    std::vector<std::shared_ptr<Inference>> live;
     for (size_t i = 0; i < prompts.size(); ++i) {
         p.seed = i;
         live.push_back(Inference::start(model, prompts[i], p));

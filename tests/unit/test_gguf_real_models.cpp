@@ -108,15 +108,15 @@ TEST_P(RealModel, EveryMetadataKeyMatchesTheGgufPackage) {
             continue;
         }
         EXPECT_EQ(gguf::value_type_name(v->element_type), w["element_type"].as_string()) << key;
-        ASSERT_EQ(v->array.size(), w["length"].as_u64()) << key;
+        ASSERT_EQ(v->size(), w["length"].as_u64()) << key;
         const auto& head = w["head"].items();
         for (size_t i = 0; i < head.size(); ++i) {
-            expect_same_value(key + "[" + std::to_string(i) + "]", v->array[i], head[i]);
+            expect_same_value(key + "[" + std::to_string(i) + "]", v->element(i), head[i]);
         }
         const auto& tail = w["tail"].items();
         for (size_t i = 0; i < tail.size(); ++i) {
-            const size_t at = v->array.size() - tail.size() + i;
-            expect_same_value(key + "[" + std::to_string(at) + "]", v->array[at], tail[i]);
+            const size_t at = v->size() - tail.size() + i;
+            expect_same_value(key + "[" + std::to_string(at) + "]", v->element(at), tail[i]);
         }
     }
 }

@@ -50,9 +50,9 @@ TEST(GgufWriter, EveryValueTypeRoundTrips) {
     ASSERT_NE(nested, nullptr);
     ASSERT_EQ(nested->array.size(), 2u);
     EXPECT_EQ(nested->array[0].element_type, ValueType::INT16);
-    EXPECT_EQ(nested->array[0].array[0].i, -1);
-    EXPECT_EQ(nested->array[0].array[1].i, 2);
-    EXPECT_TRUE(nested->array[1].array.empty());
+    EXPECT_EQ(nested->array[0].element(0).i, -1);
+    EXPECT_EQ(nested->array[0].element(1).i, 2);
+    EXPECT_EQ(nested->array[1].size(), 0u);
     ASSERT_EQ(bytes.layout.kvs.size(), 15u);
     EXPECT_EQ(bytes.layout.kvs[0].key_at, 24u);
     EXPECT_EQ(bytes.layout.file_size, bytes.bytes.size());

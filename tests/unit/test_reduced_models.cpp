@@ -46,12 +46,12 @@ std::vector<uint8_t> file_bytes(const std::string& path) {
 
 bool same_value(const Value& a, const Value& b) {
     if (a.type != b.type || a.u != b.u || a.i != b.i || a.s != b.s || a.element_type != b.element_type ||
-        a.array.size() != b.array.size()) {
+        a.size() != b.size()) {
         return false;
     }
     if (!(a.f == b.f) && !(a.f != a.f && b.f != b.f)) return false;  // NaN equals NaN here
-    for (size_t i = 0; i < a.array.size(); ++i)
-        if (!same_value(a.array[i], b.array[i])) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (!same_value(a.element(i), b.element(i))) return false;
     return true;
 }
 
@@ -131,8 +131,8 @@ void expect_reduction_of(const File& in, const File& out, const ReduceSpec& spec
         if (!in.has(key)) continue;
         const Value& a = *in.find(key);
         const Value& b = *out.find(key);
-        ASSERT_EQ(b.array.size(), n_vocab) << key;
-        for (size_t i = 0; i < n_vocab; ++i) ASSERT_TRUE(same_value(a.array[i], b.array[i])) << key << "[" << i << "]";
+        ASSERT_EQ(b.size(), n_vocab) << key;
+        for (size_t i = 0; i < n_vocab; ++i) ASSERT_TRUE(same_value(a.element(i), b.element(i))) << key << "[" << i << "]";
     }
 
     // Merges: exactly the source's whose parts and result are kept tokens, in order.

@@ -58,6 +58,18 @@ uint64_t tensor_bytes(uint32_t type, const std::vector<uint64_t>& dims) {
 // Tensors of the fuzz inputs stay small: at most this many bytes each.
 constexpr uint64_t kMaxTensorBytes = 1 << 18;
 
+// The parser keeps arrays of numbers packed (their bytes); the mutator edits
+// elements, so every array becomes a list of Values, nested ones too.
+Value unpacked(const Value& v) {
+    if (v.type != ValueType::ARRAY) return v;
+    Value out = v;
+    out.packed.clear();
+    out.array.clear();
+    out.array.reserve(v.size());
+    for (size_t i = 0; i < v.size(); ++i) out.array.push_back(unpacked(v.element(i)));
+    return out;
+}
+
 }  // namespace
 
 std::optional<EditableGguf> EditableGguf::parse(const uint8_t* data, size_t size) {
@@ -70,7 +82,7 @@ std::optional<EditableGguf> EditableGguf::parse(const uint8_t* data, size_t size
     EditableGguf g;
     g.version = file->version();
     g.alignment = file->alignment();
-    for (const auto& [key, value] : file->metadata()) g.metadata.emplace_back(key, value);
+    for (const auto& [key, value] : file->metadata()) g.metadata.emplace_back(key, unpacked(value));
     for (const gguf::TensorInfo& t : file->tensors()) {
         const uint8_t* bytes = file->tensor_data(t);
         g.tensors.push_back({t.name, t.dims, static_cast<uint32_t>(t.type), {bytes, bytes + t.n_bytes}});

@@ -224,6 +224,7 @@ class Model(_Owned):
         min_p: float = 0.05,
         repetition_penalty: float = 1.0,
         stop: Union[str, Iterable[str], None] = None,
+        parse_special: bool = True,
     ) -> "Generation":
         """Starts generating from ``prompt`` and returns an iterator over the
         text of each generated token.
@@ -233,7 +234,10 @@ class Model(_Owned):
         (0 is greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
         then a draw seeded by ``seed``. Generation ends at the end-of-sequence
         token, after ``max_tokens`` tokens, or at one of the ``stop`` strings
-        (a single string or several), which is not returned.
+        (a single string or several), which is not returned. With
+        ``parse_special`` (the default) special-token text in the prompt such
+        as ``<|im_start|>`` becomes those tokens; ``False`` passes the prompt
+        as plain text (for untrusted user text).
 
         Raises:
             InvalidParameterError: a value out of range, a NUL character, a
@@ -256,6 +260,7 @@ class Model(_Owned):
             repetition_penalty=_float("repetition_penalty", repetition_penalty),
             stop=stop_array if encoded_stops else None,
             n_stop=len(encoded_stops),
+            parse_special=1 if parse_special else 0,
         )
         lib = library()
         err = c_int(-1)

@@ -53,6 +53,7 @@ class WorkerInferenceParams(ctypes.Structure):
         ("repetition_penalty", c_float),
         ("stop", POINTER(c_char_p)),
         ("n_stop", c_int32),
+        ("parse_special", c_int32),
     ]
 
 

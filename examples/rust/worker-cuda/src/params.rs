@@ -11,7 +11,7 @@ use crate::error::CudaError;
 /// built in the style of a builder; `InferenceParams::new()` gives the C
 /// API's defaults (`WORKER_INFERENCE_PARAMS_INIT`): 128 tokens, temperature
 /// 0.8, seed 0, top-k 40, top-p 0.95, min-p 0.05, no repetition penalty, no
-/// stop strings.
+/// stop strings, special-token text parsed.
 ///
 /// Sampling runs in this order: repetition penalty, temperature, top-k,
 /// top-p, min-p, then a draw seeded by `seed`. The library checks the ranges
@@ -27,6 +27,7 @@ pub struct InferenceParams {
     min_p: f32,
     repetition_penalty: f32,
     stop: Vec<String>,
+    parse_special: bool,
 }
 
 impl Default for InferenceParams {
@@ -40,6 +41,7 @@ impl Default for InferenceParams {
             min_p: 0.05,
             repetition_penalty: 1.0,
             stop: Vec::new(),
+            parse_special: true,
         }
     }
 }
@@ -105,6 +107,15 @@ impl InferenceParams {
         self
     }
 
+    /// Whether special-token text in the prompt (`<|im_start|>`, ...) becomes
+    /// those tokens (the default, for callers that apply a chat template
+    /// themselves); `false` tokenizes the prompt as plain text, for user text
+    /// passed literally.
+    pub fn parse_special(mut self, parse_special: bool) -> Self {
+        self.parse_special = parse_special;
+        self
+    }
+
     /// The stop strings as the C API takes them.
     pub(crate) fn stop_cstrings(&self) -> Result<Vec<CString>, CudaError> {
         self.stop
@@ -144,6 +155,7 @@ impl InferenceParams {
             },
             n_stop: i32::try_from(stop.len())
                 .map_err(|_| too_large("the number of stop strings"))?,
+            parse_special: i32::from(self.parse_special),
         })
     }
 }

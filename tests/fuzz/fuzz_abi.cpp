@@ -15,11 +15,15 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "support/gguf_writer.h"
+#include "support/memory_file.h"
 #include "support/reduce_model.h"
 #include "tokenizer/utf8.h"
 #include "worker_ffi.h"
@@ -59,21 +63,32 @@ worker::test::SyntheticModelSpec small(const char* arch, worker::GgmlType type, 
     return spec;
 }
 
-// Loads the model; a model with a borrowed vocabulary keeps its first 1024
-// tokens (reduce_model keeps the merges and special tokens among them), which
-// keeps steps fast enough to fuzz.
+std::vector<uint8_t> file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Loads the model from a memfd that stays as it is while the process lives
+// (the CPU device refuses to step a model whose file changed, and unlinking
+// a file counts). A model with a borrowed vocabulary keeps its first 1024
+// tokens (reduce_model keeps the merges and special tokens among them),
+// which keeps steps fast enough to fuzz.
 void load(const worker::test::SyntheticModelSpec& spec) {
     const std::string base = "/tmp/worker_fuzz_abi_" + std::to_string(::getpid());
+    worker::test::write_synthetic_model(base + ".gguf", spec);
     std::string path = base + ".gguf";
-    worker::test::write_synthetic_model(path, spec);
     if (!spec.tokenizer_from.empty()) {
         worker::test::reduce_model(path, base + "-cut.gguf", {0, 1024});
-        ::unlink(path.c_str());
         path = base + "-cut.gguf";
     }
+    const std::vector<uint8_t> bytes = file_bytes(path);
+    ::unlink((base + ".gguf").c_str());
+    ::unlink((base + "-cut.gguf").c_str());
+    static std::vector<std::unique_ptr<worker::fuzz::MemoryFile>> files;
+    files.push_back(std::make_unique<worker::fuzz::MemoryFile>());
+    files.back()->assign(bytes.data(), bytes.size());
     int err = -1;
-    CudaModel* model = cuda_load_model(g_context, path.c_str(), nullptr, &err);
-    ::unlink(path.c_str());
+    CudaModel* model = cuda_load_model(g_context, files.back()->path().c_str(), nullptr, &err);
     if (model == nullptr) {
         std::fprintf(stderr, "fuzz_abi: cannot load the %s model: %s\n", spec.arch.c_str(), cuda_last_error_detail());
         __builtin_trap();
@@ -90,7 +105,10 @@ bool step(InferenceResult* r, int buffer_size) {
         return true;
     }
     if (err == CUDA_SUCCESS) return false;
-    if (err != CUDA_ERROR_INVALID_PARAMETER || cuda_last_error_detail()[0] == '\0') __builtin_trap();
+    if (err != CUDA_ERROR_INVALID_PARAMETER || cuda_last_error_detail()[0] == '\0') {
+        std::fprintf(stderr, "fuzz_abi: next_token failed with %d: %s\n", err, cuda_last_error_detail());
+        __builtin_trap();
+    }
     // Too small a buffer: the piece is kept, and a big buffer gets it.
     if (cuda_inference_next_token(r, buf, sizeof buf, nullptr, &err)) {
         if (!worker::tokenizer::utf8_is_valid(buf)) __builtin_trap();
@@ -145,7 +163,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         int err = -1;
         InferenceResult* r = cuda_inference_start_ex(model, prompt.c_str(), &p, &err);
         if (r == nullptr) {
-            if (err == CUDA_SUCCESS || cuda_last_error_detail()[0] == '\0') __builtin_trap();
+            // Only what the caller passed may be refused (parameters, prompt):
+            // a valid model that cannot start is a finding.
+            if (err != CUDA_ERROR_INVALID_PARAMETER || cuda_last_error_detail()[0] == '\0') {
+                std::fprintf(stderr, "fuzz_abi: start failed with %d: %s\n", err, cuda_last_error_detail());
+                __builtin_trap();
+            }
             continue;
         }
         runs[live++] = r;

@@ -102,6 +102,9 @@ std::vector<uint8_t> EditableGguf::bytes() const {
             align = static_cast<uint32_t>(value.u);
         }
     }
+    // A file may ask for up to 2^30 (a header-only one parses); laid out by the
+    // writer that would take a gigabyte of padding, far past any input size.
+    if (align > 4096) return {};
     w.set_alignment(align == 0 ? 32 : align);
     for (const Tensor& t : tensors) w.add_tensor_bytes(t.name, t.dims, t.type, t.data);
     return w.build().bytes;
@@ -473,7 +476,7 @@ size_t mutate_gguf(uint8_t* data, size_t size, size_t max_size, unsigned seed, c
         const uint64_t n = 1 + m.below(4);
         for (uint64_t i = 0; i < n; ++i) m.mutate(edited);
         const std::vector<uint8_t> out = edited.bytes();
-        if (out.size() <= max_size) {
+        if (!out.empty() && out.size() <= max_size) {
             std::memcpy(data, out.data(), out.size());
             return out.size();
         }

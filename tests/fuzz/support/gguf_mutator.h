@@ -42,6 +42,8 @@ struct EditableGguf {
 
     // nullopt when the parser refuses the bytes.
     static std::optional<EditableGguf> parse(const uint8_t* data, size_t size);
+    // The file; empty when its alignment is past 4096 (the padding alone
+    // would outgrow any fuzz input).
     std::vector<uint8_t> bytes() const;
 
     gguf::Value* find(std::string_view key);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -34,6 +35,9 @@ constexpr size_t kDequantChunkBytes = size_t{64} << 20;
 // cuBLAS workspace, given from our accounted scratch (the size NVIDIA
 // recommends for Hopper; plenty for Ampere/Ada).
 constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
+// Failed captures of one session's decode step after which that session
+// stops trying and runs every step eagerly.
+constexpr int kMaxCaptureFailures = 3;
 
 // Decode steps are captured once per session in a CUDA graph and replayed;
 // WORKER_CUDA_GRAPHS=0 launches every kernel of every step instead.
@@ -115,7 +119,7 @@ private:
 class CudaBackend final : public model::Backend {
 public:
     explicit CudaBackend(int device)
-        : device_(device), ledger_(std::make_shared<VramLedger>()), graphs_enabled_(graphs_requested()) {
+        : device_(device), ledger_(std::make_shared<VramLedger>(device)), graphs_enabled_(graphs_requested()) {
         activate();
         try {
             check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -158,9 +162,13 @@ public:
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "tensor '", info.name, "' of ", file.path(), ": ", info.n_bytes,
                  " bytes do not hold ", t.ne1, " rows of ", t.nb1, " bytes");
         }
-        if (&file != checked_file_) {
+        // The whole file is compared with the free VRAM before its first
+        // weight. A file is told apart by its path and size, never by its
+        // address: a File freed and another opened may share an address.
+        if (weights_.empty() || file.path() != checked_path_ || file.file_size() != checked_size_) {
             check_model_fits(file);
-            checked_file_ = &file;
+            checked_path_ = file.path();
+            checked_size_ = file.file_size();
         }
         DeviceMemory memory(*ledger_, info.n_bytes, VramCategory::Weights,
                             str_cat("weight '", info.name, "' of ", file.path()));
@@ -178,6 +186,7 @@ public:
     }
 
     uint64_t weight_bytes() const override { return ledger_->usage().weights; }
+    std::optional<uint64_t> device_memory_bytes() const override { return ledger_->usage().total(); }
 
     std::unique_ptr<model::Buffer> allocate(size_t bytes, const char* purpose) override {
         const OpScope scope(*this);
@@ -282,8 +291,7 @@ public:
             if (w.type == GgmlType::Q4_K && (reinterpret_cast<uintptr_t>(w.data) % 16 != 0 || w.nb1 % 16 != 0)) {
                 fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: Q4_K weight rows are not 16-byte aligned");
             }
-            auto* xq = static_cast<BlockQ8Act*>(ensure(q8_, static_cast<size_t>(n * (w.ne0 / 32)) * sizeof(BlockQ8Act),
-                                                       "quantized activations"));
+            auto* xq = decode_activation_blocks(w.ne0);
             launch_quantize_q8(w.type, f32(x), xs, w.ne0, n, xq, stream_);
             launch_matvec_q8(w.type, w.data, w.nb1, w.ne1, w.ne0, xq, n, f32(out), os, stream_);
             return;
@@ -395,7 +403,7 @@ public:
             // long ones), so nothing grows inside a captured step.
             partial = static_cast<float*>(
                 ensure(attention_partial_, static_cast<size_t>(attention_partial_floats(p.n_head, hd)) * sizeof(float),
-                       "attention partial results"));
+                       "attention partial results", Graphs::UseIt));
         }
         launch_attention(a, partial, stream_);
     }
@@ -410,20 +418,23 @@ public:
         const int64_t n = logits.ne0;
         if (n <= 0) fail(CUDA_ERROR_INFERENCE_FAILED, "sample: empty logits");
         prepare_sampler(n);
+        SamplerScratch scratch = sampler_scratch(n);
         std::vector<int32_t> distinct;
         if (settings.repetition_penalty != 1.0f) {
-            distinct.assign(history.begin(), history.end());
+            // The distinct ids inside the vocabulary (the only ones a penalty
+            // can touch): at most n of them, which the sampler arrays hold
+            // room for, so the history never needs a new allocation.
+            for (const int32_t id : history) {
+                if (id >= 0 && id < n) distinct.push_back(id);
+            }
             std::sort(distinct.begin(), distinct.end());
             distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
             if (!distinct.empty()) {
-                auto* dev = static_cast<int32_t*>(ensure(history_, distinct.size() * sizeof(int32_t), "sampler history"));
-                check_cuda(cudaMemcpyAsync(dev, distinct.data(), distinct.size() * sizeof(int32_t),
+                check_cuda(cudaMemcpyAsync(scratch.history, distinct.data(), distinct.size() * sizeof(int32_t),
                                            cudaMemcpyHostToDevice, stream_),
                            "cudaMemcpyAsync (sampler history)");
             }
         }
-        SamplerScratch scratch = sampler_scratch(n);
-        scratch.history = static_cast<int32_t*>(history_.get());
         SampleLaunch s{};
         s.logits = f32(logits);
         s.n = n;
@@ -443,7 +454,11 @@ public:
     }
 
 private:
-    void activate() const { check_cuda(cudaSetDevice(device_), "cudaSetDevice"); }
+    // Makes the device current; refuses at once when it was lost.
+    void activate() const {
+        check_device_not_lost(device_);
+        check_cuda(cudaSetDevice(device_), "cudaSetDevice");
+    }
 
     // Opens every public op: makes the device current, and marks an open
     // capture as broken when the op throws (its work never reached the graph).
@@ -474,6 +489,12 @@ public:
     // from `position_` (rope, copy_to_cache, attention; the attention's key
     // count and splits follow from it on the device), and everything else a
     // step touches sits at fixed addresses for the life of the session.
+    //
+    // A capture that fails (an op that cannot be captured, a driver that
+    // refuses the graph) costs nothing but time: the step is recorded again
+    // and run eagerly, and after kMaxCaptureFailures failures the session
+    // stops trying. A failure of the step itself is reported by that eager
+    // run, and a lost device is reported at once.
     void decode_step(uint64_t session, int32_t pos, const std::function<void()>& record) override {
         {
             const OpScope scope(*this);
@@ -492,12 +513,15 @@ public:
             ++graph_stats_.replays;
             return;
         }
-        if (!graph.warm) {
+        if (!graph.warm || graph.failed_captures >= kMaxCaptureFailures) {
             record();
             graph.warm = true;
             return;
         }
-        capture_step(graph, pos, record);
+        if (capture_step(graph, pos, record)) return;
+        if (++graph.failed_captures == kMaxCaptureFailures) ++graph_stats_.sessions_without_graph;
+        ++graph_stats_.eager_after_failed_capture;
+        record();
     }
 
     void forget_session(uint64_t session) noexcept override {
@@ -506,19 +530,27 @@ public:
         if (it->second.exec != nullptr) {
             cudaSetDevice(device_);
             // The session's memory is freed next: let a replay still running finish.
-            cudaStreamSynchronize(stream_);
+            if (cudaStreamSynchronize(stream_) != cudaSuccess) cudaGetLastError();
             cudaGraphExecDestroy(it->second.exec);
         }
         graphs_.erase(it);
     }
 
+    // Test hook (cuda::fail_next_captures): the next `n` captures are made to
+    // fail as a capture the driver invalidates does.
+    void fail_next_captures(int n) { injected_capture_failures_ = n; }
+
 private:
     struct StepGraph {
-        bool warm = false;                 // an eager step has sized the scratch buffers
-        cudaGraphExec_t exec = nullptr;    // the captured step
+        bool warm = false;               // an eager step has sized the scratch buffers
+        int failed_captures = 0;         // captures of this session's step that failed
+        cudaGraphExec_t exec = nullptr;  // the captured step
     };
 
-    void capture_step(StepGraph& graph, int32_t pos, const std::function<void()>& record) {
+    // Captures the step and launches the graph: true. False when the capture
+    // failed (nothing of the step ran, the stream is out of capture mode and
+    // clean); a lost device throws.
+    bool capture_step(StepGraph& graph, int32_t pos, const std::function<void()>& record) {
         activate();
         // The position the replays overwrite, in stream order before the step.
         launch_set_position(static_cast<int32_t*>(position_.get()), pos, stream_);
@@ -529,13 +561,16 @@ private:
         cudaGraph_t captured = nullptr;
         try {
             record();
+            if (injected_capture_failures_ > 0) {
+                --injected_capture_failures_;
+                // Querying a stream that is being captured is not allowed: the
+                // driver invalidates the capture, as it does for any op that
+                // cannot be captured.
+                if (cudaStreamQuery(stream_) != cudaSuccess) cudaGetLastError();
+                capture_failed_ = true;
+            }
         } catch (...) {
-            capturing_ = false;
-            cudaStreamEndCapture(stream_, &captured);
-            if (captured != nullptr) cudaGraphDestroy(captured);
-            cudaGetLastError();
-            ++graph_stats_.abandoned;
-            throw;
+            capture_failed_ = true;
         }
         capturing_ = false;
         const cudaError_t status = cudaStreamEndCapture(stream_, &captured);
@@ -545,15 +580,25 @@ private:
                 if (g != nullptr) cudaGraphDestroy(g);
             }
         } owner{captured};
+        if (is_sticky_error(status)) fail_device_lost(device_, status, "cudaStreamEndCapture (decode step)");
+        check_device_not_lost(device_);
         if (status != cudaSuccess || captured == nullptr || capture_failed_) {
+            cudaGetLastError();  // the capture's own (non-sticky) error
             ++graph_stats_.abandoned;
-            check_cuda(status != cudaSuccess ? status : cudaErrorStreamCaptureInvalidated,
-                       "cudaStreamEndCapture (decode step)");
+            return false;
         }
-        check_cuda(cudaGraphInstantiate(&graph.exec, captured, 0), "cudaGraphInstantiate (decode step)");
+        const cudaError_t instantiated = cudaGraphInstantiate(&graph.exec, captured, 0);
+        if (instantiated != cudaSuccess) {
+            if (is_sticky_error(instantiated)) fail_device_lost(device_, instantiated, "cudaGraphInstantiate");
+            cudaGetLastError();
+            graph.exec = nullptr;
+            ++graph_stats_.abandoned;
+            return false;
+        }
         ++graph_stats_.instantiations;
         check_cuda(cudaGraphLaunch(graph.exec, stream_), "cudaGraphLaunch (decode step)");
         ++graph_stats_.launches;
+        return true;
     }
 
     // Inside a capture, where the position a kernel must read from device
@@ -576,8 +621,9 @@ private:
         }
     }
 
-    // Executable graphs point at the scratch buffers: when one is replaced,
-    // every graph is dropped and re-captured on its session's next step.
+    // Executable graphs point at the scratch buffers a decode step uses: when
+    // one of those is replaced, every graph is dropped and re-captured on its
+    // session's next step.
     void drop_graphs() noexcept {
         for (auto& [session, graph] : graphs_) {
             if (graph.exec != nullptr) {
@@ -590,19 +636,23 @@ private:
 
     int* embed_flag() const { return static_cast<int*>(flags_.get()); }
 
+    // Every status is dropped: on a lost device each call returns the
+    // sticky error at once (nothing waits), and the memory still leaves the
+    // ledger.
     void destroy() noexcept {
         cudaSetDevice(device_);
-        if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+        if (stream_ != nullptr && cudaStreamSynchronize(stream_) != cudaSuccess) cudaGetLastError();
         drop_graphs();
         graphs_.clear();
         weights_.clear();
-        q8_ = DeviceMemory();
-        f16_x_ = DeviceMemory();
-        f16_w_ = DeviceMemory();
+        q8_decode_ = DeviceMemory();
+        q8_prefill_ = DeviceMemory();
+        half_x_ = DeviceMemory();
+        half_w_ = DeviceMemory();
+        row_exponents_ = DeviceMemory();
         cublas_workspace_ = DeviceMemory();
         sampler_ = DeviceMemory();
         sort_temp_ = DeviceMemory();
-        history_ = DeviceMemory();
         attention_partial_ = DeviceMemory();
         flags_ = DeviceMemory();
         position_ = DeviceMemory();
@@ -647,6 +697,8 @@ private:
                    "cudaMemcpyAsync (error flag)");
         const cudaError_t status = cudaStreamSynchronize(stream_);
         if (status != cudaSuccess) {
+            if (is_sticky_error(status)) fail_device_lost(device_, status, str_cat("a stream synchronisation (", what, ")"));
+            cudaGetLastError();
             fail(CUDA_ERROR_INFERENCE_FAILED, "GPU ", device_, ": queued kernels failed (seen at ", what,
                  "): ", cudaGetErrorName(status), " (", cudaGetErrorString(status), ")");
         }
@@ -682,20 +734,35 @@ private:
         }
     }
 
+    // Whether executable graphs point at a scratch buffer: only those that a
+    // decode step uses (the 8-bit activations of the matrix-vector path and
+    // the attention's split results).
+    enum class Graphs { UseIt, DoNotUseIt };
+
     // A scratch buffer of at least `bytes`, grown (never shrunk) as needed.
-    void* ensure(DeviceMemory& buffer, size_t bytes, const char* what) {
+    // Replacing a buffer that graphs use drops every graph.
+    void* ensure(DeviceMemory& buffer, size_t bytes, const char* what, Graphs graphs) {
         if (buffer.size() >= bytes && !buffer.empty()) return buffer.get();
         if (capturing_) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "GPU ", device_, ": ", what, " would grow to ", bytes,
                  " bytes inside a captured decode step");
         }
-        // The old buffer may still be read by queued kernels, and captured
-        // steps point at it.
+        // The old buffer may still be read by queued kernels.
         check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize (scratch growth)");
-        drop_graphs();
+        if (graphs == Graphs::UseIt && !buffer.empty()) drop_graphs();
         buffer = DeviceMemory();
         buffer = DeviceMemory(*ledger_, bytes, VramCategory::Scratch, what);
         return buffer.get();
+    }
+
+    // The 8-bit activation blocks of the matrix-vector path (at most
+    // kMaxMatvecRows rows): sized once for the widest weight the backend
+    // holds, so that neither a longer prompt nor another session replaces
+    // the buffer the captured decode steps point at.
+    BlockQ8Act* decode_activation_blocks(int64_t cols) {
+        const int64_t widest = std::max(max_weight_cols_, cols);
+        const size_t bytes = static_cast<size_t>(kMaxMatvecRows * (widest / 32)) * sizeof(BlockQ8Act);
+        return static_cast<BlockQ8Act*>(ensure(q8_decode_, bytes, "quantized activations (decode)", Graphs::UseIt));
     }
 
     void glu(Glu kind, const Tensor& gate, const Tensor& up, const Tensor& out) {
@@ -712,16 +779,18 @@ private:
                    stride_of(out, 4, op, "out"), gate.ne0, gate.ne1, stream_);
     }
 
-    // out = x w^T through cuBLAS: F32 weights directly, F16 weights against
-    // a half copy of x, quantized weights expanded to half a chunk of rows
-    // at a time into a reused scratch buffer. FP32 accumulation throughout.
+    // out = x w^T through cuBLAS: F32 weights directly; F16 weights and
+    // quantized ones (expanded to half a chunk of rows at a time into a
+    // reused scratch buffer) against half activations, each activation row
+    // scaled by a power of two into half's range first and its products
+    // scaled back after (half_scaling.h). FP32 accumulation throughout.
     void gemm(const Tensor& w, const Tensor& x, int64_t xs, const Tensor& out, int64_t os) {
         const int64_t rows = w.ne1, cols = w.ne0, n = x.ne1;
         if (rows > 0x7FFFFFFF || cols > 0x7FFFFFFF || n > 0x7FFFFFFF || xs > 0x7FFFFFFF || os > 0x7FFFFFFF) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: [", rows, "][", cols, "] x ", n, " exceeds cuBLAS's int sizes");
         }
         if (cublas_workspace_.empty()) {
-            ensure(cublas_workspace_, kCublasWorkspaceBytes, "cuBLAS workspace");
+            ensure(cublas_workspace_, kCublasWorkspaceBytes, "cuBLAS workspace", Graphs::DoNotUseIt);
             check_cublas(cublasSetWorkspace(cublas_, cublas_workspace_.get(), cublas_workspace_.size()),
                          "cublasSetWorkspace");
         }
@@ -738,17 +807,20 @@ private:
         if (w.type != GgmlType::F16 && !can_dequantize_on_device(w.type)) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         }
-        auto* xh = static_cast<uint16_t*>(ensure(f16_x_, static_cast<size_t>(n * cols) * 2, "half activations"));
+        auto* xh = static_cast<uint16_t*>(
+            ensure(half_x_, static_cast<size_t>(n * cols) * 2, "half activations", Graphs::DoNotUseIt));
+        auto* exponents = static_cast<int32_t*>(
+            ensure(row_exponents_, static_cast<size_t>(n) * sizeof(int32_t), "activation row scales", Graphs::DoNotUseIt));
         if (w.type == GgmlType::F16 || cols % 32 != 0) {
-            launch_f32_to_f16(f32(x), xs, cols, n, xh, stream_);
+            launch_to_half_scaled(f32(x), xs, cols, n, xh, exponents, stream_);
         } else {
             // Quantized weights: the activations go through the same 8-bit
             // quantization as on the CPU backend (and the decode path), then to
             // half, so prefill and decode round the activations alike.
-            auto* xq = static_cast<BlockQ8Act*>(
-                ensure(q8_, static_cast<size_t>(n * (cols / 32)) * sizeof(BlockQ8Act), "quantized activations"));
+            auto* xq = static_cast<BlockQ8Act*>(ensure(q8_prefill_, static_cast<size_t>(n * (cols / 32)) * sizeof(BlockQ8Act),
+                                                       "quantized activations (prefill)", Graphs::DoNotUseIt));
             launch_quantize_q8(w.type, f32(x), xs, cols, n, xq, stream_);
-            launch_q8_to_f16(xq, cols, n, xh, stream_);
+            launch_q8_to_half_scaled(xq, cols, n, xh, exponents, stream_);
         }
         if (w.type == GgmlType::F16) {
             check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), static_cast<int>(n),
@@ -757,22 +829,23 @@ private:
                                       out.data, CUDA_R_32F, static_cast<int>(os), CUBLAS_COMPUTE_32F,
                                       CUBLAS_GEMM_DEFAULT),
                          "cublasGemmEx (F16 matmul)");
-            return;
+        } else {
+            const int64_t chunk_rows = std::clamp<int64_t>(
+                static_cast<int64_t>(kDequantChunkBytes / (static_cast<size_t>(cols) * 2)), 1, 65535);
+            const int64_t buffer_rows = std::min(chunk_rows, rows);
+            auto* wh = static_cast<uint16_t*>(ensure(half_w_, static_cast<size_t>(buffer_rows * cols) * 2,
+                                                     "dequantized weight chunk", Graphs::DoNotUseIt));
+            for (int64_t r0 = 0; r0 < rows; r0 += buffer_rows) {
+                const int64_t rc = std::min(buffer_rows, rows - r0);
+                launch_dequantize_f16(w.type, w.data, w.nb1, r0, rc, cols, wh, stream_);
+                check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rc), static_cast<int>(n),
+                                          static_cast<int>(cols), &alpha, wh, CUDA_R_16F, static_cast<int>(cols), xh,
+                                          CUDA_R_16F, static_cast<int>(cols), &beta, f32(out) + r0, CUDA_R_32F,
+                                          static_cast<int>(os), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                             "cublasGemmEx (dequantized matmul)");
+            }
         }
-        const int64_t chunk_rows =
-            std::clamp<int64_t>(static_cast<int64_t>(kDequantChunkBytes / (static_cast<size_t>(cols) * 2)), 1, 65535);
-        const int64_t buffer_rows = std::min(chunk_rows, rows);
-        auto* wh = static_cast<uint16_t*>(
-            ensure(f16_w_, static_cast<size_t>(buffer_rows * cols) * 2, "dequantized weight chunk"));
-        for (int64_t r0 = 0; r0 < rows; r0 += buffer_rows) {
-            const int64_t rc = std::min(buffer_rows, rows - r0);
-            launch_dequantize_f16(w.type, w.data, w.nb1, r0, rc, cols, wh, stream_);
-            check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rc), static_cast<int>(n),
-                                      static_cast<int>(cols), &alpha, wh, CUDA_R_16F, static_cast<int>(cols), xh,
-                                      CUDA_R_16F, static_cast<int>(cols), &beta, f32(out) + r0, CUDA_R_32F,
-                                      static_cast<int>(os), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-                         "cublasGemmEx (dequantized matmul)");
-        }
+        launch_unscale_rows(f32(out), os, rows, n, exponents, stream_);
     }
 
     // One allocation for the sampler's per-vocabulary arrays, made when the
@@ -780,14 +853,16 @@ private:
     void prepare_sampler(int64_t n) {
         if (sampler_n_ == n) return;
         const size_t temp = sampler_sort_temp_bytes(n);
-        ensure(sort_temp_, temp, "sampler sort storage");
+        ensure(sort_temp_, temp, "sampler sort storage", Graphs::DoNotUseIt);
         sort_temp_bytes_ = temp;
-        ensure(sampler_, sampler_layout(n).total, "sampler arrays");
+        ensure(sampler_, sampler_layout(n).total, "sampler arrays", Graphs::DoNotUseIt);
         sampler_n_ = n;
     }
 
+    // The sampler's arrays in one allocation, the history of distinct ids
+    // (at most one per vocabulary entry) among them.
     struct SamplerLayout {
-        size_t logits, scaled, keys, ids, probs, result, total;
+        size_t logits, scaled, keys, ids, probs, history, result, total;
     };
     static SamplerLayout sampler_layout(int64_t n) {
         auto align = [](size_t v) { return (v + 255) / 256 * 256; };
@@ -798,7 +873,8 @@ private:
         l.keys = l.scaled + align(un * 4);
         l.ids = l.keys + align(un * 8);
         l.probs = l.ids + align(un * 8);
-        l.result = l.probs + align(un * 4);
+        l.history = l.probs + align(un * 4);
+        l.result = l.history + align(un * 4);
         l.total = l.result + 256;
         return l;
     }
@@ -812,6 +888,7 @@ private:
         s.keys = reinterpret_cast<uint32_t*>(base + l.keys);
         s.ids = reinterpret_cast<int32_t*>(base + l.ids);
         s.probs = reinterpret_cast<float*>(base + l.probs);
+        s.history = reinterpret_cast<int32_t*>(base + l.history);
         s.result = reinterpret_cast<int32_t*>(base + l.result);
         s.sort_temp = sort_temp_.get();
         s.sort_temp_bytes = sort_temp_bytes_;
@@ -827,23 +904,26 @@ private:
     PinnedHost readback_;  // [0] error flag, [1] sampled id
     std::vector<DeviceMemory> weights_;
     DeviceMemory flags_;
-    DeviceMemory q8_;
-    DeviceMemory f16_x_;
-    DeviceMemory f16_w_;
+    DeviceMemory q8_decode_;      // graphs use it
+    DeviceMemory q8_prefill_;
+    DeviceMemory half_x_;
+    DeviceMemory half_w_;
+    DeviceMemory row_exponents_;
     DeviceMemory cublas_workspace_;
     DeviceMemory sampler_;
     DeviceMemory sort_temp_;
-    DeviceMemory history_;
-    DeviceMemory attention_partial_;
+    DeviceMemory attention_partial_;  // graphs use it
     int64_t sampler_n_ = -1;
     size_t sort_temp_bytes_ = 0;
     int64_t max_weight_cols_ = 0;
-    const gguf::File* checked_file_ = nullptr;  // the file whose size was checked against free VRAM
+    std::string checked_path_;  // the file last checked against the free VRAM: path and size
+    size_t checked_size_ = 0;
     DeviceMemory position_;  // the position a replayed decode step reads
     bool graphs_enabled_;
     bool capturing_ = false;
     bool capture_failed_ = false;
     int64_t capture_pos_ = 0;
+    int injected_capture_failures_ = 0;
     std::unordered_map<uint64_t, StepGraph> graphs_;  // by session
     GraphStats graph_stats_;
 };
@@ -876,6 +956,10 @@ size_t check_all_residency(const model::Backend& backend) {
 GraphStats graph_stats(const model::Backend& backend) {
     const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
     return cuda == nullptr ? GraphStats{} : cuda->graph_stats();
+}
+
+void fail_next_captures(model::Backend& backend, int n) {
+    if (auto* cuda = dynamic_cast<CudaBackend*>(&backend)) cuda->fail_next_captures(n);
 }
 
 VramUsage vram_usage(const model::Backend& backend) {

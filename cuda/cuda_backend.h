@@ -46,8 +46,14 @@ struct GraphStats {
     uint64_t instantiations = 0;  // steps captured and instantiated (once per session, again after a drop)
     uint64_t replays = 0;         // steps that only replayed a session's graph
     uint64_t dropped = 0;         // graphs dropped because a scratch buffer they use was replaced
-    uint64_t abandoned = 0;       // captures given up because an op failed
+    uint64_t abandoned = 0;       // captures that failed (the step then ran eagerly)
+    uint64_t eager_after_failed_capture = 0;  // steps run eagerly because their capture failed
+    uint64_t sessions_without_graph = 0;      // sessions that stopped capturing after repeated failures
 };
 GraphStats graph_stats(const model::Backend& backend);
+
+// Test hook: the next `n` decode-step captures of a CUDA backend fail as a
+// capture that the driver invalidates does (nothing for another backend).
+void fail_next_captures(model::Backend& backend, int n);
 
 }  // namespace worker::cuda

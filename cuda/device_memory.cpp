@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <map>
 #include <mutex>
+#include <set>
 
 #include "core/error.h"
 #include "core/fault.h"
@@ -25,29 +25,36 @@ const char* category_name(VramCategory category) {
 
 namespace {
 
-// Process-wide bytes by device, for cuda_get_process_vram_usage.
-std::mutex process_mutex;
-std::map<int, uint64_t>& process_bytes() {
-    static std::map<int, uint64_t> bytes;
-    return bytes;
+// Every live ledger, for the process figure. Never destroyed: ledgers may
+// die during exit.
+std::mutex& registry_mutex() {
+    static auto* m = new std::mutex();
+    return *m;
 }
-
-void add_process_bytes(int device, size_t bytes, bool add) noexcept {
-    std::lock_guard<std::mutex> lock(process_mutex);
-    try {
-        uint64_t& total = process_bytes()[device];
-        total = add ? total + bytes : total - std::min<uint64_t>(total, bytes);
-    } catch (...) {
-        // Only the map node allocation can throw; the figure is then left as it was.
-    }
+std::set<const VramLedger*>& registry() {
+    static auto* ledgers = new std::set<const VramLedger*>();
+    return *ledgers;
 }
 
 }  // namespace
 
+VramLedger::VramLedger(int device) : device_(device) {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    registry().insert(this);
+}
+
+VramLedger::~VramLedger() {
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    registry().erase(this);
+}
+
 uint64_t process_device_bytes(int device) {
-    std::lock_guard<std::mutex> lock(process_mutex);
-    const auto it = process_bytes().find(device);
-    return it == process_bytes().end() ? 0 : it->second;
+    std::lock_guard<std::mutex> lock(registry_mutex());
+    uint64_t total = 0;
+    for (const VramLedger* ledger : registry()) {
+        if (ledger->device() == device) total += ledger->usage().total();
+    }
+    return total;
 }
 
 VramUsage VramLedger::usage() const {
@@ -68,6 +75,7 @@ size_t VramLedger::count(VramCategory category) const {
 }
 
 size_t VramLedger::check_residency(VramCategory category) const {
+    check_device_not_lost(device_);
     std::lock_guard<std::mutex> lock(mutex_);
     size_t checked = 0;
     for (const auto& [ptr, entry] : entries_) {
@@ -75,6 +83,7 @@ size_t VramLedger::check_residency(VramCategory category) const {
         cudaPointerAttributes attributes{};
         const cudaError_t status = cudaPointerGetAttributes(&attributes, ptr);
         if (status != cudaSuccess) {
+            if (is_sticky_error(status)) fail_device_lost(device_, status, "the residency check");
             cudaGetLastError();
             fail(CUDA_ERROR_VRAM_RESIDENCY_FAILED, entry.what, " (", entry.bytes,
                  " bytes): cudaPointerGetAttributes failed: ", cudaGetErrorName(status));
@@ -90,14 +99,17 @@ size_t VramLedger::check_residency(VramCategory category) const {
 
 void VramLedger::add(void* ptr, size_t bytes, VramCategory category, std::string what) {
     std::lock_guard<std::mutex> lock(mutex_);
-    entries_.emplace(ptr, Entry{bytes, category, std::move(what)});
+    if (!entries_.emplace(ptr, Entry{bytes, category, what}).second) {
+        fail(CUDA_ERROR_UNKNOWN, "GPU ", device_, ": cudaMalloc returned ", ptr, " for ", what,
+             " while the ledger still holds an allocation there");
+    }
     bytes_[static_cast<size_t>(category)] += bytes;
     uint64_t total = 0;
     for (const uint64_t b : bytes_) total += b;
     peak_ = std::max(peak_, total);
 }
 
-void VramLedger::remove(void* ptr) {
+void VramLedger::remove(void* ptr) noexcept {
     std::lock_guard<std::mutex> lock(mutex_);
     const auto it = entries_.find(ptr);
     if (it == entries_.end()) return;
@@ -107,13 +119,16 @@ void VramLedger::remove(void* ptr) {
 
 DeviceMemory::DeviceMemory(VramLedger& ledger, size_t bytes, VramCategory category, std::string what) {
     fault::check(fault::Site::Allocation);
+    check_device_not_lost(ledger.device());
     const size_t rounded = (std::max<size_t>(bytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
     void* ptr = nullptr;
     const cudaError_t status = cudaMalloc(&ptr, rounded);
     if (status != cudaSuccess) {
+        const int device = current_device();
+        if (is_sticky_error(status)) {
+            fail_device_lost(device, status, str_cat("cudaMalloc of ", rounded, " bytes for ", what));
+        }
         cudaGetLastError();  // an allocation failure is not sticky; leave the runtime clean
-        int device = -1;
-        cudaGetDevice(&device);
         size_t free_bytes = 0, total_bytes = 0;
         if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) cudaGetLastError();
         const CudaErrorCode code =
@@ -132,18 +147,13 @@ DeviceMemory::DeviceMemory(VramLedger& ledger, size_t bytes, VramCategory catego
         cudaFree(ptr);
         throw;
     }
-    if (cudaGetDevice(&device_) != cudaSuccess) {
-        cudaGetLastError();
-        device_ = -1;
-    }
-    add_process_bytes(device_, rounded, true);
     ledger_ = &ledger;
     ptr_ = ptr;
     size_ = rounded;
 }
 
 DeviceMemory::DeviceMemory(DeviceMemory&& other) noexcept
-    : ledger_(other.ledger_), device_(other.device_), ptr_(other.ptr_), size_(other.size_) {
+    : ledger_(other.ledger_), ptr_(other.ptr_), size_(other.size_) {
     other.ledger_ = nullptr;
     other.ptr_ = nullptr;
     other.size_ = 0;
@@ -153,7 +163,6 @@ DeviceMemory& DeviceMemory::operator=(DeviceMemory&& other) noexcept {
     if (this != &other) {
         release();
         ledger_ = other.ledger_;
-        device_ = other.device_;
         ptr_ = other.ptr_;
         size_ = other.size_;
         other.ledger_ = nullptr;
@@ -167,12 +176,13 @@ DeviceMemory::~DeviceMemory() { release(); }
 
 void DeviceMemory::release() noexcept {
     if (ptr_ == nullptr) return;
+    // Out of the ledger first: once cudaFree returns, another thread may be
+    // given the same address, and its entry must not be the one removed.
+    if (ledger_ != nullptr) ledger_->remove(ptr_);
     // cudaFree synchronises the device, so no kernel can still use the memory.
     // Its status is dropped: a destructor cannot report, and a sticky error
-    // will surface at the next checked call.
-    cudaFree(ptr_);
-    if (ledger_ != nullptr) ledger_->remove(ptr_);
-    add_process_bytes(device_, size_, false);
+    // (a lost device) is reported by the next op of any handle on it.
+    if (cudaFree(ptr_) != cudaSuccess) cudaGetLastError();
     ptr_ = nullptr;
     size_ = 0;
     ledger_ = nullptr;

@@ -1,6 +1,13 @@
 // VRAM of the CUDA backend: one RAII type for every device allocation
 // (cudaMalloc only — never managed or host-mapped memory), and a ledger that
 // accounts for each live allocation by category and can prove residency.
+//
+// The ledger is the one source of every VRAM figure the library reports:
+// a model's (cuda_get_vram_usage) is its backend's ledger total, and the
+// process's on a device (cuda_get_process_vram_usage) is the sum of the
+// totals of every live ledger on that device. Both count the same bytes —
+// each allocation as cudaMalloc was asked for it, rounded up to 256 — so the
+// process figure is exactly the sum of its models' figures.
 #pragma once
 
 #include <array>
@@ -25,10 +32,18 @@ struct VramUsage {
     uint64_t total() const { return weights + kv_cache + activations + scratch; }
 };
 
-// Every live allocation of one backend. Queried from any thread (the ABI's
-// usage calls may run while an inference computes), hence the mutex.
+// Every live allocation of one backend on one device. Queried from any
+// thread (the ABI's usage calls may run while an inference computes), hence
+// the mutex. A ledger registers itself for process_device_bytes() while it
+// lives.
 class VramLedger {
 public:
+    explicit VramLedger(int device);
+    ~VramLedger();
+    VramLedger(const VramLedger&) = delete;
+    VramLedger& operator=(const VramLedger&) = delete;
+
+    int device() const { return device_; }
     VramUsage usage() const;
     // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming the first
     // allocation of `category` that cudaPointerGetAttributes does not report
@@ -43,9 +58,12 @@ private:
         VramCategory category;
         std::string what;
     };
+    // Throws Error(CUDA_ERROR_UNKNOWN) when `ptr` is already entered (a
+    // release that forgot its entry: the figures would be wrong).
     void add(void* ptr, size_t bytes, VramCategory category, std::string what);
-    void remove(void* ptr);
+    void remove(void* ptr) noexcept;
 
+    const int device_;
     mutable std::mutex mutex_;
     std::map<void*, Entry> entries_;
     std::array<uint64_t, static_cast<size_t>(VramCategory::kCount)> bytes_{};
@@ -53,13 +71,15 @@ private:
 };
 
 // One cudaMalloc allocation, 256-byte aligned and rounded up to 256 bytes,
-// entered in a ledger for its lifetime. Move-only.
+// entered in a ledger for its lifetime: entered after cudaMalloc returns it,
+// removed before cudaFree gives it back (so that an allocation made
+// concurrently at the same address never finds it still entered). Move-only.
 class DeviceMemory {
 public:
     static constexpr size_t kAlignment = 256;
 
     DeviceMemory() = default;
-    // Allocates on the current device. Throws Error(CUDA_ERROR_OUT_OF_MEMORY)
+    // Allocates on the current device, which must be the ledger's. Throws Error(CUDA_ERROR_OUT_OF_MEMORY)
     // with the bytes required and available, the device and `what` (e.g.
     // "weight 'blk.0.attn_q.weight' of /path/model.gguf"); nothing stays
     // allocated on failure. `ledger` must outlive the allocation.
@@ -78,13 +98,14 @@ private:
     void release() noexcept;
 
     VramLedger* ledger_ = nullptr;
-    int device_ = -1;
     void* ptr_ = nullptr;
     size_t size_ = 0;
 };
 
-// Bytes of every live DeviceMemory of this process on `device` (all
-// backends, all contexts): what the process holds through this library.
+// The sum of the totals of every live ledger on `device` (all backends of all
+// contexts): what the process holds there through this library. Not counted:
+// the CUDA runtime's own context memory, cuBLAS's internal handle memory,
+// executable CUDA graphs (driver memory), and the health probe's few bytes.
 uint64_t process_device_bytes(int device);
 
 // The environment's staging chunk size (WORKER_CUDA_STAGING_BYTES, default

@@ -37,13 +37,12 @@ void launch_copy_to_cache(const float* src, int64_t src_stride, int64_t cols, in
                           int64_t cache_stride, int64_t pos, const int32_t* pos_dev, cudaStream_t stream);
 // *dst = value, in stream order (the position a replayed decode step reads).
 void launch_set_position(int32_t* dst, int32_t value, cudaStream_t stream);
+// *word = value from a one-thread kernel: the health probe (cuda_device.h).
+void launch_health_probe(uint32_t* word, uint32_t value, cudaStream_t stream);
 // out[i] = dequantized row ids[i] of the table. An id outside [0, table_rows)
 // writes zeros and sets *error_flag to 1.
 void launch_embed(GgmlType type, const void* table, size_t table_row_bytes, int64_t cols, int64_t table_rows,
                   const int32_t* ids, int64_t n, float* out, int64_t out_stride, int* error_flag, cudaStream_t stream);
-// Contiguous half copy of a strided F32 matrix: out[r * cols + c].
-void launch_f32_to_f16(const float* x, int64_t stride, int64_t cols, int64_t rows, uint16_t* out,
-                       cudaStream_t stream);
 
 // ---- matrix products ------------------------------------------------------------------
 
@@ -57,9 +56,6 @@ bool can_dequantize_on_device(GgmlType type);
 // (quant_units.h).
 void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
                         BlockQ8Act* out, cudaStream_t stream);
-// The quantized activations (rows * cols / 32 blocks) as contiguous half
-// values [rows][cols].
-void launch_q8_to_f16(const BlockQ8Act* xq, int64_t cols, int64_t rows, uint16_t* out, cudaStream_t stream);
 // out[i][r] = w[r] . x[i] for n activation rows already quantized by
 // launch_quantize_q8 (n * cols / 32 blocks).
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,
@@ -71,6 +67,20 @@ void launch_matvec_float(GgmlType type, const void* w, size_t row_bytes, int64_t
 // [n_rows][cols].
 void launch_dequantize_f16(GgmlType type, const void* w, size_t row_bytes, int64_t first_row, int64_t n_rows,
                            int64_t cols, uint16_t* out, cudaStream_t stream);
+
+// ---- prefill activations for cuBLAS (half_scaling.h) ----------------------------------
+
+// Row r of the strided F32 matrix x as contiguous half values
+// out[r * cols + c] = half(x[r][c] * 2^exponents[r]), exponents[r] from the
+// row's largest magnitude (half_scale_exponent).
+void launch_to_half_scaled(const float* x, int64_t stride, int64_t cols, int64_t rows, uint16_t* out,
+                           int32_t* exponents, cudaStream_t stream);
+// The same for quantized activations (rows * cols / 32 blocks), element d * q.
+void launch_q8_to_half_scaled(const BlockQ8Act* xq, int64_t cols, int64_t rows, uint16_t* out, int32_t* exponents,
+                              cudaStream_t stream);
+// out[r][c] *= 2^-exponents[r]: the products of scaled rows scaled back.
+void launch_unscale_rows(float* out, int64_t stride, int64_t cols, int64_t rows, const int32_t* exponents,
+                         cudaStream_t stream);
 
 // ---- attention ------------------------------------------------------------------------
 
@@ -121,7 +131,7 @@ struct SamplerScratch {
     float* probs;         // n
     void* sort_temp;      // CUB temporary storage
     size_t sort_temp_bytes;
-    int32_t* history;     // distinct history ids (capacity history_capacity)
+    int32_t* history;     // n: distinct history ids
     int32_t* result;      // 1
 };
 // Bytes of CUB temporary storage a sort of n keys needs.

@@ -1,5 +1,7 @@
 // Causal attention over the FP16 KV cache, for decode (one query row) and
-// prefill (many) alike: one thread block per (query token, head) walks its
+// prefill (many, at any starting position: a prompt may come in chunks) alike:
+// one thread block per (query token, head) — block x = token * n_head + head,
+// so that any number of tokens fits the grid — walks its
 // keys in tiles with an online softmax, so the score matrix is never written
 // out and any context length fits in a fixed amount of shared memory.
 // Grouped-query attention maps head h to KV head h / (n_head / n_head_kv); a
@@ -41,16 +43,17 @@ __host__ __device__ inline int64_t keys_per_split(int64_t n_keys) {
     return (n_keys + splits - 1) / splits;
 }
 
-// kPartial: blockIdx.y is the split of the one query row's keys, and the
-// block writes {max, sum, unnormalised output[head_dim]} to `partial`.
-// Splits past the last one the key count needs stay empty (sum 0).
+// !kPartial: blockIdx.x = token * n_head + head. kPartial (one query row):
+// blockIdx.x is the head, blockIdx.y the split of its keys, and the block
+// writes {max, sum, unnormalised output[head_dim]} to `partial`. Splits past
+// the last one the key count needs stay empty (sum 0).
 template <bool kPartial>
 __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, float* partial) {
     __shared__ float q_shared[kMaxHeadDim];
     __shared__ float scores[kTile];
 
-    const int h = blockIdx.x;
-    const int64_t i = kPartial ? 0 : blockIdx.y;
+    const int h = kPartial ? static_cast<int>(blockIdx.x) : static_cast<int>(blockIdx.x % a.n_head);
+    const int64_t i = kPartial ? 0 : static_cast<int64_t>(blockIdx.x / a.n_head);
     const int kvh = h / (a.n_head / a.n_head_kv);
     const int hd = a.head_dim;
     const int64_t pos = (a.pos_dev != nullptr ? *a.pos_dev : a.pos0) + i;
@@ -177,7 +180,10 @@ void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t str
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: ", a.n_head, " heads are not a multiple of ", a.n_head_kv,
              " KV heads");
     }
-    if (a.n_tokens > 65535) fail(CUDA_ERROR_INFERENCE_FAILED, "attention: ", a.n_tokens, " query rows exceed the grid");
+    if (a.n_tokens * a.n_head > 0x7FFFFFFF) {
+        fail(CUDA_ERROR_INFERENCE_FAILED, "attention: ", a.n_tokens, " query rows of ", a.n_head,
+             " heads exceed the grid");
+    }
     if (reinterpret_cast<uintptr_t>(a.k_cache) % 4 != 0 || a.k_stride % 2 != 0 || a.head_dim % 2 != 0) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: K cache rows are not 4-byte aligned");
     }
@@ -201,8 +207,8 @@ void launch_attention(const AttentionLaunch& a, float* partial, cudaStream_t str
     if (a.pos_dev != nullptr) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "attention: a position in device memory needs one query row and split storage");
     }
-    const dim3 grid(static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_tokens));
-    attention_kernel<false><<<grid, kThreads, 0, stream>>>(a, nullptr);
+    const auto blocks = static_cast<unsigned>(a.n_tokens * a.n_head);
+    attention_kernel<false><<<blocks, kThreads, 0, stream>>>(a, nullptr);
     check_launch("attention_kernel");
 }
 

@@ -96,15 +96,6 @@ __global__ void quantize_q8_k_kernel(const float* x, int64_t stride, int64_t col
     }
 }
 
-// The 8-bit activations as half values d * q, for the cuBLAS products: they
-// carry the same activation rounding as the matrix-vector path and the CPU.
-__global__ void q8_to_f16_kernel(const BlockQ8Act* xq, int64_t total, __half* out) {
-    for (int64_t e = grid_stride_start(); e < total; e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const BlockQ8Act& b = xq[e / 32];
-        out[e] = __float2half_rn(b.d * static_cast<float>(b.qs[e % 32]));
-    }
-}
-
 // blockDim = (32, kRowsPerBlock); grid = (row blocks, n activation rows).
 template <GgmlType kType>
 __global__ void __launch_bounds__(32 * kRowsPerBlock)
@@ -210,15 +201,6 @@ void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, in
             check_launch("quantize_q8_kernel<Q8_0>");
             break;
     }
-}
-
-void launch_q8_to_f16(const BlockQ8Act* xq, int64_t cols, int64_t rows, uint16_t* out, cudaStream_t stream) {
-    const int64_t total = cols * rows;
-    if (total <= 0) return;
-    constexpr int kThreads = 256;
-    const int64_t grid = std::min<int64_t>((total + kThreads - 1) / kThreads, int64_t{1} << 20);
-    q8_to_f16_kernel<<<static_cast<unsigned>(grid), kThreads, 0, stream>>>(xq, total, reinterpret_cast<__half*>(out));
-    check_launch("q8_to_f16_kernel");
 }
 
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,

@@ -208,7 +208,10 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
  *   `token_buffer_size` too small for the piece. The piece is not lost: the
  *   next call with a large enough buffer returns it.
  * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
- *   step failed; the inference cannot continue, but the model stays usable.
+ *   step failed; the inference cannot continue (later calls report the same
+ *   code), but the model stays usable — unless the detail starts
+ *   "GPU N lost:", N the device id (see cuda_check_device_health()): then
+ *   every handle on that GPU fails the same way until the process restarts.
  */
 bool cuda_inference_next_token(InferenceResult* result, char* token_out, int token_buffer_size,
                                int* token_index, int* error_code);
@@ -254,8 +257,18 @@ void cuda_inference_free(InferenceResult* result);
 bool cuda_check_vram_residency(CudaModel* model, int* error_code);
 
 /**
- * @brief Bytes the model and its live inferences hold on the device
- *        (weights, KV caches and scratch).
+ * @brief Bytes the model and its live inferences hold on the device.
+ *
+ * On a CUDA device: every device allocation made for this model, as its
+ * allocation ledger counts it (each allocation's size rounded up to 256
+ * bytes) — weights, the KV caches and activations of its live inferences,
+ * and its scratch buffers (sampler arrays, cuBLAS workspace, 8-bit and half
+ * activations, the error flag and decode position). It is the same ledger
+ * cuda_get_process_vram_usage() sums over every model on the device, so
+ * the process figure is exactly the sum of the models' figures.
+ * On the CPU device: the weight bytes it uses from the mapped file plus its
+ * inferences' state.
+ *
  * @param model The model; NULL or a dead handle gives 0.
  * @return The byte count, or 0 when `model` is NULL or not live.
  */
@@ -264,11 +277,12 @@ uint64_t cuda_get_vram_usage(CudaModel* model);
 /**
  * @brief Device memory this process holds on the context's device.
  *
- * On a CUDA device: the bytes of every live device allocation this process
- * made through the library on that device — weights, KV caches,
- * activations and scratch of all its models and inferences, from any
- * context on the device — but not the CUDA runtime's own context memory,
- * nor what other libraries or processes allocate. 0 while nothing is loaded.
+ * On a CUDA device: the sum of cuda_get_vram_usage() over every live model
+ * of this process on that device, from any context (the same allocation
+ * ledgers: weights, KV caches, activations and scratch) — but not the CUDA
+ * runtime's own context memory, cuBLAS's handle memory, executable CUDA
+ * graphs, the health probe's few bytes, nor what other libraries or
+ * processes allocate. 0 while nothing is loaded.
  * On the CPU device: the resident set size of the process.
  *
  * @param ctx The context; NULL or a dead handle gives 0.
@@ -279,19 +293,27 @@ uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
 /**
  * @brief Checks that the context's device still works.
  *
- * On a CUDA device: no sticky error is pending and a 4-byte copy to the
- * device and back completes, on a stream of its own, within
- * `WORKER_HEALTH_TIMEOUT_MS` (default 10000) milliseconds: an unresponsive
- * device is reported, not waited for. On the CPU device: always healthy.
+ * On a CUDA device: a one-thread kernel, on a stream of its own, writes a
+ * fresh number that a 4-byte copy brings back, within
+ * `WORKER_HEALTH_TIMEOUT_MS` (default 10000) milliseconds. The timeout
+ * bounds the whole call: the probe runs on a thread of its own, and while
+ * an earlier probe is still stuck the call says so at once. A kernel rather
+ * than a copy alone, because the copy engine keeps answering while the
+ * multiprocessors hang. On the CPU device: always healthy.
  *
  * @param ctx The context. Required.
  * @param error_code Out: the result code. Required.
  * @return true when healthy.
  * @par Errors
  * - ::CUDA_ERROR_INVALID_PARAMETER: NULL or dead handle/pointer.
- * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED, ::CUDA_ERROR_UNKNOWN: the device is
- *   in an error state (the detail gives the CUDA error) or did not answer
- *   in time (the detail says "unresponsive").
+ * - ::CUDA_ERROR_KERNEL_LAUNCH_FAILED with a detail starting "GPU N lost:",
+ *   N the device id:
+ *   a kernel fault (an illegal address, a trap) poisoned the device's CUDA
+ *   context for the rest of the process. From then on every model, inference
+ *   and new context on that GPU fails the same way at once; freeing them
+ *   still works. Restart the process to use the GPU again.
+ * - ::CUDA_ERROR_UNKNOWN: the device did not answer in time (the detail says
+ *   "unresponsive"), or read back a wrong value.
  */
 bool cuda_check_device_health(CudaContext* ctx, int* error_code);
 

@@ -2,7 +2,7 @@
 # Writes the reduced real models the GPU suite runs on: SmolLM2 and gemma-3
 # cut to their first blocks and tokens by the test writer (the specs are
 # reduced_models() in tests/support/reduce_model.h), small enough together
-# (under 60 MB) to travel to a GPU machine that has nothing but the repository.
+# (33 MB) to travel to a GPU machine that has nothing but the repository.
 #
 #   scripts/make-reduced-models.sh [OUT_DIR]
 #
@@ -12,13 +12,12 @@
 # ${WORKER_BUILD_JOBS:-$(nproc)} jobs. The same sources always give the same
 # bytes. Prints each file's path and size, then the total.
 #
-# On the GPU machine, carry the folder along (it is under the ignored build/)
-# and point the tests at it; the reduced-model tests then fail rather than
-# skip when a file is missing:
+# scripts/gpu-check.sh --prepare calls it to put them in build-gpu/device/models,
+# the folder carried to the GPU machine, whose run phase then points the tests
+# at them and makes a missing one a failure rather than a skip:
 #
-#   export WORKER_REDUCED_MODELS_DIR=$PWD/build/reduced
+#   export WORKER_REDUCED_MODELS_DIR=$PWD/build-gpu/device/models
 #   export WORKER_TEST_REQUIRE_REDUCED_MODELS=1
-#   ctest --test-dir build -L gpu
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${WORKER_BUILD_DIR:-$root/build}"

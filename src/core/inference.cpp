@@ -30,7 +30,9 @@ struct Inference::State {
     bool finished = false;
     // Set when a step failed: the KV cache may hold half a step, so the
     // inference cannot go on (the model and other inferences are unaffected).
+    // Later calls report the same code (a lost GPU stays a lost GPU).
     std::string failure;
+    CudaErrorCode failure_code = CUDA_ERROR_INFERENCE_FAILED;
 
     ~State() {
         // The backend drops what it kept for the session (a captured decode
@@ -209,7 +211,7 @@ const Inference::Piece* Inference::peek() {
     fault::check(fault::Site::Boundary);
     State& s = *state_;
     if (!s.failure.empty()) {
-        fail(CUDA_ERROR_INFERENCE_FAILED, "this inference cannot continue after an earlier failure: ", s.failure);
+        fail(s.failure_code, "this inference cannot continue after an earlier failure: ", s.failure);
     }
     try {
         while (s.ready.empty() && !s.finished) {
@@ -221,6 +223,7 @@ const Inference::Piece* Inference::peek() {
         }
     } catch (const Error& e) {
         s.failure = e.message();
+        s.failure_code = e.code();
         throw;
     } catch (const std::exception& e) {
         s.failure = e.what();

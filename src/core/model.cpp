@@ -1,6 +1,7 @@
 #include "core/model.h"
 
 #include <chrono>
+#include <optional>
 
 #include "core/error.h"
 #include "core/fault.h"
@@ -57,6 +58,11 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
     log_info("load '", path, "': ", m->transformer_->config().arch_key, ", ", m->weight_bytes_,
              " bytes of weights on ", m->transformer_->backend().name(), ", ready in ", seconds(), " s");
     return m;
+}
+
+uint64_t Model::device_bytes() const {
+    if (const std::optional<uint64_t> held = transformer_->backend().device_memory_bytes()) return *held;
+    return weight_bytes_ + session_bytes_.load();
 }
 
 bool Model::check_residency() const {

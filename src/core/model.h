@@ -52,8 +52,11 @@ public:
 
     // Bytes of weights the model holds on its device.
     uint64_t weight_bytes() const { return weight_bytes_; }
-    // Weights plus the state of the model's live inferences.
-    uint64_t device_bytes() const { return weight_bytes_ + session_bytes_.load(); }
+    // On a GPU: every byte of device memory the model's backend holds
+    // (weights, the KV caches and activations of its live inferences, its
+    // scratch buffers), from the same ledger the process figure sums. On the
+    // CPU: weights plus the state of the model's live inferences.
+    uint64_t device_bytes() const;
     // Throws Error(CUDA_ERROR_VRAM_RESIDENCY_FAILED) naming the allocation
     // that is not resident, or, on the CPU device with mapped weights, when
     // the file changed on disk or a page of its mapping cannot be read;

@@ -293,7 +293,6 @@ public:
         require_f32(out, "attention", "out");
         const int64_t n = q.ne1;
         const int hd = p.head_dim;
-        const int group = p.n_head / p.n_head_kv;
         if (q.ne0 != static_cast<int64_t>(p.n_head) * hd || k_cache.ne0 != static_cast<int64_t>(p.n_head_kv) * hd ||
             p.pos0 + n > k_cache.ne1) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "attention: q [", n, "][", q.ne0, "] and cache [", k_cache.ne1, "][",
@@ -304,88 +303,113 @@ public:
                  type_name(v_cache.type), " are not supported");
         }
         const bool half = k_cache.type == GgmlType::F16;
-        const int64_t n_kv = p.pos0 + n;
-        // llama.cpp multiplies a batch of queries with its matrix kernel (16
-        // float lanes) and a single one with its vector kernel (4 x 16 lanes);
-        // the half-cache path sums in the same lanes and order as each.
-        const bool batch = n > 1;
-        const int64_t span = (n_kv + 15) / 16 * 16;
+        // The scores from cache row 0, padded to whole groups of 16.
+        const int64_t span = (p.pos0 + n + 15) / 16 * 16;
         // One (token, head) pair per chunk; each thread keeps its own scratch:
-        // the scores (from row 0, padded to whole groups of 16), the query,
-        // and the lane accumulators of the weighted sum over V.
+        // the scores, the query, and the lane accumulators of the sum over V.
         pool_.run(n * p.n_head, [&](int64_t item, int thread) {
             std::vector<float>& scratch = scratch_[static_cast<size_t>(thread)];
             const size_t need = static_cast<size_t>(span + hd + 64 * hd);
             if (scratch.size() < need) scratch.resize(need);
-            float* qh = scratch.data() + span;
-            float* acc = qh + hd;
-            const int64_t i = item / p.n_head;
-            const int h = static_cast<int>(item % p.n_head);
-            const size_t kv_offset = static_cast<size_t>(h / group) * hd;
-            const int64_t pos = p.pos0 + i;
-            const int64_t first = p.window > 0 ? std::max<int64_t>(0, pos - p.window + 1) : 0;
-            const float* qv = row_f32(q, i) + static_cast<size_t>(h) * hd;
-            // With a half cache, q meets K in half precision, as in llama.cpp.
-            std::copy(qv, qv + hd, qh);
-            if (half) round_to_f16(qh, hd);
-            auto cache_row = [&](const Tensor& c, int64_t k) {
-                return static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1;
-            };
-            const int64_t count = pos - first + 1;
-            float* scores = scratch.data() + first;
+            HeadWork w;
+            w.i = item / p.n_head;
+            w.h = static_cast<int>(item % p.n_head);
+            w.kv_offset = static_cast<size_t>(w.h / (p.n_head / p.n_head_kv)) * hd;
+            w.pos = p.pos0 + w.i;
+            w.first = p.window > 0 ? std::max<int64_t>(0, w.pos - p.window + 1) : 0;
+            w.scratch = scratch.data();
+            w.qh = scratch.data() + span;
+            w.acc = w.qh + hd;
+            const float* qv = row_f32(q, w.i) + static_cast<size_t>(w.h) * hd;
+            std::copy(qv, qv + hd, w.qh);
+            float* o = row_f32(out, w.i) + static_cast<size_t>(w.h) * hd;
             if (half) {
-                const int64_t stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
-                dot_f16_rows_ggml(qh, static_cast<const uint16_t*>(k_cache.data) + first * stride + kv_offset, stride,
-                                  count, hd, batch, scores);
+                attend_f16_ggml(w, k_cache, v_cache, p, n > 1, o);
             } else {
-                for (int64_t k = 0; k < count; ++k) {
-                    scores[k] =
-                        dot_f32(qh, reinterpret_cast<const float*>(cache_row(k_cache, first + k)) + kv_offset, hd);
-                }
-            }
-            float max_score = -INFINITY;
-            for (int64_t k = 0; k < count; ++k) {
-                float s = scores[k] * p.scale;
-                if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
-                scores[k] = s;
-                max_score = std::max(max_score, s);
-            }
-            float* o = row_f32(out, i) + static_cast<size_t>(h) * hd;
-            if (half) {
-                // As ggml's soft_max: its e^x, summed in double over groups of
-                // 16 cache rows (masked rows are zeros), each group's sum in
-                // the order of a 16-lane reduction.
-                for (int64_t k = 0; k < count; ++k) scores[k] -= max_score;
-                exp_ggml(scores, scores, count);
-                const int64_t lo = first / 16 * 16, hi = (pos + 16) / 16 * 16;
-                std::fill(scratch.data() + lo, scores, 0.0f);
-                std::fill(scores + count, scratch.data() + hi, 0.0f);
-                double total = 0.0;
-                for (int64_t g = lo; g < hi; g += 16) total += static_cast<double>(reduce16(scratch.data() + g));
-                const auto inv = static_cast<float>(1.0 / total);
-                // The probabilities meet V in half precision too.
-                for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
-                round_to_f16(scores, count);
-                const int64_t stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
-                wsum_f16_rows_ggml(scores, static_cast<const uint16_t*>(v_cache.data) + first * stride + kv_offset,
-                                   stride, first, count, hd, batch, acc, o);
-            } else {
-                double total = 0.0;
-                for (int64_t k = 0; k < count; ++k) {
-                    scores[k] = std::exp(scores[k] - max_score);
-                    total += scores[k];
-                }
-                const auto inv = static_cast<float>(1.0 / total);
-                std::fill(o, o + hd, 0.0f);
-                for (int64_t k = 0; k < count; ++k) {
-                    axpy_f32(scores[k] * inv, reinterpret_cast<const float*>(cache_row(v_cache, first + k)) + kv_offset,
-                             o, hd);
-                }
+                attend_f32(w, k_cache, v_cache, p, o);
             }
         });
     }
 
 private:
+    // One query row of one head: where it is and its scratch.
+    struct HeadWork {
+        int64_t i = 0;         // query row (token) in the batch
+        int h = 0;             // query head
+        size_t kv_offset = 0;  // first element of its KV head in a cache row
+        int64_t pos = 0;       // the token's position
+        int64_t first = 0;     // first cache row it sees (sliding window)
+        float* scratch = nullptr;  // scores, indexed by cache row
+        float* qh = nullptr;       // the query (head_dim)
+        float* acc = nullptr;      // lane accumulators (64 * head_dim)
+    };
+
+    // Scaled (and soft-capped) scores of cache rows [first, pos] in place;
+    // returns their maximum.
+    static float scale_scores(float* scores, int64_t count, const model::AttentionParams& p) {
+        float max_score = -INFINITY;
+        for (int64_t k = 0; k < count; ++k) {
+            float s = scores[k] * p.scale;
+            if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+            scores[k] = s;
+            max_score = std::max(max_score, s);
+        }
+        return max_score;
+    }
+
+    // A half cache in llama.cpp's order (flash attention off): q to half;
+    // K.q in its 16-lane matrix kernel for a batch, its 4 x 16-lane vector
+    // kernel for one token; softmax with ggml's e^x summed in double over
+    // groups of 16 cache rows (masked rows zeros), each group's sum in the
+    // order of a 16-lane reduction; probabilities to half; P.V in the lanes
+    // of the same kernels. See docs/cpu-backend.md.
+    static void attend_f16_ggml(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache,
+                                const model::AttentionParams& p, bool batch, float* o) {
+        const int hd = p.head_dim;
+        round_to_f16(w.qh, hd);
+        const int64_t count = w.pos - w.first + 1;
+        float* scores = w.scratch + w.first;
+        const auto k_stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
+        dot_f16_rows_ggml(w.qh, static_cast<const uint16_t*>(k_cache.data) + w.first * k_stride + w.kv_offset,
+                          k_stride, count, hd, batch, scores);
+        const float max_score = scale_scores(scores, count, p);
+        for (int64_t k = 0; k < count; ++k) scores[k] -= max_score;
+        exp_ggml(scores, scores, count);
+        const int64_t lo = w.first / 16 * 16, hi = (w.pos + 16) / 16 * 16;
+        std::fill(w.scratch + lo, scores, 0.0f);
+        std::fill(scores + count, w.scratch + hi, 0.0f);
+        double total = 0.0;
+        for (int64_t g = lo; g < hi; g += 16) total += static_cast<double>(reduce16(w.scratch + g));
+        const auto inv = static_cast<float>(1.0 / total);
+        for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
+        round_to_f16(scores, count);
+        const auto v_stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
+        wsum_f16_rows_ggml(scores, static_cast<const uint16_t*>(v_cache.data) + w.first * v_stride + w.kv_offset,
+                           v_stride, w.first, count, hd, batch, w.acc, o);
+    }
+
+    // An f32 cache: the plain reference (dot products, softmax in double).
+    static void attend_f32(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache,
+                           const model::AttentionParams& p, float* o) {
+        const int hd = p.head_dim;
+        const int64_t count = w.pos - w.first + 1;
+        float* scores = w.scratch + w.first;
+        auto cache_row = [&](const Tensor& c, int64_t k) {
+            return reinterpret_cast<const float*>(static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1) +
+                   w.kv_offset;
+        };
+        for (int64_t k = 0; k < count; ++k) scores[k] = dot_f32(w.qh, cache_row(k_cache, w.first + k), hd);
+        const float max_score = scale_scores(scores, count, p);
+        double total = 0.0;
+        for (int64_t k = 0; k < count; ++k) {
+            scores[k] = std::exp(scores[k] - max_score);
+            total += scores[k];
+        }
+        const auto inv = static_cast<float>(1.0 / total);
+        std::fill(o, o + hd, 0.0f);
+        for (int64_t k = 0; k < count; ++k) axpy_f32(scores[k] * inv, cache_row(v_cache, w.first + k), o, hd);
+    }
+
     // Elementwise ops on [rows][cols]: threaded only when big enough to pay
     // for waking the pool.
     template <typename RowFn>

@@ -14,6 +14,8 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
 constexpr int kMaxArrayDepth = 8;
 constexpr uint64_t kMaxNameLength = 65535;
 
+}  // namespace
+
 // Sequential bounds-checked reader over the mapped bytes.
 class Reader {
 public:
@@ -86,6 +88,8 @@ private:
     uint64_t memory_ = 0;
 };
 
+namespace {
+
 // Heap bytes a string of `length` bytes holds beyond its object (none while
 // it fits the small-string buffer).
 uint64_t string_heap_bytes(uint64_t length) { return length < sizeof(std::string) / 2 ? 0 : length + 1; }
@@ -117,6 +121,45 @@ uint64_t min_encoded_size(ValueType type) {
 }
 
 bool known_value_type(uint32_t type) { return type <= static_cast<uint32_t>(ValueType::FLOAT64); }
+
+Value read_value(Reader& in, ValueType type, int depth);
+
+// An array value: packed bytes for numbers and bools, Values otherwise.
+void read_array(Reader& in, Value& v, int depth) {
+    if (depth >= kMaxArrayDepth) {
+        in.bad("arrays nested deeper than ", kMaxArrayDepth, " levels at offset ", in.pos());
+    }
+    const auto element_type = in.read<uint32_t>("array element type");
+    if (!known_value_type(element_type)) {
+        in.bad("unknown array element type ", element_type, " at offset ", in.pos() - 4);
+    }
+    v.element_type = static_cast<ValueType>(element_type);
+    const size_t at = in.pos();
+    const auto count = in.read<uint64_t>("array length");
+    const uint64_t min_size = min_encoded_size(v.element_type);
+    if (count > in.remaining() / min_size) {
+        in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
+               " bytes left in the file");
+    }
+    if (const size_t width = packed_size(v.element_type); width != 0) {
+        const size_t n_bytes = static_cast<size_t>(count) * width;  // fits: bounded by the bytes left
+        in.charge(n_bytes);
+        v.packed.assign(in.here(), in.here() + n_bytes);
+        if (v.element_type == ValueType::BOOL) {
+            for (size_t i = 0; i < v.packed.size(); ++i) {
+                if (v.packed[i] > 1) {
+                    in.bad("bool value ", unsigned(v.packed[i]), " (array element ", i, " at offset ",
+                           in.pos() + i, ") is neither 0 nor 1");
+                }
+            }
+        }
+        in.skip(n_bytes);
+        return;
+    }
+    in.charge(count * sizeof(Value));
+    v.array.reserve(static_cast<size_t>(count));
+    for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
+}
 
 Value read_value(Reader& in, ValueType type, int depth) {
     Value v;
@@ -162,42 +205,9 @@ Value read_value(Reader& in, ValueType type, int depth) {
             v.s = in.read_string("metadata string");
             in.charge(string_heap_bytes(v.s.size()));
             break;
-        case ValueType::ARRAY: {
-            if (depth >= kMaxArrayDepth) {
-                in.bad("arrays nested deeper than ", kMaxArrayDepth, " levels at offset ", in.pos());
-            }
-            const auto element_type = in.read<uint32_t>("array element type");
-            if (!known_value_type(element_type)) {
-                in.bad("unknown array element type ", element_type, " at offset ", in.pos() - 4);
-            }
-            v.element_type = static_cast<ValueType>(element_type);
-            const size_t at = in.pos();
-            const auto count = in.read<uint64_t>("array length");
-            const uint64_t min_size = min_encoded_size(v.element_type);
-            if (count > in.remaining() / min_size) {
-                in.bad("array length ", count, " at offset ", at, " cannot fit in the ", in.remaining(),
-                       " bytes left in the file");
-            }
-            if (const size_t width = packed_size(v.element_type); width != 0) {
-                const size_t n_bytes = static_cast<size_t>(count) * width;  // fits: bounded by the bytes left
-                in.charge(n_bytes);
-                v.packed.assign(in.here(), in.here() + n_bytes);
-                if (v.element_type == ValueType::BOOL) {
-                    for (size_t i = 0; i < v.packed.size(); ++i) {
-                        if (v.packed[i] > 1) {
-                            in.bad("bool value ", unsigned(v.packed[i]), " (array element ", i, " at offset ",
-                                   in.pos() + i, ") is neither 0 nor 1");
-                        }
-                    }
-                }
-                in.skip(n_bytes);
-                break;
-            }
-            in.charge(count * sizeof(Value));
-            v.array.reserve(static_cast<size_t>(count));
-            for (uint64_t i = 0; i < count; ++i) v.array.push_back(read_value(in, v.element_type, depth + 1));
+        case ValueType::ARRAY:
+            read_array(in, v, depth);
             break;
-        }
     }
     return v;
 }
@@ -380,7 +390,13 @@ void File::parse_all() {
     if (n_tensors > in.remaining() / 32) {
         in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in a file of ", file_.size(), " bytes");
     }
+    parse_metadata(in, n_kv);
+    parse_alignment(in);
+    parse_tensor_infos(in, n_tensors);
+    place_tensor_data(in);
+}
 
+void File::parse_metadata(Reader& in, uint64_t n_kv) {
     for (uint64_t k = 0; k < n_kv; ++k) {
         const size_t at = in.pos();
         in.set_where(str_cat("metadata entry ", k, " at offset ", at));
@@ -396,7 +412,9 @@ void File::parse_all() {
         metadata_.emplace(std::move(key), std::move(value));
     }
     in.set_where("");
+}
 
+void File::parse_alignment(Reader& in) {
     if (const Value* a = find("general.alignment")) {
         int64_t alignment = 0;
         // The GGUF specification asks for a multiple of 8: below that, F32
@@ -413,7 +431,9 @@ void File::parse_all() {
         }
         alignment_ = static_cast<uint32_t>(alignment);
     }
+}
 
+void File::parse_tensor_infos(Reader& in, uint64_t n_tensors) {
     // Each tensor info takes at least 8 (name length) + 1 (name) + 4 (n_dims) + 8 (one dim) + 4 (type) + 8 (offset).
     if (n_tensors > in.remaining() / 33) {
         in.bad("tensor count ", n_tensors, " at offset 8 cannot fit in the ", in.remaining(),
@@ -462,7 +482,9 @@ void File::parse_all() {
         tensors_.push_back(std::move(info));
     }
     in.set_where("");
+}
 
+void File::place_tensor_data(Reader& in) {
     // The data section starts at the next multiple of the alignment.
     const uint64_t end_of_header = in.pos();
     data_offset_ = (end_of_header + alignment_ - 1) / alignment_ * alignment_;

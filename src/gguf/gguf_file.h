@@ -70,6 +70,8 @@ struct TensorInfo {
     uint64_t n_bytes = 0;
 };
 
+class Reader;  // gguf_file.cpp: bounds-checked reads of the mapping
+
 class File {
 public:
     static constexpr uint32_t kMaxDims = 4;
@@ -129,6 +131,11 @@ public:
 private:
     explicit File(MappedFile file) : file_(std::move(file)) {}
     void parse_all();
+    // The steps of parse_all, in file order; `in` reads the mapping.
+    void parse_metadata(Reader& in, uint64_t n_kv);
+    void parse_alignment(Reader& in);
+    void parse_tensor_infos(Reader& in, uint64_t n_tensors);
+    void place_tensor_data(Reader& in);
 
     MappedFile file_;
     uint32_t version_ = 0;

@@ -19,7 +19,7 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
 
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
     b.scale(x, std::sqrt(static_cast<float>(c.embedding_length)));
-    debug_dump(b, "inp_scaled", -1, x);
+    tap("inp_scaled", -1, x);
 
     AttentionParams ap;
     ap.n_head = static_cast<int32_t>(c.head_count);
@@ -32,32 +32,33 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
         const bool local = c.layer_is_local(il);
-        RopeParams rope{static_cast<int32_t>(c.head_count),
-                        hd,
-                        static_cast<int32_t>(c.rope_dimension_count),
-                        pos0,
-                        local ? c.rope_freq_base_local : c.rope_freq_base,
-                        c.rope_freq_scale,
-                        c.rope_neox};
+        RopeParams rope;
+        rope.n_head = static_cast<int32_t>(c.head_count);
+        rope.head_dim = hd;
+        rope.n_rot = static_cast<int32_t>(c.rope_dimension_count);
+        rope.pos0 = pos0;
+        rope.freq_base = local ? c.rope_freq_base_local : c.rope_freq_base;
+        rope.freq_scale = c.rope_freq_scale;
+        rope.neox = c.rope_neox;
         RopeParams rope_k = rope;
         rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
 
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
-        debug_dump(b, "attn_norm", static_cast<int>(il), xb);
+        tap("attn_norm", static_cast<int>(il), xb);
         b.matmul(w.wq, xb, q);
         b.matmul(w.wk, xb, k);
         b.matmul(w.wv, xb, v);
-        debug_dump(b, "Qcur", static_cast<int>(il), q);
-        debug_dump(b, "Kcur", static_cast<int>(il), k);
-        debug_dump(b, "Vcur", static_cast<int>(il), v);
+        tap("Qcur", static_cast<int>(il), q);
+        tap("Kcur", static_cast<int>(il), k);
+        tap("Vcur", static_cast<int>(il), v);
         b.rms_norm(q.reshape(hd), w.q_norm, c.norm_eps, q.reshape(hd));
         b.rms_norm(k.reshape(hd), w.k_norm, c.norm_eps, k.reshape(hd));
-        debug_dump(b, "Qnorm", static_cast<int>(il), q);
-        debug_dump(b, "Knorm", static_cast<int>(il), k);
+        tap("Qnorm", static_cast<int>(il), q);
+        tap("Knorm", static_cast<int>(il), k);
         b.rope(q, rope);
         b.rope(k, rope_k);
-        debug_dump(b, "Qrope", static_cast<int>(il), q);
-        debug_dump(b, "Krope", static_cast<int>(il), k);
+        tap("Qrope", static_cast<int>(il), q);
+        tap("Krope", static_cast<int>(il), k);
         // Like llama.cpp, scale q itself (before it meets K in half precision)
         // rather than the scores.
         b.scale(q, query_scale);
@@ -65,28 +66,28 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
         b.copy_to_cache(v, s.v_cache[il], pos0);
         ap.window = local ? static_cast<int32_t>(c.sliding_window) : 0;
         b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
-        debug_dump(b, "kqv_out", static_cast<int>(il), attn);
+        tap("kqv_out", static_cast<int>(il), attn);
         b.matmul(w.wo, attn, xb);
-        debug_dump(b, "attn_out", static_cast<int>(il), xb);
+        tap("attn_out", static_cast<int>(il), xb);
         b.rms_norm(xb, w.post_attn_norm, c.norm_eps, xb);
-        debug_dump(b, "attn_post_norm", static_cast<int>(il), xb);
+        tap("attn_post_norm", static_cast<int>(il), xb);
         b.add(x, xb, x);
-        debug_dump(b, "ffn_inp", static_cast<int>(il), x);
+        tap("ffn_inp", static_cast<int>(il), x);
 
         b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
-        debug_dump(b, "ffn_norm", static_cast<int>(il), xb);
+        tap("ffn_norm", static_cast<int>(il), xb);
         b.matmul(w.gate, xb, gate);
         b.matmul(w.up, xb, up);
-        debug_dump(b, "ffn_gate", static_cast<int>(il), gate);
-        debug_dump(b, "ffn_up", static_cast<int>(il), up);
+        tap("ffn_gate", static_cast<int>(il), gate);
+        tap("ffn_up", static_cast<int>(il), up);
         b.geglu(gate, up, gate);
-        debug_dump(b, "ffn_geglu", static_cast<int>(il), gate);
+        tap("ffn_geglu", static_cast<int>(il), gate);
         b.matmul(w.down, gate, ffn_out);
-        debug_dump(b, "ffn_out", static_cast<int>(il), ffn_out);
+        tap("ffn_out", static_cast<int>(il), ffn_out);
         b.rms_norm(ffn_out, w.post_ffn_norm, c.norm_eps, ffn_out);
-        debug_dump(b, "ffn_post_norm", static_cast<int>(il), ffn_out);
+        tap("ffn_post_norm", static_cast<int>(il), ffn_out);
         b.add(x, ffn_out, x);
-        debug_dump(b, "l_out", static_cast<int>(il), x);
+        tap("l_out", static_cast<int>(il), x);
     }
 }
 

@@ -17,15 +17,16 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     const auto hd = static_cast<int32_t>(c.head_dim);
 
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
-    debug_dump(b, "embd", -1, x);
+    tap("embd", -1, x);
 
-    RopeParams rope{static_cast<int32_t>(c.head_count),
-                    hd,
-                    static_cast<int32_t>(c.rope_dimension_count),
-                    pos0,
-                    c.rope_freq_base,
-                    c.rope_freq_scale,
-                    c.rope_neox};
+    RopeParams rope;
+    rope.n_head = static_cast<int32_t>(c.head_count);
+    rope.head_dim = hd;
+    rope.n_rot = static_cast<int32_t>(c.rope_dimension_count);
+    rope.pos0 = pos0;
+    rope.freq_base = c.rope_freq_base;
+    rope.freq_scale = c.rope_freq_scale;
+    rope.neox = c.rope_neox;
     RopeParams rope_k = rope;
     rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
     AttentionParams ap;
@@ -38,7 +39,7 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
-        debug_dump(b, "attn_norm", static_cast<int>(il), xb);
+        tap("attn_norm", static_cast<int>(il), xb);
         if (!w.wqkv.empty()) {
             b.matmul(w.wqkv, xb, s.qkv.rows(0, n));
         } else {
@@ -49,39 +50,39 @@ void Transformer::forward_llama(Session& s, int32_t n) {
         if (!w.bq.empty()) b.add(q, w.bq, q);
         if (!w.bk.empty()) b.add(k, w.bk, k);
         if (!w.bv.empty()) b.add(v, w.bv, v);
-        debug_dump(b, "Qcur", static_cast<int>(il), q);
-        debug_dump(b, "Kcur", static_cast<int>(il), k);
-        debug_dump(b, "Vcur", static_cast<int>(il), v);
+        tap("Qcur", static_cast<int>(il), q);
+        tap("Kcur", static_cast<int>(il), k);
+        tap("Vcur", static_cast<int>(il), v);
         b.rope(q, rope);
         b.rope(k, rope_k);
-        debug_dump(b, "Qrope", static_cast<int>(il), q);
-        debug_dump(b, "Krope", static_cast<int>(il), k);
+        tap("Qrope", static_cast<int>(il), q);
+        tap("Krope", static_cast<int>(il), k);
         b.copy_to_cache(k, s.k_cache[il], pos0);
         b.copy_to_cache(v, s.v_cache[il], pos0);
         ap.window = c.layer_is_local(il) ? static_cast<int32_t>(c.sliding_window) : 0;
         b.attention(q, s.k_cache[il], s.v_cache[il], ap, attn);
-        debug_dump(b, "kqv_out", static_cast<int>(il), attn);
+        tap("kqv_out", static_cast<int>(il), attn);
         b.matmul(w.wo, attn, xb);
-        debug_dump(b, "attn_out", static_cast<int>(il), xb);
+        tap("attn_out", static_cast<int>(il), xb);
         b.add(x, xb, x);
-        debug_dump(b, "ffn_inp", static_cast<int>(il), x);
+        tap("ffn_inp", static_cast<int>(il), x);
 
         b.rms_norm(x, w.ffn_norm, c.norm_eps, xb);
-        debug_dump(b, "ffn_norm", static_cast<int>(il), xb);
+        tap("ffn_norm", static_cast<int>(il), xb);
         if (!w.gate_up.empty()) {
             b.matmul(w.gate_up, xb, s.gate_up.rows(0, n));
         } else {
             b.matmul(w.gate, xb, gate);
             b.matmul(w.up, xb, up);
         }
-        debug_dump(b, "ffn_gate", static_cast<int>(il), gate);
-        debug_dump(b, "ffn_up", static_cast<int>(il), up);
+        tap("ffn_gate", static_cast<int>(il), gate);
+        tap("ffn_up", static_cast<int>(il), up);
         b.swiglu(gate, up, gate);
-        debug_dump(b, "ffn_swiglu", static_cast<int>(il), gate);
+        tap("ffn_swiglu", static_cast<int>(il), gate);
         b.matmul(w.down, gate, ffn_out);
-        debug_dump(b, "ffn_out", static_cast<int>(il), ffn_out);
+        tap("ffn_out", static_cast<int>(il), ffn_out);
         b.add(x, ffn_out, x);
-        debug_dump(b, "l_out", static_cast<int>(il), x);
+        tap("l_out", static_cast<int>(il), x);
     }
 }
 

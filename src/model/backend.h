@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -140,6 +141,10 @@ public:
     virtual Tensor upload_weight(const gguf::File& file, const gguf::TensorInfo& info) = 0;
     // Bytes of weights held by the device (0 for the CPU backend, which maps them).
     virtual uint64_t weight_bytes() const = 0;
+    // Every byte the backend holds in device memory — weights, KV caches,
+    // activations and its scratch buffers — as its allocation ledger counts
+    // them; nullopt for a backend whose memory is the host's (the CPU).
+    virtual std::optional<uint64_t> device_memory_bytes() const { return std::nullopt; }
     // Uninitialised memory for activations, KV cache or token ids.
     virtual std::unique_ptr<Buffer> allocate(size_t bytes, const char* purpose) = 0;
     // Element type the KV cache is stored in (F32 or F16); copy_to_cache

@@ -44,6 +44,116 @@ Arch detect(const std::string& name, const std::string& path) {
          "' is not supported (supported: llama, qwen2, phi3, gemma3, gpt-oss)");
 }
 
+// Reads "<arch>.<suffix>" keys into a Config, naming the key in every error.
+class ConfigReader {
+public:
+    ConfigReader(const gguf::File& f, Config& c) : f_(f), c_(c), prefix_(c.arch_key + ".") {}
+
+    std::string key(const char* suffix) const { return prefix_ + suffix; }
+
+    template <typename... Parts>
+    [[noreturn]] void bad(const Parts&... parts) const {
+        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", f_.path(), "': ", parts...);
+    }
+
+    void dimensions() {
+        c_.context_length = f_.get_u32(key("context_length"));
+        c_.embedding_length = f_.get_u32(key("embedding_length"));
+        c_.block_count = f_.get_u32(key("block_count"));
+        c_.feed_forward_length = f_.get_u32(key("feed_forward_length"));
+        c_.head_count = f_.get_u32(key("attention.head_count"));
+        c_.head_count_kv = f_.get_u32_or(key("attention.head_count_kv"), c_.head_count);
+        if (c_.head_count == 0 || c_.head_count_kv == 0 || c_.head_count % c_.head_count_kv != 0) {
+            bad("attention.head_count ", c_.head_count, " is not a positive multiple of attention.head_count_kv ",
+                c_.head_count_kv);
+        }
+        if (c_.embedding_length == 0 || c_.block_count == 0 || c_.context_length == 0) {
+            bad("embedding_length, block_count and context_length must be positive");
+        }
+        if (c_.head_count > kMaxHeads || c_.head_count_kv > kMaxHeads) {
+            bad(key("attention.head_count"), " ", c_.head_count, " / ", key("attention.head_count_kv"), " ",
+                c_.head_count_kv, ": at most ", kMaxHeads, " heads are supported");
+        }
+        c_.head_dim = f_.get_u32_or(key("attention.key_length"), c_.embedding_length / c_.head_count);
+        const uint32_t value_length = f_.get_u32_or(key("attention.value_length"), c_.head_dim);
+        if (value_length != c_.head_dim) {
+            bad(key("attention.value_length"), " ", value_length, " differs from key_length");
+        }
+        if (c_.head_dim == 0 || c_.head_dim % 2 != 0 || c_.head_dim > kMaxHeadDim) {
+            bad(key("attention.key_length"), " (head dimension) ", c_.head_dim, " must be even and in [2, ",
+                kMaxHeadDim, "]");
+        }
+    }
+
+    void rope() {
+        c_.rope_freq_base = f_.get_f32_or(key("rope.freq_base"), 10000.0f);
+        c_.rope_freq_base_local = c_.rope_freq_base;
+        c_.rope_dimension_count = f_.get_u32_or(key("rope.dimension_count"), c_.head_dim);
+        if (c_.rope_dimension_count > c_.head_dim || c_.rope_dimension_count % 2 != 0) {
+            bad(key("rope.dimension_count"), " ", c_.rope_dimension_count, " does not fit head dimension ",
+                c_.head_dim);
+        }
+        // Only what is implemented runs: YaRN or llama3 scaling ignored would
+        // silently give other logits than the model's.
+        const std::string scaling = f_.get_string_or(key("rope.scaling.type"), "none");
+        if (scaling == "linear") {
+            const float factor = f_.get_f32_or(key("rope.scaling.factor"), 1.0f);
+            if (!(factor > 0.0f)) bad(key("rope.scaling.factor"), " must be positive");
+            c_.rope_freq_scale = 1.0f / factor;
+        } else if (scaling != "none") {
+            bad("metadata key '", key("rope.scaling.type"), "' = '", scaling,
+                "': this rope scaling is not implemented (supported: none, linear)");
+        }
+        // llama.cpp's convention per architecture: Meta's llama permutes Q/K at
+        // conversion so that adjacent elements pair; the others pair i with i + n/2.
+        c_.rope_neox = c_.arch != Arch::Llama;
+    }
+
+    void norms_and_windows() {
+        if (f_.has(key("attention.layer_norm_rms_epsilon"))) {
+            c_.norm_eps = f_.get_f32(key("attention.layer_norm_rms_epsilon"));
+        } else {
+            c_.norm_eps = f_.get_f32_or(key("attention.layer_norm_epsilon"), 1e-5f);
+        }
+        if (c_.arch == Arch::Gemma3) {
+            c_.sliding_window = f_.get_u32(key("attention.sliding_window"));
+            // Fixed by the Gemma 3 design (and llama.cpp): five local layers, then a
+            // global one; local layers use a 10k rope base whatever the global one is.
+            c_.sliding_window_pattern = 6;
+            c_.rope_freq_base_local = 10000.0f;
+        } else {
+            c_.sliding_window = f_.get_u32_or(key("attention.sliding_window"), 0);
+            if (c_.sliding_window != 0) c_.sliding_window_pattern = c_.arch == Arch::GptOss ? 2 : 0;
+        }
+    }
+
+    void experts() {
+        c_.expert_count = f_.get_u32_or(key("expert_count"), 0);
+        c_.expert_used_count = f_.get_u32_or(key("expert_used_count"), 0);
+        if (c_.expert_count > 0 && (c_.expert_used_count == 0 || c_.expert_used_count > c_.expert_count)) {
+            bad(key("expert_used_count"), " ", c_.expert_used_count, " does not fit expert_count ", c_.expert_count);
+        }
+    }
+
+    void vocab_size() {
+        if (f_.has(key("vocab_size"))) {
+            c_.vocab_size = f_.get_u32(key("vocab_size"));
+        } else if (const gguf::TensorInfo* embd = f_.find_tensor("token_embd.weight"); embd && embd->dims.size() == 2) {
+            c_.vocab_size = static_cast<uint32_t>(embd->dims[1]);
+        } else if (f_.has("tokenizer.ggml.tokens")) {
+            c_.vocab_size = static_cast<uint32_t>(f_.get_array_size("tokenizer.ggml.tokens"));
+        }
+        if (c_.vocab_size == 0) {
+            bad("vocabulary size unknown: no vocab_size, token_embd.weight or tokenizer.ggml.tokens");
+        }
+    }
+
+private:
+    const gguf::File& f_;
+    Config& c_;
+    const std::string prefix_;
+};
+
 }  // namespace
 
 Config read_config(const gguf::File& f) {
@@ -54,86 +164,12 @@ Config read_config(const gguf::File& f) {
     }
     c.arch_key = f.get_string("general.architecture");
     c.arch = detect(c.arch_key, f.path());
-    const std::string p = c.arch_key + ".";
-    auto key = [&](const char* suffix) { return p + suffix; };
-
-    c.context_length = f.get_u32(key("context_length"));
-    c.embedding_length = f.get_u32(key("embedding_length"));
-    c.block_count = f.get_u32(key("block_count"));
-    c.feed_forward_length = f.get_u32(key("feed_forward_length"));
-    c.head_count = f.get_u32(key("attention.head_count"));
-    c.head_count_kv = f.get_u32_or(key("attention.head_count_kv"), c.head_count);
-    auto bad = [&](const auto&... parts) {
-        fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", f.path(), "': ", parts...);
-    };
-    if (c.head_count == 0 || c.head_count_kv == 0 || c.head_count % c.head_count_kv != 0) {
-        bad("attention.head_count ", c.head_count, " is not a positive multiple of attention.head_count_kv ",
-            c.head_count_kv);
-    }
-    if (c.embedding_length == 0 || c.block_count == 0 || c.context_length == 0) {
-        bad("embedding_length, block_count and context_length must be positive");
-    }
-    if (c.head_count > kMaxHeads || c.head_count_kv > kMaxHeads) {
-        bad(key("attention.head_count"), " ", c.head_count, " / ", key("attention.head_count_kv"), " ",
-            c.head_count_kv, ": at most ", kMaxHeads, " heads are supported");
-    }
-    c.head_dim = f.get_u32_or(key("attention.key_length"), c.embedding_length / c.head_count);
-    const uint32_t value_length = f.get_u32_or(key("attention.value_length"), c.head_dim);
-    if (value_length != c.head_dim) bad(key("attention.value_length"), " ", value_length, " differs from key_length");
-    if (c.head_dim == 0 || c.head_dim % 2 != 0 || c.head_dim > kMaxHeadDim) {
-        bad(key("attention.key_length"), " (head dimension) ", c.head_dim, " must be even and in [2, ", kMaxHeadDim,
-            "]");
-    }
-
-    c.rope_freq_base = f.get_f32_or(key("rope.freq_base"), 10000.0f);
-    c.rope_freq_base_local = c.rope_freq_base;
-    c.rope_dimension_count = f.get_u32_or(key("rope.dimension_count"), c.head_dim);
-    if (c.rope_dimension_count > c.head_dim || c.rope_dimension_count % 2 != 0) {
-        bad(key("rope.dimension_count"), " ", c.rope_dimension_count, " does not fit head dimension ", c.head_dim);
-    }
-    const std::string scaling = f.get_string_or(key("rope.scaling.type"), "none");
-    if (scaling == "linear") {
-        const float factor = f.get_f32_or(key("rope.scaling.factor"), 1.0f);
-        if (!(factor > 0.0f)) bad(key("rope.scaling.factor"), " must be positive");
-        c.rope_freq_scale = 1.0f / factor;
-    } else if (scaling != "none" && scaling != "yarn") {
-        bad("rope scaling '", scaling, "' is not supported");
-    }
-    // llama.cpp's convention per architecture: Meta's llama permutes Q/K at
-    // conversion so that adjacent elements pair; the others pair i with i + n/2.
-    c.rope_neox = c.arch != Arch::Llama;
-
-    if (f.has(key("attention.layer_norm_rms_epsilon"))) {
-        c.norm_eps = f.get_f32(key("attention.layer_norm_rms_epsilon"));
-    } else {
-        c.norm_eps = f.get_f32_or(key("attention.layer_norm_epsilon"), 1e-5f);
-    }
-
-    if (c.arch == Arch::Gemma3) {
-        c.sliding_window = f.get_u32(key("attention.sliding_window"));
-        // Fixed by the Gemma 3 design (and llama.cpp): five local layers, then a
-        // global one; local layers use a 10k rope base whatever the global one is.
-        c.sliding_window_pattern = 6;
-        c.rope_freq_base_local = 10000.0f;
-    } else {
-        c.sliding_window = f.get_u32_or(key("attention.sliding_window"), 0);
-        if (c.sliding_window != 0) c.sliding_window_pattern = c.arch == Arch::GptOss ? 2 : 0;
-    }
-
-    c.expert_count = f.get_u32_or(key("expert_count"), 0);
-    c.expert_used_count = f.get_u32_or(key("expert_used_count"), 0);
-    if (c.expert_count > 0 && (c.expert_used_count == 0 || c.expert_used_count > c.expert_count)) {
-        bad(key("expert_used_count"), " ", c.expert_used_count, " does not fit expert_count ", c.expert_count);
-    }
-
-    if (f.has(key("vocab_size"))) {
-        c.vocab_size = f.get_u32(key("vocab_size"));
-    } else if (const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight"); embd && embd->dims.size() == 2) {
-        c.vocab_size = static_cast<uint32_t>(embd->dims[1]);
-    } else if (f.has("tokenizer.ggml.tokens")) {
-        c.vocab_size = static_cast<uint32_t>(f.get_array_size("tokenizer.ggml.tokens"));
-    }
-    if (c.vocab_size == 0) bad("vocabulary size unknown: no vocab_size, token_embd.weight or tokenizer.ggml.tokens");
+    ConfigReader r(f, c);
+    r.dimensions();
+    r.rope();
+    r.norms_and_windows();
+    r.experts();
+    r.vocab_size();
     return c;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -45,6 +46,7 @@ public:
     // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
     // vector): matrices in a block type the matmul supports, vectors in F32.
     Tensor get(const std::string& name, std::vector<uint64_t> dims, Kind kind, bool required = true) {
+        read_.insert(name);
         const gguf::TensorInfo* info = file_.find_tensor(name);
         if (info == nullptr) {
             if (!required) return {};
@@ -72,9 +74,22 @@ public:
     }
     const gguf::File& file() const { return file_; }
 
+    // A tensor that no code reads is a part of the model this engine would
+    // silently leave out (llama 3's rope_freqs.weight, say): refused.
+    void refuse_unread() const {
+        for (const gguf::TensorInfo& t : file_.tensors()) {
+            if (read_.count(t.name) == 0) {
+                fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", t.name,
+                     "' is not used by this engine's ", file_.get_string("general.architecture"),
+                     " forward pass; running without it would not be the model the file describes");
+            }
+        }
+    }
+
 private:
     const gguf::File& file_;
     Backend* backend_;
+    std::unordered_set<std::string> read_;
 };
 
 // Every weight the architecture reads, checked (presence, shape, type) and
@@ -126,6 +141,7 @@ Weights load_weights(const Config& c, Loader& l) {
         }
         weights.layers.push_back(w);
     }
+    l.refuse_unread();
     return weights;
 }
 
@@ -227,44 +243,7 @@ size_t Session::bytes() const {
     return total;
 }
 
-namespace {
-
-// WORKER_DEBUG_DUMP=<dir>: every named intermediate of every forward call is
-// written there as raw f32 rows (<call>_<seq>_<name>-<layer>.f32), for
-// comparing with another implementation op by op. Read once; off by default.
-const char* dump_dir() {
-    static const char* dir = std::getenv("WORKER_DEBUG_DUMP");
-    return dir;
-}
-int dump_call = -1;
-int dump_seq = 0;
-
-}  // namespace
-
-void debug_dump(Backend& b, const char* name, int layer, const Tensor& t) {
-    if (dump_dir() == nullptr || t.type != GgmlType::F32) return;
-    b.synchronize();
-    char path[512];
-    if (layer >= 0) {
-        std::snprintf(path, sizeof path, "%s/%d_%04d_%s-%d.f32", dump_dir(), dump_call, dump_seq++, name, layer);
-    } else {
-        std::snprintf(path, sizeof path, "%s/%d_%04d_%s.f32", dump_dir(), dump_call, dump_seq++, name);
-    }
-    std::FILE* f = std::fopen(path, "wb");
-    if (f == nullptr) return;
-    std::vector<float> row(static_cast<size_t>(t.ne0));
-    for (int64_t i = 0; i < t.ne1; ++i) {
-        b.read(t.rows(i, 1), row.data(), row.size() * sizeof(float));
-        std::fwrite(row.data(), sizeof(float), row.size(), f);
-    }
-    std::fclose(f);
-}
-
 Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
-    if (dump_dir() != nullptr) {
-        ++dump_call;
-        dump_seq = 0;
-    }
     const auto n = static_cast<int32_t>(tokens.size());
     if (n < 1 || n > s.max_batch_ || s.n_past_ + n > s.capacity_) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "forward: ", n, " tokens after ", s.n_past_, " exceed the session's ",
@@ -289,9 +268,9 @@ Tensor Transformer::forward(Session& s, std::span<const int32_t> tokens) {
         }
         logits_of_last(s, n);
     };
-    // Dumping reads tensors in the middle of a step, which a captured step
-    // cannot do: with WORKER_DEBUG_DUMP every step runs as plain ops.
-    if (n == 1 && dump_dir() == nullptr) {
+    // A tap reads tensors in the middle of a step, which a captured step
+    // cannot do: with a tap every step runs as plain ops.
+    if (n == 1 && !tap_) {
         backend_->decode_step(s.id_, s.n_past_, record);
     } else {
         record();
@@ -305,9 +284,9 @@ void Transformer::logits_of_last(Session& s, int32_t n) {
     const Tensor last = s.x.rows(n - 1, 1);
     const Tensor normed = s.xb.rows(0, 1);
     b.rms_norm(last, weights_.output_norm, config_.norm_eps, normed);
-    debug_dump(b, "result_norm", -1, normed);
+    tap("result_norm", -1, normed);
     b.matmul(weights_.output, normed, s.logits);
-    debug_dump(b, "result_output", -1, s.logits);
+    tap("result_output", -1, s.logits);
 }
 
 }  // namespace worker::model

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -70,8 +71,12 @@ private:
     Tensor ids, x, xb, q, k, v, qkv, attn, gate, up, gate_up, ffn_out, logits;
 };
 
-// Writes t to WORKER_DEBUG_DUMP when that is set (a no-op otherwise).
-void debug_dump(Backend& b, const char* name, int layer, const Tensor& t);
+// Sees the named intermediates of every forward pass, in the spirit of
+// llama.cpp's eval callback: `name` is llama.cpp's name for the same tensor
+// ("attn_norm", "Qcur", "kqv_out", "l_out", "result_output", ...), `layer` the
+// block (-1 outside the blocks), `t` the device tensor of the current
+// batch's rows, valid only during the call (read it with Backend::read()).
+using TensorTap = std::function<void(const char* name, int layer, const Tensor& t)>;
 
 class Transformer {
 public:
@@ -85,6 +90,14 @@ public:
     Backend& backend() { return *backend_; }
     const Backend& backend() const { return *backend_; }
 
+    // Calls `tap` with every named intermediate of every later forward pass
+    // (an empty function removes it). While a tap is set, decode steps run as
+    // plain ops rather than captured ones, so that the tap can read tensors
+    // in the middle of a step. Set it while no forward pass runs (under the
+    // model's step lock). Without a tap the forward passes pay one branch per
+    // intermediate.
+    void set_tap(TensorTap tap) { tap_ = std::move(tap); }
+
     // State for `capacity` tokens, evaluated in batches of at most `max_batch`.
     std::unique_ptr<Session> create_session(int32_t capacity, int32_t max_batch);
     // Evaluates `tokens` at positions [n_past, n_past + n) and returns the
@@ -96,12 +109,16 @@ private:
     void forward_llama(Session& s, int32_t n);
     void forward_gemma3(Session& s, int32_t n);
     void logits_of_last(Session& s, int32_t n);
+    void tap(const char* name, int layer, const Tensor& t) const {
+        if (tap_) tap_(name, layer, t);
+    }
     // Makes the session's KV cache hold at least `rows` positions.
     void grow_kv(Session& s, int32_t rows);
 
     Config config_;
     std::unique_ptr<Backend> backend_;
     Weights weights_;
+    TensorTap tap_;
 };
 
 }  // namespace worker::model

@@ -77,10 +77,8 @@ int32_t optional_id(const gguf::File& file, std::string_view key, int32_t fallba
     return static_cast<int32_t>(id);
 }
 
-}  // namespace
-
-Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
-    Vocab v;
+// Texts, scores and token types, and the id of every text.
+void read_tokens(const gguf::File& file, Vocab& v) {
     v.text = file.get_string_array(kTokensKey);
     const auto n = static_cast<int32_t>(v.text.size());
     if (n == 0) fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': '", kTokensKey, "' is empty");
@@ -111,7 +109,11 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
         }
         v.max_token_bytes = std::max(v.max_token_bytes, v.text[id].size());
     }
+}
 
+// BOS, EOS, UNK, PAD, EOT and the add-BOS/EOS/space flags; returns EOM.
+int32_t read_special_ids(const gguf::File& file, const VocabDefaults& defaults, Vocab& v) {
+    const int32_t n = v.size();
     const auto in_range = [n](int32_t id) { return id >= 0 && id < n ? id : -1; };
     v.bos = optional_id(file, "tokenizer.ggml.bos_token_id", in_range(defaults.bos), n);
     v.eos = optional_id(file, "tokenizer.ggml.eos_token_id", in_range(defaults.eos), n);
@@ -130,13 +132,17 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
         fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(),
              "': tokenizer.ggml.add_eos_token is true but tokenizer.ggml.eos_token_id is missing");
     }
-
     if (v.eot < 0) {
         for (std::string_view text : kEotTexts) {
             v.eot = v.find(text);
             if (v.eot >= 0) break;
         }
     }
+    return eom;
+}
+
+// Which tokens end generation (and so are control tokens).
+void mark_end_of_generation(Vocab& v, int32_t eom) {
     // End-of-generation tokens are control tokens even where a converter
     // forgot to mark them, so that plain text never produces them.
     v.eog.assign(v.text.size(), false);
@@ -168,20 +174,31 @@ Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
         v.eog[s] = false;
         v.attr[s] = kAttrNormal;
     }
+}
 
-    // Phi-3's special tokens eat the whitespace after them (its tokenizer.json
-    // marks them rstrip; GGUF has no field for it, llama.cpp keys on the name).
+// Phi-3's special tokens eat the whitespace after them (its tokenizer.json
+// marks them rstrip; GGUF has no field for it, llama.cpp keys on the name).
+void mark_phi3_rstrip(const gguf::File& file, Vocab& v) {
     std::string name = file.get_string_or("general.name", "");
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (name.find("phi-3") != std::string::npos || name.find("phi3") != std::string::npos) {
-        for (int32_t id = 0; id < n; ++id) {
-            if (v.attr[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) v.attr[id] |= kAttrRstrip;
-        }
-        if (const int32_t id = v.find("</s>"); id >= 0) v.attr[id] |= kAttrRstrip;
-        for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) {
-            if (const int32_t id = v.find(text); id >= 0) v.attr[id] &= ~kAttrRstrip;
-        }
+    if (name.find("phi-3") == std::string::npos && name.find("phi3") == std::string::npos) return;
+    for (int32_t id = 0; id < v.size(); ++id) {
+        if (v.attr[id] & (kAttrControl | kAttrUserDefined | kAttrUnknown)) v.attr[id] |= kAttrRstrip;
     }
+    if (const int32_t id = v.find("</s>"); id >= 0) v.attr[id] |= kAttrRstrip;
+    for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) {
+        if (const int32_t id = v.find(text); id >= 0) v.attr[id] &= ~kAttrRstrip;
+    }
+}
+
+}  // namespace
+
+Vocab load_vocab(const gguf::File& file, const VocabDefaults& defaults) {
+    Vocab v;
+    read_tokens(file, v);
+    const int32_t eom = read_special_ids(file, defaults, v);
+    mark_end_of_generation(v, eom);
+    mark_phi3_rstrip(file, v);
     return v;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -832,8 +833,22 @@ void add_synthetic_model(GgufWriter& w, const SyntheticModelSpec& spec) {
     // Each tensor gets its own seed so that changing one shape leaves the others' values alone.
     uint64_t seed = spec.seed * 1000003u;
     const float sd = spec.weight_stddev;
+    std::map<std::string, std::vector<uint8_t>> shared;  // share_layer_weights: bytes by name after "blk.<i>."
     auto matrix = [&](const std::string& name, uint64_t cols, uint64_t rows, GgmlType type) {
-        w.add_random_tensor(name, {cols, rows}, type, ++seed, sd);
+        ++seed;
+        if (!spec.share_layer_weights || name.rfind("blk.", 0) != 0) {
+            w.add_random_tensor(name, {cols, rows}, type, seed, sd);
+            return;
+        }
+        const std::string key = name.substr(name.find('.', 4) + 1);
+        auto it = shared.find(key);
+        if (it == shared.end()) {
+            Random random(seed);
+            std::vector<float> values(cols * rows);
+            for (float& v : values) v = sd * random.normal();
+            it = shared.emplace(key, quantize(type, values)).first;
+        }
+        w.add_tensor_bytes(name, {cols, rows}, static_cast<uint32_t>(type), it->second);
     };
     // Norm weights near 1 (gemma stores them as offsets from 1, near 0 works the same).
     auto vector = [&](const std::string& name, uint64_t n, float center) {

@@ -208,6 +208,10 @@ struct SyntheticModelSpec {
     bool output_weight = true;                // false: tied to token_embd
     uint64_t seed = 1;
     float weight_stddev = 0.05f;
+    // Every block gets block 0's bytes for its 2-D weights (quantized once):
+    // a model of billions of weights written in seconds, for benchmarks,
+    // where what matters is the bytes each step reads, not their values.
+    bool share_layer_weights = false;
     // Empty: a byte-level "gpt2" tokenizer (see synthetic_vocab below).
     // Otherwise every tokenizer.* key of that GGUF file is copied.
     std::string tokenizer_from;

@@ -154,14 +154,15 @@ void reduce_model(const std::string& in, const std::string& out, const ReduceSpe
 }
 
 const std::vector<ReducedModel>& reduced_models() {
-    // Sizes: SmolLM2 ~19 MB (token_embd Q8_0 16384 x 576 is 10 MB, a block
-    // 2.2 MB); gemma-3 ~29 MB (token_embd 8192 x 640 is 5.6 MB, a block ~3.8
-    // MB). Gemma-3 keeps six blocks so that both its sliding-window layers
-    // and its global layer (every sixth) are there; both vocabularies keep
-    // their special tokens, which have low ids.
+    // Sizes (what travels to a GPU machine, scripts/gpu-check.sh): SmolLM2
+    // ~7 MB (token_embd Q8_0 4096 x 576 is 2.5 MB, a block 2.2 MB); gemma-3
+    // ~26 MB (token_embd 4096 x 640 is 2.8 MB, a block ~3.8 MB). Gemma-3
+    // keeps six blocks so that both its sliding-window layers and its global
+    // layer (every sixth) are there; both vocabularies keep their special
+    // tokens, which have low ids.
     static const std::vector<ReducedModel> models = {
-        {"smollm2", "smollm2-reduced.gguf", {4, 16384}},
-        {"gemma3", "gemma3-reduced.gguf", {6, 8192}},
+        {"smollm2", "smollm2-reduced.gguf", {2, 4096}},
+        {"gemma3", "gemma3-reduced.gguf", {6, 4096}},
     };
     return models;
 }

@@ -5,6 +5,8 @@
 //   worker-synthetic-model OUT.gguf [--arch llama] [--embd 4096] [--layers 32]
 //       [--heads 32] [--kv-heads 8] [--head-dim 128] [--ff 14336]
 //       [--ctx 4096] [--type Q4_0] [--embd-type Q4_0] [--seed 1]
+//       [--share-layers 1]   (every block gets block 0's weight bytes: an
+//                             8B-shaped model in seconds, for benchmarks)
 //   worker-synthetic-model OUT.gguf --reduce SOURCE.gguf --layers N
 //       (a real model cut to its first N blocks; scripts/make-reduced-models.sh
 //       makes the GPU suite's reduced models with make_reduced_models)
@@ -44,7 +46,7 @@ int main(int argc, char** argv) {
     if (argc < 2 || argv[1][0] == '-') {
         std::fprintf(stderr,
                      "usage: %s OUT.gguf [--arch A] [--embd N] [--layers N] [--heads N] [--kv-heads N] "
-                     "[--head-dim N] [--ff N] [--ctx N] [--type T] [--embd-type T] [--seed N]\n",
+                     "[--head-dim N] [--ff N] [--ctx N] [--type T] [--embd-type T] [--seed N] [--share-layers 1]\n",
                      argv[0]);
         return 2;
     }
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
         else if (key == "--type") spec.weight_type = parse_type(value);
         else if (key == "--embd-type") spec.embedding_type = parse_type(value);
         else if (key == "--seed") spec.seed = parse_u32(value);
+        else if (key == "--share-layers") spec.share_layer_weights = parse_u32(value) != 0;
         else {
             std::fprintf(stderr, "unknown option '%s'\n", key.c_str());
             return 2;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -415,6 +416,48 @@ TEST(Inference, SameSeedSameTokensAcrossRunsAndThreadCountsOnASyntheticModel) {
     spec.weight_type = GgmlType::Q4_1;
     spec.weight_stddev = 0.3f;
     expect_same_seed_same_tokens(synthetic(spec, "repro"));
+}
+
+// What the engine does not implement is refused at load, naming it, rather
+// than run without: rope scaling other than linear, and any tensor no code
+// reads (llama 3's rope frequency factors, for one).
+TEST(Unsupported, RopeScalingAndUnreadTensorsAreRefusedByName) {
+    struct Case {
+        const char* what;
+        std::function<void(test::GgufWriter&)> change;
+        std::vector<std::string> detail;
+    };
+    const std::vector<Case> cases = {
+        {"yarn", [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "yarn"); },
+         {"llama.rope.scaling.type", "'yarn'"}},
+        {"llama3", [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "llama3"); },
+         {"llama.rope.scaling.type", "'llama3'"}},
+        {"rope_freqs", [](test::GgufWriter& w) {
+             w.add_tensor("rope_freqs.weight", {8}, GgmlType::F32, std::vector<float>(8, 1.0f));
+         },
+         {"tensor 'rope_freqs.weight'", "not used"}},
+        {"extra", [](test::GgufWriter& w) {
+             w.add_tensor("blk.0.attn_sinks.weight", {4}, GgmlType::F32, std::vector<float>(4, 0.0f));
+         },
+         {"tensor 'blk.0.attn_sinks.weight'"}},
+    };
+    for (const Case& c : cases) {
+        test::SyntheticModelSpec spec;
+        test::GgufWriter w;
+        test::add_synthetic_model(w, spec);
+        c.change(w);
+        const std::string path = testing::TempDir() + "unsupported_" + c.what + ".gguf";
+        w.write(path);
+        try {
+            Model::load(cpu_context(1), path);
+            ADD_FAILURE() << c.what << " loaded";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), CUDA_ERROR_MODEL_LOAD_FAILED) << c.what;
+            for (const std::string& needle : c.detail) {
+                EXPECT_NE(e.message().find(needle), std::string::npos) << c.what << ": " << e.message();
+            }
+        }
+    }
 }
 
 }  // namespace

@@ -198,6 +198,38 @@ TEST_P(SyntheticModel, HasTheTensorsAndKeysOfItsArchitecture) {
 
 INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticModel, testing::Values("llama", "qwen2", "phi3", "gemma3"));
 
+// share_layer_weights (benchmark models): every block's 2-D weights are block
+// 0's bytes, the rest of the file is what it would be without the option.
+TEST(GgufWriter, SharedLayerWeightsRepeatBlockZerosBytes) {
+    SyntheticModelSpec spec;
+    spec.n_embd = 256;
+    spec.n_layer = 3;
+    spec.head_dim = 64;
+    spec.n_ff = 256;
+    spec.weight_type = GgmlType::Q4_0;
+    const std::string own = testing::TempDir() + "synthetic_own.gguf";
+    const std::string shared = testing::TempDir() + "synthetic_shared.gguf";
+    write_synthetic_model(own, spec);
+    spec.share_layer_weights = true;
+    write_synthetic_model(shared, spec);
+    const auto a = gguf::File::open(own), b = gguf::File::open(shared);
+    ASSERT_EQ(a->tensors().size(), b->tensors().size());
+    auto bytes = [](const gguf::File& f, const std::string& name) {
+        const gguf::TensorInfo* t = f.find_tensor(name);
+        return std::vector<uint8_t>(f.tensor_data(*t), f.tensor_data(*t) + t->n_bytes);
+    };
+    for (const char* w : {"attn_q.weight", "attn_k.weight", "ffn_down.weight"}) {
+        const std::vector<uint8_t> block0 = bytes(*b, std::string("blk.0.") + w);
+        EXPECT_EQ(block0, bytes(*a, std::string("blk.0.") + w)) << w;
+        EXPECT_EQ(bytes(*b, std::string("blk.2.") + w), block0) << w;
+        EXPECT_NE(bytes(*a, std::string("blk.2.") + w), block0) << w;
+    }
+    EXPECT_EQ(bytes(*b, "token_embd.weight"), bytes(*a, "token_embd.weight"));
+    EXPECT_EQ(bytes(*b, "blk.2.attn_norm.weight"), bytes(*a, "blk.2.attn_norm.weight"));
+    std::filesystem::remove(own);
+    std::filesystem::remove(shared);
+}
+
 TEST(GgufWriter, SyntheticVocabIsByteLevelAndConsistent) {
     const SyntheticVocab v = synthetic_vocab();
     ASSERT_GT(v.tokens.size(), 256u);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/context.h"
@@ -308,6 +309,42 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{"gemma3_decode_long_window", 4, 1, 256, 3000, 1, 1024, 0.0f}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// A prompt may be prefilled in chunks: attention for the queries at
+// [pos0, pos0 + n) must not depend on how the rows are split among calls.
+// Each query row is computed by its own blocks from the cache alone, so the
+// rows of one call and of several chunked calls are bit-identical; and the
+// whole against the CPU within the bound above.
+TEST_F(GpuOps, AttentionInChunksGivesTheSameBitsAsOneCall) {
+    const int n_head = 9, n_head_kv = 3, hd = 64;
+    const int64_t q_dim = int64_t{n_head} * hd, kv_dim = int64_t{n_head_kv} * hd;
+    const int64_t past = 37, n = 300, n_kv = past + n;
+    const auto q = random_values(q_dim * n, 31);
+    const auto k = random_values(kv_dim * n_kv, 32);
+    const auto v = random_values(kv_dim * n_kv, 33);
+    model::AttentionParams p;
+    p.n_head = n_head;
+    p.n_head_kv = n_head_kv;
+    p.head_dim = hd;
+    p.scale = 0.125f;
+    auto kc = gpu->allocate(static_cast<size_t>(n_kv * kv_dim) * 2, "KV cache");
+    auto vc = gpu->allocate(static_cast<size_t>(n_kv * kv_dim) * 2, "KV cache");
+    const Tensor kt = kc->view(GgmlType::F16, kv_dim, n_kv), vt = vc->view(GgmlType::F16, kv_dim, n_kv);
+    Dev ks = upload(*gpu, k, kv_dim), vs = upload(*gpu, v, kv_dim), qs = upload(*gpu, q, q_dim);
+    gpu->copy_to_cache(ks.t, kt, 0);
+    gpu->copy_to_cache(vs.t, vt, 0);
+    Dev whole = zeros(*gpu, q_dim, n);
+    p.pos0 = static_cast<int32_t>(past);
+    gpu->attention(qs.t, kt, vt, p, whole.t);
+    Dev chunked = zeros(*gpu, q_dim, n);
+    for (const auto& [first, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 64}, {64, 1}, {65, 200}, {265, 35}}) {
+        p.pos0 = static_cast<int32_t>(past + first);
+        gpu->attention(qs.t.rows(first, count), kt, vt, p, chunked.t.rows(first, count));
+    }
+    const std::vector<float> a = download(*gpu, whole.t), b = download(*gpu, chunked.t);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "element " << i;
+}
+
 // Embedding rows: the shared dequantizers on both sides; nvcc may fuse the
 // multiply-add of the offset formats into an FMA: bound 1e-6.
 class GpuEmbed : public GpuOps, public ::testing::WithParamInterface<GgmlType> {};
@@ -357,12 +394,13 @@ TEST_F(GpuOps, EmbedOutsideTheVocabularyFailsAtTheNextRead) {
 
 // Matmul per weight type on both paths: matrix-vector kernels (n <= 8) and
 // cuBLAS (larger n). Bounds: F32 weights 1e-5 (summation order); F16 weights
-// 1e-5 on the float kernel, 2e-3 through cuBLAS (activations rounded to half);
+// 1e-5 on the float kernel, 2e-3 through cuBLAS (activations rounded to half
+// after a power-of-two row scale that keeps them in half's range);
 // quantized weights 1e-4 on the matrix-vector kernels — both devices quantize
 // the activations to the same 8-bit blocks and sum the same integers, so
 // only the float accumulation order differs — and 2e-3 through cuBLAS, where
-// the same 8-bit activations and the dequantized weights are rounded to half
-// (2^-11 relative each) before the FP16 tensor-core product.
+// the same 8-bit activations (scaled likewise) and the dequantized weights are
+// rounded to half (2^-11 relative each) before the FP16 tensor-core product.
 struct MatmulCase {
     GgmlType type;
     int64_t rows, cols;
@@ -427,6 +465,41 @@ TEST_F(GpuOps, MatmulOnStridedViews) {
             results[b] = download(be, out.t);
         }
         EXPECT_LT(relative_l2(results[1], results[0]), n <= 8 ? 1e-4 : 2e-3) << "n=" << n;
+    }
+}
+
+// Prefill products of activation rows far outside IEEE half's range (past
+// 65504, where an unscaled half conversion gives inf; and, for F16 weights,
+// whose activations reach cuBLAS unquantized, far below its normal range,
+// where half keeps only a few bits): each row is scaled by a power of two into
+// half's range before cuBLAS and scaled back after, so the bound is the one
+// of ordinary rows. (Quantized weights take 8-bit activations whose block
+// scale is itself a half on the CPU too: tiny rows are zeros on both devices.)
+TEST_F(GpuOps, PrefillMatmulOfLargeAndTinyActivationsMatchesCpu) {
+    struct Case {
+        GgmlType type;
+        float stddev;
+    };
+    for (const Case c : {Case{GgmlType::Q4_0, 3e5f}, Case{GgmlType::Q4_K, 1e6f}, Case{GgmlType::F16, 3e5f},
+                         Case{GgmlType::F16, 1e-6f}}) {
+        const int64_t rows = 512, cols = 1024, n = 16;
+        const std::vector<uint8_t> w = test::quantize(c.type, random_values(rows * cols, 40, 0.05f));
+        // Rows of very different magnitudes in one batch: each gets its own scale.
+        std::vector<float> x = random_values(cols * n, 41, c.stddev);
+        for (int64_t i = 0; i < cols; ++i) x[static_cast<size_t>(3 * cols + i)] *= 1e-6f;
+        std::vector<float> results[2];
+        Backend* backends[2] = {cpu.get(), gpu.get()};
+        for (int b = 0; b < 2; ++b) {
+            Backend& be = *backends[b];
+            Dev wt = upload_bytes(be, c.type, cols, rows, w.data(), w.size());
+            Dev xt = upload(be, x, cols);
+            Dev out = zeros(be, rows, n);
+            be.matmul(wt.t, xt.t, out.t);
+            results[b] = download(be, out.t);
+        }
+        for (const float v : results[1]) ASSERT_TRUE(std::isfinite(v)) << type_traits(c.type).name;
+        EXPECT_LT(relative_l2(results[1], results[0]), matmul_bound(c.type, n))
+            << type_traits(c.type).name << " stddev " << c.stddev;
     }
 }
 

@@ -29,8 +29,10 @@ using worker::gguf::Value;
 using worker::gguf::ValueType;
 using worker::test::ReduceSpec;
 
-// What the GPU suite's reduced models may weigh together.
-constexpr uint64_t kReducedBudgetBytes = 60'000'000;
+// What the GPU suite's reduced models may weigh together: with the tracked
+// tree (~16 MB) and the prebuilt GPU binaries (~7 MB) they must stay under the
+// 60 MiB that travel to a GPU machine (scripts/gpu-check.sh --prepare).
+constexpr uint64_t kReducedBudgetBytes = 36'000'000;
 
 std::string temp_path(const std::string& name) {
     // Per process: ctest runs the tests of one fixture in parallel processes.

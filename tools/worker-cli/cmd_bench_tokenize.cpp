@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.h"
+#include "options.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
 
@@ -53,18 +54,18 @@ int run_bench_tokenize(const std::vector<std::string>& args) {
     std::string model;
     std::string path;
     int runs = 5;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        const auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw UsageError{a + " needs a value\n" + kUsage};
-            return args[++i];
-        };
+    ArgReader in(args);
+    while (!in.done()) {
+        const std::string a = in.next();
         if (a == "-m" || a == "--model") {
-            model = value();
+            model = in.value(a);
         } else if (a == "-f" || a == "--file") {
-            path = value();
+            path = in.value(a);
         } else if (a == "--runs") {
-            runs = std::max(1, std::stoi(value()));
+            runs = std::max(1, in.int_value(a));
+        } else if (a == "-h" || a == "--help") {
+            std::printf("%s\n", kUsage);
+            return 0;
         } else {
             throw UsageError{"unknown option '" + a + "'\n" + kUsage};
         }
@@ -75,9 +76,9 @@ int run_bench_tokenize(const std::vector<std::string>& args) {
     if (path.empty()) {
         text = benchmark_text(1 << 20);
     } else {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw UsageError{"cannot read '" + path + "'"};
-        text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        std::ifstream file_in(path, std::ios::binary);
+        if (!file_in) throw UsageError{"cannot read '" + path + "'"};
+        text.assign(std::istreambuf_iterator<char>(file_in), std::istreambuf_iterator<char>());
     }
 
     const auto file = gguf::File::open(model);

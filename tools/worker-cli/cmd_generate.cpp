@@ -30,6 +30,7 @@ struct GenerateOptions {
     bool have_device = false;
     bool chat = false;
     bool ids = false;
+    std::string dump_dir;  // --dump-tensors: every intermediate of every forward pass, as raw f32 files
     std::vector<std::string> stop;
     WorkerInferenceParams params = WORKER_INFERENCE_PARAMS_INIT;
 };
@@ -67,12 +68,15 @@ GenerateOptions parse(const std::vector<std::string>& args) {
             o.chat = true;
         } else if (a == "--ids") {
             o.ids = true;
+        } else if (a == "--dump-tensors") {
+            o.dump_dir = r.value(a);
+            o.ids = true;  // taps are part of the core, not the ABI
         } else {
             throw UsageError{
                 "unknown option '" + a +
                 "'\nusage: worker-cli generate -m MODEL -p PROMPT [-n N] [--temp T] [--seed S] [--top-k K] "
                 "[--top-p P] [--min-p P] [--repeat-penalty R] [--stop STR]... [--device cpu|N] [--chat] "
-                "[--ids]"};
+                "[--ids] [--dump-tensors DIR]"};
         }
     }
     if (!o.have_prompt) throw UsageError{"-p PROMPT is required"};
@@ -171,10 +175,39 @@ int run_text(const GenerateOptions& o, const std::string& prompt) {
     return rc;
 }
 
+// Writes every tapped tensor to `dir` as raw f32 rows, one file per tensor in
+// the order the forward passes produce them: <seq>_<name>-<layer>.f32 (no
+// layer for tensors outside the blocks). For comparing, op by op, with the
+// tensors llama.cpp's eval callback sees.
+model::TensorTap dump_tap(const std::string& dir, model::Backend& backend) {
+    auto seq = std::make_shared<int>(0);
+    return [dir, &backend, seq](const char* name, int layer, const model::Tensor& t) {
+        if (t.type != GgmlType::F32) return;
+        char file[256];
+        if (layer >= 0) {
+            std::snprintf(file, sizeof file, "/%06d_%s-%d.f32", (*seq)++, name, layer);
+        } else {
+            std::snprintf(file, sizeof file, "/%06d_%s.f32", (*seq)++, name);
+        }
+        const std::string path = dir + file;
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        if (f == nullptr) throw UsageError{"--dump-tensors: cannot write '" + path + "'"};
+        std::vector<float> row(static_cast<size_t>(t.ne0));
+        for (int64_t i = 0; i < t.ne1; ++i) {
+            backend.read(t.rows(i, 1), row.data(), row.size() * sizeof(float));
+            std::fwrite(row.data(), sizeof(float), row.size(), f);
+        }
+        std::fclose(f);
+    };
+}
+
 int run_ids(const GenerateOptions& o, const std::string& prompt) {
     const auto t_load = Clock::now();
     auto model = Model::load(Context::create(o.device), o.model);
     const double load_s = seconds_since(t_load);
+    if (!o.dump_dir.empty()) {
+        model->transformer().set_tap(dump_tap(o.dump_dir, model->transformer().backend()));
+    }
     SamplingParams p;
     p.max_tokens = o.params.max_tokens;
     p.temperature = o.params.temperature;

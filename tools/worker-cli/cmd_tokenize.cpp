@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "options.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -71,19 +72,16 @@ int run_tokenize(const std::vector<std::string>& args) {
     bool add_bos = true;
     bool parse_special = true;
     bool pieces = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        const auto value = [&]() -> const std::string& {
-            if (i + 1 >= args.size()) throw UsageError{a + " needs a value\n" + kUsage};
-            return args[++i];
-        };
+    ArgReader in(args);
+    while (!in.done()) {
+        const std::string a = in.next();
         if (a == "-m" || a == "--model") {
-            model = value();
+            model = in.value(a);
         } else if (a == "-p" || a == "--prompt") {
-            text = value();
+            text = in.value(a);
             have_text = true;
         } else if (a == "-f" || a == "--file") {
-            text = read_file(value());
+            text = read_file(in.value(a));
             have_text = true;
         } else if (a == "--stdin") {
             text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

@@ -42,7 +42,7 @@ case "$mode" in
     model="${WORKER_MODEL_CACHE:-$HOME/.cache/worker_cuda/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
     if [ ! -f "$model" ]; then
       [ "${WORKER_TEST_REQUIRE_MODELS:-}" = 1 ] && { echo "FAIL: $model is missing" >&2; exit 1; }
-      echo "SKIP: $model not fetched (run scripts/fetch-models.sh)" >&2
+      echo "skipped: $model not fetched (run scripts/fetch-models.sh)"
       exit 77
     fi
     prompt="The capital of France is"

@@ -8,7 +8,13 @@ For each model and each prompt this records:
     before any generated token), as little-endian float32;
   * 32 greedy steps: argmax of the raw logits (ties -> lowest id, np.argmax),
     computed here in Python, then that token is evaluated, one at a time.
-    No sampler, no penalties, no temperature touches the logits.
+    No sampler, no penalties, no temperature touches the logits;
+  * the logits of every greedy step (step 0: after the prompt; step s: after
+    the s-th greedy token, evaluated alone) as a 64-bit digest
+    (logits_digest below), and the full logits of DECODE_STEPS_STORED steps
+    for the prompts of DECODE_PROMPTS_STORED, as little-endian float32;
+  * the C library's expf/sinf/cosf/tanhf/powf at a few points (libm_fingerprint),
+    since the bits of the logits depend on them.
 
 Each prompt gets a fresh context (n_ctx=512, n_batch=512, n_threads=2, flash
 attention off, f16 KV cache: llama.cpp's defaults otherwise).
@@ -20,6 +26,7 @@ Usage:
 import argparse
 import json
 import os
+import platform
 import sys
 import time
 
@@ -72,6 +79,15 @@ CHAT_PROMPTS = {
 
 MODELS = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"]
 
+# Decode steps whose full logits are stored, for these prompt indices (the
+# other steps and prompts are checked through their digest).
+DECODE_STEPS_STORED = [1, 31]
+DECODE_PROMPTS_STORED = [0, 1, 8]
+
+# Points where the C library's functions that llama.cpp (and the engine) call
+# are recorded: another libm may round differently and move logits.
+LIBM_POINTS = [-87.5, -10.25, -1.0, -0.3, 1e-3, 0.3, 0.7853982, 1.0, 2.5, 10.25, 88.0]
+
 # Which prompts get their first-step logits stored (None = all). Kept in the JSON too.
 LOGITS_FOR = {
     "SmolLM2-135M-Instruct.Q4_1": None,
@@ -88,6 +104,41 @@ def prompts_for(key):
 def last_logits(llm, n_vocab):
     ptr = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
     return np.ctypeslib.as_array(ptr, shape=(n_vocab,)).astype(np.float32, copy=True)
+
+
+def logits_digest(logits):
+    """64-bit digest of a logits vector, as tests/unit/test_engine_golden.cpp
+    computes it: sum over i of w_i * u_i mod 2^64, u_i the float32 bits of
+    logit i, w_i = splitmix64(i) | 1. Odd weights make any change of one value
+    change the digest (w_i * (u'_i - u_i) is never 0 mod 2^64 for |u' - u| < 2^32)."""
+    u = np.ascontiguousarray(logits, dtype="<f4").view("<u4").astype(np.uint64)
+    i = np.arange(u.size, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = i + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        w = (z ^ (z >> np.uint64(31))) | np.uint64(1)
+        return f"{int(np.sum(w * u, dtype=np.uint64)):016x}"
+
+
+def libm_fingerprint():
+    """Bits of the C library's float functions at LIBM_POINTS (what the engine's
+    libm must give for the stored logits to be reproducible bit for bit)."""
+    import ctypes
+    import ctypes.util
+
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    out = {}
+    for name, args in (("expf", 1), ("sinf", 1), ("cosf", 1), ("tanhf", 1), ("powf", 2)):
+        f = getattr(libm, name)
+        f.restype = ctypes.c_float
+        f.argtypes = [ctypes.c_float] * args
+        vals = []
+        for x in LIBM_POINTS:
+            y = f(ctypes.c_float(x), ctypes.c_float(0.75)) if args == 2 else f(ctypes.c_float(x))
+            vals.append(f"{np.float32(y).view(np.uint32):08x}")
+        out[name] = vals
+    return {"points": LIBM_POINTS, "powf_exponent": 0.75, "bits": out, "libc": list(platform.libc_ver())}
 
 
 def top_k(logits, k):
@@ -127,8 +178,13 @@ def run_model(path, out_dir):
         first = last_logits(llm, n_vocab)
         assert np.all(np.isfinite(first)), "non-finite logits"
         logits = first
-        greedy, margins, top10_each = [], [], []
+        greedy, margins, top10_each, digests, decode_files = [], [], [], [], {}
         for _step in range(N_STEPS):
+            digests.append(logits_digest(logits))
+            if _step in DECODE_STEPS_STORED and i in DECODE_PROMPTS_STORED:
+                name_f = f"decode_{i}_step{_step}.f32"
+                logits.astype("<f4").tofile(os.path.join(mdir, name_f))
+                decode_files[str(_step)] = name_f
             order = np.argsort(-logits, kind="stable")
             tok = int(np.argmax(logits))  # first maximum = lowest id on ties
             assert tok == int(order[0])
@@ -192,6 +248,8 @@ def run_model(path, out_dir):
                 "greedy_top10": top10_each,
                 "first_logits_top10": top_k(first, 10),
                 "first_logits_file": logits_file,
+                "step_logits_digest": digests,
+                "decode_logits_files": decode_files,
                 "llamacpp_self_check": self_check,
                 "first_logits_stats": {
                     "min": float(first.min()),
@@ -230,6 +288,11 @@ def run_model(path, out_dir):
             "n_steps": N_STEPS,
         },
         "logits_format": "little-endian float32, n_vocab values, logits after the last prompt token",
+        "decode_logits_format": "decode_<prompt>_step<s>.f32: the same format, logits of greedy step s "
+        "(after the prompt and greedy tokens 0..s-1, each evaluated alone)",
+        "step_logits_digest_format": "hex of sum_i (splitmix64(i) | 1) * float32_bits(logit_i) mod 2^64, "
+        "for greedy steps 0..n_steps-1 (step 0: the first-step logits)",
+        "libm_fingerprint": libm_fingerprint(),
         "logits_stored_for": [e["index"] for e in entries if e["first_logits_file"]],
         "greedy_margins_note": "logit(top1) - logit(top2) at each greedy step; tiny margins mark near-ties",
         "prompts": entries,

@@ -1,8 +1,8 @@
 // libFuzzer target: the tokenizers (byte-level BPE from the gpt-2 vocabulary,
 // SentencePiece from the llama-spm vocabulary) on arbitrary text. Nothing may
-// crash; ids must be in range; valid UTF-8 round-trips through the lossless
-// BPE tokenizer (invalid bytes are read as llama.cpp reads them, so they do
-// not come back unchanged).
+// crash; valid UTF-8 is never refused; ids must be in range; valid UTF-8
+// round-trips through the lossless BPE tokenizer (invalid bytes are read as
+// llama.cpp reads them, so they do not come back unchanged).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -48,8 +48,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const bool lossless = &v == &bpe && !add_special && !parse_special;
         if (lossless && worker::tokenizer::utf8_is_valid(text) && back != text) __builtin_trap();
     } catch (const worker::Error& e) {
-        // Refusing text (e.g. invalid UTF-8) is fine when it says why.
-        if (e.message().empty()) __builtin_trap();
+        // Only text that is not UTF-8 may be refused, and it must say why: a
+        // tokenizer that refused everything would otherwise pass.
+        if (worker::tokenizer::utf8_is_valid(text) || e.message().empty()) __builtin_trap();
     }
     return 0;
 }

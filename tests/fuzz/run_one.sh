@@ -11,5 +11,10 @@ seeder="$(dirname "$binary")/seed_$name"
 if [ -x "$seeder" ]; then "$seeder" "$corpus"; fi
 dict=()
 if [ -f "$src/tests/fuzz/$name.dict" ]; then dict=(-dict="$src/tests/fuzz/$name.dict"); fi
+# The targets are built with -fno-sanitize-recover=all; these options make a
+# report fatal even in a binary that was not, and come last so that nothing in
+# the caller's environment turns that off.
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}halt_on_error=1:detect_leaks=1"
 exec "$binary" "$corpus" "${dict[@]}" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
   -artifact_prefix="$artifacts/" -print_final_stats=1

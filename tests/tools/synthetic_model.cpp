@@ -8,7 +8,8 @@
 //       [--share-layers 1]   (every block gets block 0's weight bytes: an
 //                             8B-shaped model in seconds, for benchmarks)
 //   worker-synthetic-model OUT.gguf --reduce SOURCE.gguf --layers N
-//       (a real model cut to its first N blocks: tests/data/models)
+//       (a real model cut to its first N blocks; scripts/make-reduced-models.sh
+//       makes the GPU suite's reduced models with make_reduced_models)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

@@ -16,14 +16,10 @@
 #include "quant/dequant.h"
 #include "quant/ggml_type.h"
 #include "support/gguf_writer.h"
-#ifdef WORKER_HAVE_CUDA
 #include "quant_units.h"
-#endif
 
 namespace worker {
 namespace {
-
-#ifdef WORKER_HAVE_CUDA
 
 std::vector<float> random_values(size_t n, uint64_t seed, float stddev) {
     std::mt19937_64 rng(seed);
@@ -141,12 +137,6 @@ TEST(CudaQuantUnits, ActivationBlocksEqualTheCpuBackends) {
         }
     }
 }
-
-#else
-
-TEST(CudaQuantUnits, Skipped) { GTEST_SKIP() << "this build has no CUDA backend (cuda/quant_units.h)"; }
-
-#endif
 
 }  // namespace
 }  // namespace worker

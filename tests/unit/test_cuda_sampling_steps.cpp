@@ -15,14 +15,10 @@
 
 #include "sampling/sampler.h"
 #include "sampling/temperature.h"
-#ifdef WORKER_HAVE_CUDA
 #include "sampling_steps.h"
-#endif
 
 namespace worker {
 namespace {
-
-#ifdef WORKER_HAVE_CUDA
 
 namespace steps = cuda::sampling_steps;
 
@@ -134,12 +130,6 @@ TEST(CudaSamplingSteps, ExpFromDoubleAgreesWithExpfAlmostAlways) {
     RecordProperty("exp_mismatches", std::to_string(differ) + " of " + std::to_string(total));
     EXPECT_LT(differ, total / 1000) << differ << " of " << total;
 }
-
-#else
-
-TEST(CudaSamplingSteps, Skipped) { GTEST_SKIP() << "this build has no CUDA backend (cuda/sampling_steps.h)"; }
-
-#endif
 
 }  // namespace
 }  // namespace worker

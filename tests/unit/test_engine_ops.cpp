@@ -16,10 +16,14 @@
 #include "cpu/vec.h"
 #include "quant/blocks.h"
 #include "quant/dequant.h"
+#include "support/cpu_isa_level.h"
 #include "support/gguf_writer.h"
 
 namespace worker {
 namespace {
+
+// ctest's isa.<level>.* entries: the level asked for, or a skip that says why.
+[[maybe_unused]] const auto* const kRequestedIsa = ::testing::AddGlobalTestEnvironment(new test::RequestedCpuIsa);
 
 using model::Tensor;
 

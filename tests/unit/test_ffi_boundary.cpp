@@ -2,6 +2,7 @@
 // the thread-local detail, and that no exception of any kind escapes.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -41,8 +42,24 @@ TEST_F(FfiBoundary, ErrorCodeValuesAreFixed) {
     EXPECT_EQ(CUDA_ERROR_UNKNOWN, 99);
 }
 
-TEST_F(FfiBoundary, VersionMatchesHeaders) {
-    EXPECT_EQ(cuda_api_version(), static_cast<uint32_t>(WORKER_VERSION_NUMBER));
+// The library's runtime version, the header's macros and the version the
+// build declares (CMake's project(VERSION), which names the .so and the
+// packages: WORKER_VERSION_STRING) must all say the same release, packed as
+// the header documents: (major << 16) | (minor << 8) | patch.
+TEST_F(FfiBoundary, VersionIsTheReleaseTheBuildDeclares) {
+    unsigned major = 0, minor = 0, patch = 0;
+    char rest = 0;
+    ASSERT_EQ(std::sscanf(WORKER_VERSION_STRING, "%u.%u.%u%c", &major, &minor, &patch, &rest), 3)
+        << "WORKER_VERSION_STRING '" << WORKER_VERSION_STRING << "' is not MAJOR.MINOR.PATCH";
+    ASSERT_LT(minor, 256u);
+    ASSERT_LT(patch, 256u);
+    EXPECT_EQ(WORKER_VERSION_MAJOR, static_cast<int>(major)) << "include/worker_types.h vs CMakeLists.txt";
+    EXPECT_EQ(WORKER_VERSION_MINOR, static_cast<int>(minor)) << "include/worker_types.h vs CMakeLists.txt";
+    EXPECT_EQ(WORKER_VERSION_PATCH, static_cast<int>(patch)) << "include/worker_types.h vs CMakeLists.txt";
+    const uint32_t v = cuda_api_version();
+    EXPECT_EQ(v >> 16, major);
+    EXPECT_EQ((v >> 8) & 0xFFu, minor);
+    EXPECT_EQ(v & 0xFFu, patch);
 }
 
 TEST_F(FfiBoundary, DeviceSelection) {

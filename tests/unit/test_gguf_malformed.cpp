@@ -243,6 +243,7 @@ std::vector<Case> cases() {
     };
     c.push_back({"AlignmentZero", alignment(value_u32(0)), {"general.alignment", "got 0"}});
     c.push_back({"AlignmentNotPowerOfTwo", alignment(value_u32(48)), {"general.alignment", "power-of-two", "got 48"}});
+    c.push_back({"AlignmentBelowEight", alignment(value_u32(4)), {"general.alignment", "[8, 2^30]", "got 4"}});
     c.push_back({"AlignmentNegative", alignment(value_i32(-32)), {"general.alignment", "got -32"}});
     c.push_back({"AlignmentHuge", alignment(value_u64(uint64_t{1} << 31)), {"general.alignment", "got 2147483648"}});
     c.push_back({"AlignmentIsAString", alignment(value_string("32")), {"general.alignment", "type string"}});

@@ -182,9 +182,9 @@ INSTANTIATE_TEST_SUITE_P(Models, RealModel, testing::Values("smollm2", "gemma3")
 TEST(VocabOnlyFiles, SummaryMatchesTheGgufPackage) {
     const Json want = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/models/vocab.json");
     ASSERT_FALSE(want.members().empty());
-    if (!std::filesystem::exists(shared_testdata("vocab"))) {
-        GTEST_SKIP() << "no " << shared_testdata("vocab") << " (shared test data is outside the repository)";
-    }
+    // Like every other test on ../shared/testdata: missing data is a failure.
+    ASSERT_TRUE(std::filesystem::exists(shared_testdata("vocab")))
+        << "no " << shared_testdata("vocab") << " (the shared test data next to the repository)";
     for (const auto& [name, w] : want.members()) {
         const std::string path = shared_testdata("vocab/" + name);
         ASSERT_TRUE(std::filesystem::exists(path)) << path;
@@ -203,9 +203,9 @@ TEST(VocabOnlyFiles, SummaryMatchesTheGgufPackage) {
 // cuda_load_model refuses them, saying why, and the context stays usable.
 TEST(VocabOnlyFiles, LoadingIsRefusedClearly) {
     const Json want = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/models/vocab.json");
-    if (!std::filesystem::exists(shared_testdata("vocab"))) {
-        GTEST_SKIP() << "no " << shared_testdata("vocab") << " (shared test data is outside the repository)";
-    }
+    // Like every other test on ../shared/testdata: missing data is a failure.
+    ASSERT_TRUE(std::filesystem::exists(shared_testdata("vocab")))
+        << "no " << shared_testdata("vocab") << " (the shared test data next to the repository)";
     int err = -1;
     CudaContext* ctx = cuda_init(WORKER_DEVICE_CPU, &err);
     ASSERT_NE(ctx, nullptr);

@@ -179,9 +179,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (int i = 0; i < 2; ++i)
             if (going[i]) going[i] = step(runs[i], buffer_size);
     }
-    // Freed in either order.
+    // Freed in either order. A freed handle stays dead: freeing it again does
+    // nothing to the other inference, and a call on it is refused.
     if (flags & 2) std::swap(runs[0], runs[1]);
     cuda_inference_free(runs[0]);
+    cuda_inference_free(runs[0]);
+    char piece[16];
+    int err = -1;
+    if (runs[1] != nullptr) {
+        const bool more = cuda_inference_next_token(runs[1], piece, sizeof piece, nullptr, &err);
+        if (!more && err == CUDA_ERROR_INVALID_PARAMETER && std::strstr(cuda_last_error_detail(), "not a live") != nullptr) {
+            std::fprintf(stderr, "fuzz_abi: freeing one inference twice killed the other\n");
+            __builtin_trap();
+        }
+    }
     cuda_inference_free(runs[1]);
+    for (InferenceResult* dead : runs) {
+        if (dead != nullptr && (cuda_inference_next_token(dead, piece, sizeof piece, nullptr, &err) ||
+                                err != CUDA_ERROR_INVALID_PARAMETER)) {
+            std::fprintf(stderr, "fuzz_abi: a freed handle answered (%d)\n", err);
+            __builtin_trap();
+        }
+    }
     return 0;
 }

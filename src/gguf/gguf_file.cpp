@@ -97,27 +97,8 @@ uint64_t string_heap_bytes(uint64_t length) { return length < sizeof(std::string
 // Smallest encoded size of one value of the type: bounds a claimed array
 // length by the bytes left before anything is allocated.
 uint64_t min_encoded_size(ValueType type) {
-    switch (type) {
-        case ValueType::UINT8:
-        case ValueType::INT8:
-        case ValueType::BOOL:
-            return 1;
-        case ValueType::UINT16:
-        case ValueType::INT16:
-            return 2;
-        case ValueType::UINT32:
-        case ValueType::INT32:
-        case ValueType::FLOAT32:
-            return 4;
-        case ValueType::UINT64:
-        case ValueType::INT64:
-        case ValueType::FLOAT64:
-        case ValueType::STRING:
-            return 8;
-        case ValueType::ARRAY:
-            return 12;
-    }
-    return 1;
+    if (const size_t width = packed_size(type); width != 0) return width;
+    return type == ValueType::STRING ? 8 : 12;  // a length; an element type and a length
 }
 
 bool known_value_type(uint32_t type) { return type <= static_cast<uint32_t>(ValueType::FLOAT64); }

@@ -82,7 +82,11 @@ MODELS = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"]
 # Decode steps whose full logits are stored, for these prompt indices (the
 # other steps and prompts are checked through their digest).
 DECODE_STEPS_STORED = [1, 31]
-DECODE_PROMPTS_STORED = [0, 1, 8]
+# Prompts whose decode steps are stored in full, per model file: gemma-3's
+# 262,144-entry logits cost 1 MiB a step, and every file travels to the GPU
+# machine inside a 60 MiB budget (scripts/gpu-check.sh); every step of every
+# prompt is still checked through its digest.
+DECODE_PROMPTS_STORED = {"SmolLM2-135M-Instruct.Q4_1.gguf": [0, 1, 8], "gemma-3-270m-q4_k_m.gguf": [0]}
 
 # Points where the C library's functions that llama.cpp (and the engine) call
 # are recorded: another libm may round differently and move logits.
@@ -181,7 +185,7 @@ def run_model(path, out_dir):
         greedy, margins, top10_each, digests, decode_files = [], [], [], [], {}
         for _step in range(N_STEPS):
             digests.append(logits_digest(logits))
-            if _step in DECODE_STEPS_STORED and i in DECODE_PROMPTS_STORED:
+            if _step in DECODE_STEPS_STORED and i in DECODE_PROMPTS_STORED[os.path.basename(path)]:
                 name_f = f"decode_{i}_step{_step}.f32"
                 logits.astype("<f4").tofile(os.path.join(mdir, name_f))
                 decode_files[str(_step)] = name_f

@@ -286,7 +286,7 @@ TEST(GoldenData, EveryPromptHasItsLogitsAndDigests) {
             EXPECT_EQ(p["greedy_ids"].items().size(), 32u) << dir;
             decode_files += p["decode_logits_files"].members().size();
         }
-        EXPECT_GE(decode_files, 6u) << dir;
+        EXPECT_GE(decode_files, 2u) << dir;  // gemma-3: one prompt's (1 MiB a step; see gen_golden.py)
         EXPECT_FALSE(doc["libm_fingerprint"]["bits"].members().empty()) << dir;
     }
 }

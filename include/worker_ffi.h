@@ -142,9 +142,11 @@ uint64_t cuda_model_get_vram_usage(CudaModel* model);
  * The prompt is tokenized as the model's metadata says (BOS added when the
  * model asks for it) and special-token text such as `<|im_start|>` is
  * recognised, so callers can apply a chat template themselves (to pass user
- * text literally, use cuda_inference_start_ex() with `parse_special` = 0). The
- * prompt is evaluated (prefilled) before this function returns, in chunks of
- * 512 tokens between which other inferences of the model may step.
+ * text literally, use cuda_inference_start_ex() with `parse_special` = 0). This
+ * function tokenizes the prompt and reserves the inference's memory; the
+ * prompt is evaluated (prefilled) by the first cuda_inference_next_token(),
+ * in chunks of 512 tokens between which other inferences of the model may
+ * step and cuda_inference_cancel() takes effect.
  *
  * @param model The model. Required.
  * @param prompt NUL-terminated UTF-8 text. Required; may be "" when the model
@@ -161,8 +163,7 @@ uint64_t cuda_model_get_vram_usage(CudaModel* model);
  *   UTF-8, an empty tokenized prompt, a value out of range, or a prompt too
  *   long for the context.
  * - ::CUDA_ERROR_OUT_OF_MEMORY: the KV cache or activations do not fit.
- * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
- *   prompt could not be evaluated.
+ * - ::CUDA_ERROR_VRAM_RESIDENCY_FAILED: the model's mapped file changed on disk.
  */
 InferenceResult* cuda_inference_start(CudaModel* model, const char* prompt, int max_tokens,
                                       float temperature, uint64_t seed, int* error_code);
@@ -182,7 +183,8 @@ InferenceResult* cuda_inference_start(CudaModel* model, const char* prompt, int 
  * `struct_size`; `top_k` < 0; `top_p` outside (0, 1]; `min_p` outside [0, 1);
  * `repetition_penalty` <= 0 or not finite; `n_stop` < 0; `stop` NULL with
  * `n_stop` > 0; a NULL, empty or invalid UTF-8 stop string; `parse_special`
- * neither 0 nor 1.
+ * neither 0 nor 1; `logprobs` neither 0 nor 1; `top_logprobs` outside
+ * [0, 20], or > 0 without `logprobs`.
  */
 InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
                                          const WorkerInferenceParams* params, int* error_code);
@@ -199,14 +201,19 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt,
  * @param token_buffer_size Size of `token_out` in bytes, including the NUL.
  * @param token_index Out, optional: 0-based index of the generated token.
  * @param error_code Out: the result code. Required.
+ * The first call evaluates the prompt (see cuda_inference_start()).
+ *
  * @return true with a piece; false with ::CUDA_SUCCESS when generation is
- *         complete (end-of-generation token, `max_tokens`, or a stop string,
- *         which is not returned) and on every later call; false with an error
- *         code otherwise.
+ *         complete (end-of-generation token, `max_tokens`, a stop string,
+ *         which is not returned, or cuda_inference_cancel()) and on every
+ *         later call; false with an error code otherwise.
+ *         cuda_inference_get_info() says which.
  * @par Errors
  * - ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead pointer/handle, or
  *   `token_buffer_size` too small for the piece. The piece is not lost: the
- *   next call with a large enough buffer returns it.
+ *   next call with a large enough buffer returns it, and
+ *   cuda_inference_next_token_size() gives the size it needs.
+ * - ::CUDA_ERROR_OUT_OF_MEMORY: the prompt's activations do not fit.
  * - ::CUDA_ERROR_INFERENCE_FAILED, ::CUDA_ERROR_KERNEL_LAUNCH_FAILED: the
  *   step failed; the inference cannot continue (later calls report the same
  *   code), but the model stays usable — unless the detail starts
@@ -229,6 +236,167 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
  * @param result The inference to free, or NULL.
  */
 void cuda_inference_free(InferenceResult* result);
+
+/**
+ * @name Inference details (0.3)
+ * @{
+ */
+
+/**
+ * @brief Stops an inference from any thread, without freeing it.
+ *
+ * Takes effect at the next prefill chunk or decode step: a
+ * cuda_inference_next_token() running on another thread returns false with
+ * ::CUDA_SUCCESS, and cuda_inference_get_info() reports
+ * ::WORKER_FINISH_CANCELLED. Cancelling an inference that already ended
+ * changes nothing. Never waits for a running step.
+ *
+ * @param result The inference. Required.
+ * @param error_code Out, optional: ::CUDA_ERROR_INVALID_PARAMETER for a NULL
+ *        or dead handle.
+ * @return true when `result` is a live inference.
+ */
+bool cuda_inference_cancel(InferenceResult* result, int* error_code);
+
+/**
+ * @brief Tokens used so far and why generation ended.
+ *
+ * Waits while cuda_inference_next_token() runs on the same inference in
+ * another thread. `finish_reason` stays ::WORKER_FINISH_NONE until the last
+ * piece has been read.
+ *
+ * @param result The inference. Required.
+ * @param info In: `struct_size` set (see ::WORKER_INFERENCE_INFO_INIT). Out:
+ *        the fields that fit in `struct_size`. Required.
+ * @param error_code Out: the result code. Required.
+ * @return true on success.
+ * @par Errors
+ * ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead pointer/handle, or a
+ * `struct_size` smaller than the fields up to `finish_reason`.
+ */
+bool cuda_inference_get_info(InferenceResult* result, WorkerInferenceInfo* info, int* error_code);
+
+/**
+ * @brief The bytes the next piece needs (its text plus the NUL), generating it
+ *        if needed, without consuming it.
+ *
+ * @param result The inference. Required.
+ * @param error_code Out: the result code. Required.
+ * @return The size for cuda_inference_next_token()'s buffer; 0 with
+ *         ::CUDA_SUCCESS when generation is complete; -1 on error (as
+ *         cuda_inference_next_token()).
+ */
+int32_t cuda_inference_next_token_size(InferenceResult* result, int* error_code);
+
+/**
+ * @brief The log-probability of a generated token and the most likely
+ *        alternatives at its step (the inference was started with `logprobs`).
+ *
+ * Log-probabilities are those of the model's own distribution at that step:
+ * the log-softmax of its logits, before repetition penalty, temperature and
+ * truncation.
+ *
+ * @param result The inference. Required.
+ * @param token_index The generated token, as cuda_inference_next_token()
+ *        reports it (0-based), less than `generated_tokens`.
+ * @param chosen Out, optional: the token and its log-probability.
+ * @param top Out: the `top_logprobs` most likely tokens, most likely first
+ *        (ties to the lower id). May be NULL when `top_capacity` is 0.
+ * @param top_capacity Entries `top` holds.
+ * @param error_code Out: the result code. Required.
+ * @return The number of alternatives recorded for the step (at most
+ *         `top_logprobs`; those past `top_capacity` are not written); -1 on error.
+ * @par Errors
+ * ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead handle, log-probabilities
+ * not requested, `token_index` out of range, `top` NULL with `top_capacity`
+ * > 0, or `top_capacity` < 0.
+ */
+int32_t cuda_inference_get_logprobs(InferenceResult* result, int32_t token_index, WorkerTokenLogprob* chosen,
+                                    WorkerTokenLogprob* top, int32_t top_capacity, int* error_code);
+
+/** @} */
+
+/**
+ * @name Tokens, model facts and chat templates (0.3)
+ *
+ * The calls that fill a buffer return the size needed: pass NULL and 0 to ask
+ * for it; a buffer too small is left empty and the call reports
+ * ::CUDA_ERROR_INVALID_PARAMETER while still returning the size needed.
+ * @{
+ */
+
+/**
+ * @brief Token ids of a text, as cuda_inference_start() would tokenize it.
+ *
+ * @param model The model. Required.
+ * @param text NUL-terminated UTF-8. Required.
+ * @param add_special true: add the BOS (and EOS) tokens the model's metadata asks for.
+ * @param parse_special true: special-token text (`<|im_start|>`) becomes those tokens.
+ * @param tokens Out: the ids, or NULL with `capacity` 0 to count them.
+ * @param capacity Entries `tokens` holds.
+ * @param error_code Out: the result code. Required.
+ * @return The number of tokens (written when it fits `capacity`); -1 on error.
+ */
+int32_t cuda_tokenize(CudaModel* model, const char* text, bool add_special, bool parse_special, int32_t* tokens,
+                      int32_t capacity, int* error_code);
+
+/**
+ * @brief The text of token ids: the bytes the tokens stand for, whole UTF-8
+ *        characters (an incomplete or invalid sequence becomes U+FFFD).
+ *
+ * @param model The model. Required.
+ * @param tokens The ids, each in [0, vocab_size). May be NULL when `n_tokens` is 0.
+ * @param n_tokens Entries in `tokens`, >= 0.
+ * @param render_special true: control tokens (BOS, `<|im_end|>`) give their
+ *        text; false: they give nothing, as in generated text.
+ * @param text_out Out: the NUL-terminated text, or NULL with `capacity` 0.
+ * @param capacity Bytes `text_out` holds.
+ * @param error_code Out: the result code. Required.
+ * @return The bytes needed (text plus NUL); -1 on error.
+ */
+int64_t cuda_detokenize(CudaModel* model, const int32_t* tokens, int32_t n_tokens, bool render_special, char* text_out,
+                        int64_t capacity, int* error_code);
+
+/**
+ * @brief What the model is: architecture, name, context length, vocabulary,
+ *        special tokens, chat template, weight types, sizes.
+ *
+ * @param model The model. Required.
+ * @param info In: `struct_size` set (see ::WORKER_MODEL_INFO_INIT). Out: the
+ *        fields that fit in `struct_size`; strings belong to the model.
+ * @param error_code Out: the result code. Required.
+ * @return true on success.
+ */
+bool cuda_model_get_info(CudaModel* model, WorkerModelInfo* info, int* error_code);
+
+/**
+ * @brief Renders a conversation with the model's chat template (its GGUF
+ *        `tokenizer.chat_template`), giving the prompt text.
+ *
+ * The output is byte for byte what Hugging Face transformers'
+ * `apply_chat_template(..., tokenize=False)` gives with jinja2; pass it to
+ * cuda_inference_start() (special-token text parsed). See
+ * docs/chat-templates.md for the Jinja subset implemented.
+ *
+ * @param model The model (its template, BOS and EOS text). Required.
+ * @param messages The conversation. May be NULL when `n_messages` is 0.
+ * @param n_messages Entries in `messages`, >= 0.
+ * @param params Options, or NULL for ::WORKER_CHAT_PARAMS_INIT.
+ * @param text_out Out: the NUL-terminated prompt, or NULL with `capacity` 0.
+ * @param capacity Bytes `text_out` holds.
+ * @param error_code Out: the result code. Required.
+ * @return The bytes needed (text plus NUL); -1 on error.
+ * @par Errors
+ * ::CUDA_ERROR_INVALID_PARAMETER: a NULL or dead pointer/handle, a message
+ * without a role, invalid UTF-8 or JSON, a model without a chat template
+ * (and no `template_text`), or a template that fails: the detail names the
+ * template line and the cause (its own raise_exception() message, or the
+ * construct this library does not implement).
+ */
+int64_t cuda_chat_apply_template(CudaModel* model, const WorkerChatMessage* messages, int32_t n_messages,
+                                 const WorkerChatParams* params, char* text_out, int64_t capacity, int* error_code);
+
+/** @} */
 
 /**
  * @brief Checks that every weight of the model is resident in device memory.

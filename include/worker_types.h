@@ -78,15 +78,107 @@ typedef struct WorkerInferenceParams {
      *  is plain text (user text passed literally); other values are refused.
      *  Added in 0.2: callers built against 0.1 get 1. */
     int32_t parse_special;
+    /** 1: record the log-probability of each generated token, read with
+     *  cuda_inference_get_logprobs(); 0: off. Added in 0.3. */
+    int32_t logprobs;
+    /** With `logprobs`: also record the `top_logprobs` most likely tokens of
+     *  each step, in [0, 20]. Added in 0.3. */
+    int32_t top_logprobs;
 } WorkerInferenceParams;
 
 /**
  * @brief Default parameters: 128 tokens, temperature 0.8, seed 0, top-k 40,
  *        top-p 0.95, min-p 0.05, no repetition penalty, no stop strings,
- *        special-token text parsed.
+ *        special-token text parsed, no log-probabilities.
  */
 #define WORKER_INFERENCE_PARAMS_INIT \
-    { (uint32_t)sizeof(WorkerInferenceParams), 128, 0.8f, 0u, 40, 0.95f, 0.05f, 1.0f, NULL, 0, 1 }
+    { (uint32_t)sizeof(WorkerInferenceParams), 128, 0.8f, 0u, 40, 0.95f, 0.05f, 1.0f, NULL, 0, 1, 0, 0 }
+
+/** @brief Why an inference stopped generating (WorkerInferenceInfo::finish_reason). */
+typedef enum WorkerFinishReason {
+    WORKER_FINISH_NONE = 0,       /**< Still generating, or text is still to be read. */
+    WORKER_FINISH_EOS = 1,        /**< The model generated an end-of-generation token. */
+    WORKER_FINISH_MAX_TOKENS = 2, /**< `max_tokens` tokens were generated. */
+    WORKER_FINISH_STOP = 3,       /**< A stop string was generated (it is not returned). */
+    WORKER_FINISH_CANCELLED = 4,  /**< cuda_inference_cancel() ended it. */
+    WORKER_FINISH_ERROR = 5       /**< A step failed; `error_code` says how. */
+} WorkerFinishReason;
+
+/**
+ * @brief What an inference used and why it ended: cuda_inference_get_info().
+ *
+ * Set `struct_size` to `sizeof(WorkerInferenceInfo)` (or use
+ * ::WORKER_INFERENCE_INFO_INIT): the library fills only the fields that fit.
+ */
+typedef struct WorkerInferenceInfo {
+    uint32_t struct_size;     /**< sizeof(WorkerInferenceInfo) as compiled by the caller. */
+    int32_t prompt_tokens;    /**< Tokens of the prompt as tokenized (BOS included). */
+    int32_t generated_tokens; /**< Tokens generated so far, an end-of-generation token included. */
+    int32_t finish_reason;    /**< A ::WorkerFinishReason. */
+    int32_t last_token_id;    /**< The last generated token's id; -1 before the first. */
+    int32_t error_code;       /**< With ::WORKER_FINISH_ERROR: the step's ::CudaErrorCode; else 0. */
+} WorkerInferenceInfo;
+
+/** @brief An empty WorkerInferenceInfo with its `struct_size` set. */
+#define WORKER_INFERENCE_INFO_INIT { (uint32_t)sizeof(WorkerInferenceInfo), 0, 0, 0, -1, 0 }
+
+/** @brief A token id and its log-probability (natural log). */
+typedef struct WorkerTokenLogprob {
+    int32_t token_id; /**< The token. */
+    float logprob;    /**< log p(token) under the model's distribution at that step. */
+} WorkerTokenLogprob;
+
+/**
+ * @brief What a loaded model is: cuda_model_get_info().
+ *
+ * Set `struct_size` to `sizeof(WorkerModelInfo)` (or use
+ * ::WORKER_MODEL_INFO_INIT). Strings and arrays belong to the model: they
+ * stay valid until cuda_unload_model().
+ */
+typedef struct WorkerModelInfo {
+    uint32_t struct_size;           /**< sizeof(WorkerModelInfo) as compiled by the caller. */
+    const char* architecture;       /**< general.architecture, e.g. "llama", "qwen2", "gemma3". */
+    const char* name;               /**< general.name, or "" when the file has none. */
+    const char* chat_template;      /**< tokenizer.chat_template (Jinja), or NULL when the file has none. */
+    const char* weight_types;       /**< Weight types and tensor counts, most first: "Q4_K:120,Q6_K:13,F32:61". */
+    uint32_t context_length;        /**< Positions the model was trained for (prompt + generated tokens). */
+    int32_t vocab_size;             /**< Tokens in the vocabulary. */
+    int32_t bos_token_id;           /**< Beginning of sequence, or -1. */
+    int32_t eos_token_id;           /**< End of sequence, or -1. */
+    const int32_t* eog_token_ids;   /**< Every token that ends generation (EOS, EOT, ...). */
+    int32_t n_eog_token_ids;        /**< Entries in `eog_token_ids`. */
+    int32_t n_layers;               /**< Transformer blocks. */
+    int32_t n_embd;                 /**< Width of the residual stream. */
+    int32_t n_heads;                /**< Attention (query) heads. */
+    int32_t n_kv_heads;             /**< Key/value heads. */
+    uint64_t n_params;              /**< Elements of all weight tensors. */
+    uint64_t weight_bytes;          /**< Bytes of weights held on the model's device. */
+} WorkerModelInfo;
+
+/** @brief An empty WorkerModelInfo with its `struct_size` set. */
+#define WORKER_MODEL_INFO_INIT \
+    { (uint32_t)sizeof(WorkerModelInfo), NULL, NULL, NULL, NULL, 0u, 0, -1, -1, NULL, 0, 0, 0, 0, 0, 0u, 0u }
+
+/** @brief One message of a conversation for cuda_chat_apply_template(). */
+typedef struct WorkerChatMessage {
+    const char* role;    /**< "system", "user", "assistant", "tool", ... Required. */
+    const char* content; /**< UTF-8 text; NULL: the message has no content. */
+} WorkerChatMessage;
+
+/**
+ * @brief Options of cuda_chat_apply_template(); ::WORKER_CHAT_PARAMS_INIT
+ *        gives the defaults (the model's template, generation prompt added).
+ */
+typedef struct WorkerChatParams {
+    uint32_t struct_size;          /**< sizeof(WorkerChatParams) as compiled by the caller. */
+    int32_t add_generation_prompt; /**< 1: end with the assistant turn's opening (default); 0: not. */
+    const char* template_text;     /**< A Jinja chat template to use instead of the model's; NULL: the model's. */
+    const char* tools_json;        /**< JSON array of tool schemas the template may show; NULL: none. */
+    const char* extra_json;        /**< JSON object of more template variables (e.g. {"enable_thinking": false}); NULL: none. */
+} WorkerChatParams;
+
+/** @brief Default chat options. */
+#define WORKER_CHAT_PARAMS_INIT { (uint32_t)sizeof(WorkerChatParams), 1, NULL, NULL, NULL }
 
 #ifdef __cplusplus
 }

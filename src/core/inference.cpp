@@ -22,7 +22,11 @@ struct Inference::State {
     model::Tensor logits;
     std::mt19937_64 rng;
     std::vector<int32_t> prompt;
+    int64_t prefilled = 0;  // prompt tokens evaluated so far
+    int32_t chunk = 0;      // prompt tokens per forward pass
     std::vector<int32_t> generated;
+    std::vector<StepLogprobs> logprobs;  // one per generated token, when requested
+    FinishReason reason = FinishReason::None;
     std::vector<int32_t> history;  // prompt + generated: what the repetition penalty sees
     tokenizer::Utf8Stream utf8;
     std::string pending;  // decoded text not yet handed out (may be the start of a stop string)
@@ -64,6 +68,7 @@ struct Inference::State {
             emit(pending.substr(0, cut));
             pending.clear();
             finished = true;
+            reason = FinishReason::Stop;
             return;
         }
         size_t keep_from = pending.size();
@@ -79,38 +84,86 @@ struct Inference::State {
         pending.erase(0, keep_from);
     }
 
-    void finish() {
+    // Ends generation for `why`, unless the last text completes a stop string.
+    void finish(FinishReason why) {
         pending += utf8.finish();
         release_pending();
         emit(std::move(pending));
         pending.clear();
         finished = true;
+        if (reason == FinishReason::None) reason = why;
     }
+
+    // Evaluates the next chunk of the prompt, one hold of the step lock, so
+    // that other inferences of the model step (and frees proceed) between
+    // the chunks of a long prompt.
+    void prefill_chunk() {
+        const auto n = static_cast<size_t>(std::min<int64_t>(chunk, static_cast<int64_t>(prompt.size()) - prefilled));
+        auto lock = model->lock_step();
+        model->check_weights_unchanged();
+        logits = model->transformer().forward(*session, std::span<const int32_t>(prompt).subspan(prefilled, n));
+        account_session_bytes();
+        prefilled += static_cast<int64_t>(n);
+    }
+
+    // The raw distribution's log-probabilities at this step (before sampling
+    // changes anything): the chosen id's is filled in once it is drawn.
+    StepLogprobs distribution() {
+        std::vector<float> row(static_cast<size_t>(logits.ne0));
+        model->transformer().backend().read(logits, row.data(), row.size() * sizeof(float));
+        const auto n_vocab = std::min<size_t>(row.size(), static_cast<size_t>(model->tokenizer().n_vocab()));
+        row.resize(n_vocab);
+        double max = -INFINITY;
+        for (float v : row) max = std::max(max, static_cast<double>(v));
+        double sum = 0;
+        for (float v : row) sum += std::exp(static_cast<double>(v) - max);
+        const double log_z = max + std::log(sum);
+        last_row_log_z = log_z;
+        last_row = std::move(row);
+        StepLogprobs out;
+        const auto k = std::min<size_t>(static_cast<size_t>(params.top_logprobs), last_row.size());
+        std::vector<int32_t> ids(last_row.size());
+        for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+        // Most likely first; equal logits by the lower id.
+        std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
+            return last_row[a] > last_row[b] || (last_row[a] == last_row[b] && a < b);
+        });
+        for (size_t i = 0; i < k; ++i) out.top.push_back({ids[i], logprob_of(ids[i])});
+        return out;
+    }
+    float logprob_of(int32_t id) const {
+        if (id < 0 || static_cast<size_t>(id) >= last_row.size()) return -INFINITY;  // a padded output row
+        return static_cast<float>(static_cast<double>(last_row[static_cast<size_t>(id)]) - last_row_log_z);
+    }
+    std::vector<float> last_row;
+    double last_row_log_z = 0;
 
     void step() {
         if (static_cast<int32_t>(generated.size()) >= params.max_tokens) {
-            finish();
+            finish(FinishReason::MaxTokens);
             return;
         }
         const tokenizer::Tokenizer& tok = model->tokenizer();
         int32_t id;
         {
             auto lock = model->lock_step();
+            if (params.logprobs) logprobs.push_back(distribution());
             id = model->transformer().backend().sample(logits, settings, history, sampling::uniform01(rng));
         }
+        if (params.logprobs) logprobs.back().chosen = {id, logprob_of(id)};
         generated.push_back(id);
         history.push_back(id);
         // Output layers may be padded past the vocabulary; such ids have no text.
         const bool in_vocab = id < tok.n_vocab();
         if (in_vocab && tok.is_eog(id)) {
-            finish();
+            finish(FinishReason::Eos);
             return;
         }
         if (in_vocab) pending += utf8.push(tok.token_bytes(id));
         release_pending();
         if (finished) return;
         if (static_cast<int32_t>(generated.size()) >= params.max_tokens) {
-            finish();
+            finish(FinishReason::MaxTokens);
             return;
         }
         auto lock = model->lock_step();
@@ -133,6 +186,10 @@ void validate(const SamplingParams& p) {
     for (size_t i = 0; i < p.stop.size(); ++i) {
         if (p.stop[i].empty()) bad("stop string ", i, " is empty");
     }
+    if (p.top_logprobs < 0 || p.top_logprobs > kMaxTopLogprobs) {
+        bad("top_logprobs must be in [0, ", kMaxTopLogprobs, "], got ", p.top_logprobs);
+    }
+    if (p.top_logprobs > 0 && !p.logprobs) bad("top_logprobs is ", p.top_logprobs, " but logprobs is off");
 }
 
 namespace {
@@ -157,6 +214,7 @@ std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
                                             const SamplingParams& params) {
     fault::check(fault::Site::Boundary);
     validate(params);
+    model->check_weights_unchanged();
     require_utf8(prompt, "the prompt");
     for (size_t i = 0; i < params.stop.size(); ++i) require_utf8(params.stop[i], str_cat("stop string ", i));
     auto state = std::make_unique<State>();
@@ -181,23 +239,13 @@ std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
         fail(CUDA_ERROR_INVALID_PARAMETER, "prompt of ", n_prompt, " tokens + max_tokens ", params.max_tokens,
              " exceeds the largest session of ", INT32_MAX, " positions");
     }
-    const auto chunk = static_cast<int32_t>(std::min<int64_t>(n_prompt, kPrefillChunk));
+    state->chunk = static_cast<int32_t>(std::min<int64_t>(n_prompt, kPrefillChunk));
     {
         auto lock = model->lock_step();
-        state->session = model->transformer().create_session(static_cast<int32_t>(capacity), chunk);
+        state->session = model->transformer().create_session(static_cast<int32_t>(capacity), state->chunk);
         state->session_bytes = static_cast<int64_t>(state->session->bytes());
         model->add_session_bytes(state->session_bytes);
         state->model = model;
-    }
-    // One chunk per hold of the step lock, so that other inferences of the
-    // model step (and frees proceed) between the chunks of a long prompt.
-    const std::span<const int32_t> all(state->prompt);
-    for (int64_t at = 0; at < n_prompt; at += chunk) {
-        const auto n = static_cast<size_t>(std::min<int64_t>(chunk, n_prompt - at));
-        auto lock = model->lock_step();
-        model->check_weights_unchanged();
-        state->logits = model->transformer().forward(*state->session, all.subspan(static_cast<size_t>(at), n));
-        state->account_session_bytes();
     }
 
     std::shared_ptr<Inference> inference(new Inference());
@@ -217,16 +265,23 @@ const Inference::Piece* Inference::peek() {
         while (s.ready.empty() && !s.finished) {
             if (cancelled_.load(std::memory_order_relaxed)) {
                 s.finished = true;
+                s.reason = FinishReason::Cancelled;
                 break;
             }
-            s.step();
+            if (s.prefilled < static_cast<int64_t>(s.prompt.size())) {
+                s.prefill_chunk();
+            } else {
+                s.step();
+            }
         }
     } catch (const Error& e) {
         s.failure = e.message();
         s.failure_code = e.code();
+        s.reason = FinishReason::Error;
         throw;
     } catch (const std::exception& e) {
         s.failure = e.what();
+        s.reason = FinishReason::Error;
         throw;
     }
     return s.ready.empty() ? nullptr : &s.ready.front();
@@ -234,6 +289,31 @@ const Inference::Piece* Inference::peek() {
 
 void Inference::pop() {
     if (!state_->ready.empty()) state_->ready.pop_front();
+}
+
+Inference::Info Inference::info() const {
+    const State& s = *state_;
+    Info info;
+    info.prompt_tokens = static_cast<int32_t>(s.prompt.size());
+    info.generated_tokens = static_cast<int32_t>(s.generated.size());
+    // Text may still wait to be handed out after generation ended.
+    info.finish_reason = s.ready.empty() ? s.reason : FinishReason::None;
+    info.last_token = s.generated.empty() ? -1 : s.generated.back();
+    if (!s.failure.empty()) {
+        info.finish_reason = FinishReason::Error;
+        info.error = s.failure_code;
+    }
+    return info;
+}
+
+const StepLogprobs& Inference::logprobs(int32_t index) const {
+    const State& s = *state_;
+    if (!s.params.logprobs) fail(CUDA_ERROR_INVALID_PARAMETER, "log-probabilities were not requested for this inference");
+    if (index < 0 || static_cast<size_t>(index) >= s.logprobs.size()) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "token index ", index, " is out of range: ", s.logprobs.size(),
+             " token(s) generated so far");
+    }
+    return s.logprobs[static_cast<size_t>(index)];
 }
 
 const std::vector<int32_t>& Inference::prompt_tokens() const { return state_->prompt; }

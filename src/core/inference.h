@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/model.h"
+#include "worker_errors.h"
 
 namespace worker {
 
@@ -26,6 +27,27 @@ struct SamplingParams {
     // Whether special-token text in the prompt (<|im_start|>, <bos>, ...)
     // becomes those tokens; false tokenizes it as the plain text it is.
     bool parse_special = true;
+    // Record the log-probability of each chosen token, and of the
+    // `top_logprobs` most likely ids at each step (0..kMaxTopLogprobs).
+    bool logprobs = false;
+    int32_t top_logprobs = 0;
+};
+
+constexpr int32_t kMaxTopLogprobs = 20;
+
+// Why generation ended (the ABI's WorkerFinishReason has the same values).
+enum class FinishReason : int32_t { None = 0, Eos = 1, MaxTokens = 2, Stop = 3, Cancelled = 4, Error = 5 };
+
+// One generated token's log-probability under the model's distribution
+// (log-softmax of the raw logits, before penalty, temperature and
+// truncation), and the most likely ids at that step, most likely first.
+struct TokenLogprob {
+    int32_t id = 0;
+    float logprob = 0;
+};
+struct StepLogprobs {
+    TokenLogprob chosen;
+    std::vector<TokenLogprob> top;
 };
 
 // Throws Error(CUDA_ERROR_INVALID_PARAMETER) naming the first value out of range.
@@ -38,7 +60,9 @@ public:
     // other inferences of the model may step.
     static constexpr int32_t kPrefillChunk = 512;
 
-    // Validates the parameters, tokenizes and evaluates the prompt.
+    // Validates the parameters, tokenizes the prompt and reserves the
+    // session; the prompt is evaluated by the first peek(), chunk by chunk,
+    // so that cancel() interrupts it.
     static std::shared_ptr<Inference> start(std::shared_ptr<Model> model, std::string_view prompt,
                                             const SamplingParams& params);
     ~Inference();
@@ -53,8 +77,23 @@ public:
     const Piece* peek();
     void pop();
     // Ends generation from any thread: the next (or a running) peek() stops
-    // at the next step boundary and reports the end of generation.
+    // at the next step or prefill chunk and reports the end of generation,
+    // with finish reason Cancelled.
     void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+
+    struct Info {
+        int32_t prompt_tokens = 0;
+        int32_t generated_tokens = 0;  // the end-of-generation token included
+        FinishReason finish_reason = FinishReason::None;
+        int32_t last_token = -1;  // -1 before the first
+        CudaErrorCode error = CUDA_SUCCESS;  // with FinishReason::Error
+    };
+    // The caller holds call_mutex().
+    Info info() const;
+    // The log-probabilities of generated token `index` (params.logprobs);
+    // Error(CUDA_ERROR_INVALID_PARAMETER) when they were not requested or
+    // the token does not exist (yet). The caller holds call_mutex().
+    const StepLogprobs& logprobs(int32_t index) const;
     // Held by the ABI around peek()/pop(): one caller at a time.
     std::mutex& call_mutex() { return call_mutex_; }
 

@@ -50,6 +50,7 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
     fault::check(fault::Site::Allocation);
     m->transformer_ =
         std::make_unique<model::Transformer>(*file, std::move(config), model::create_backend(*m->context_));
+    m->facts_ = describe_model(*file, m->transformer_->config(), *m->tokenizer_);
     m->weight_bytes_ = m->transformer_->backend().weight_bytes();
     if (m->weight_bytes_ == 0) {
         // The CPU device uses the weights where the file is mapped: count them.

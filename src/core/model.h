@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/context.h"
+#include "core/model_facts.h"
 #include "gguf/gguf_file.h"
 #include "model/transformer.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +29,8 @@ public:
     const gguf::File& file() const { return *file_; }
     const model::Config& config() const { return transformer_->config(); }
     const tokenizer::Tokenizer& tokenizer() const { return *tokenizer_; }
+    // Architecture, name, chat template, weight types...: for cuda_model_get_info().
+    const ModelFacts& facts() const { return facts_; }
     model::Transformer& transformer() { return *transformer_; }
     const model::Transformer& transformer() const { return *transformer_; }
     // Held by an inference around each forward step and sampling: the
@@ -93,6 +96,7 @@ private:
     std::mutex step_mutex_;
     std::mutex retired_mutex_;
     std::vector<Retired> retired_;
+    ModelFacts facts_;
     uint64_t weight_bytes_ = 0;
     std::atomic<uint64_t> session_bytes_{0};
 };

@@ -1,113 +1,13 @@
 // The extern "C" boundary: argument checks, calls into the core, and the
 // translation of every exception into an error code plus a detail message.
-#include <atomic>
 #include <cstring>
-#include <new>
 #include <string>
 
-#include "core/error.h"
-#include "ffi/handles.h"
+#include "ffi/boundary.h"
 #include "worker_ffi.h"
 
 namespace worker::ffi {
-
-uintptr_t next_handle_value() noexcept {
-    static std::atomic<uintptr_t> next{0x10000};
-    return next.fetch_add(16, std::memory_order_relaxed);
-}
-
-Registry<CudaContext, Context>& contexts() {
-    static auto* registry = new Registry<CudaContext, Context>();  // never destroyed: usable during exit
-    return *registry;
-}
-Registry<CudaModel, Model>& models() {
-    static auto* registry = new Registry<CudaModel, Model>();
-    return *registry;
-}
-Registry<InferenceResult, Inference>& inferences() {
-    static auto* registry = new Registry<InferenceResult, Inference>();
-    return *registry;
-}
-
 namespace {
-
-// The detail lives in a fixed thread-local buffer: recording an error never
-// allocates, so it works even when memory has run out.
-constexpr size_t kDetailCapacity = 4096;
-thread_local char t_detail[kDetailCapacity] = "";
-
-void set_detail(const char* text) {
-    size_t n = std::strlen(text);
-    if (n >= kDetailCapacity) {
-        n = kDetailCapacity - 1;
-        while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;  // keep UTF-8 whole
-    }
-    std::memcpy(t_detail, text, n);
-    t_detail[n] = '\0';
-}
-
-void succeed(int* error_code) {
-    t_detail[0] = '\0';
-    if (error_code != nullptr) *error_code = CUDA_SUCCESS;
-}
-
-void report(int* error_code, CudaErrorCode code, const char* detail) {
-    set_detail(detail);
-    if (error_code != nullptr) *error_code = code;
-}
-
-// Runs `body`; any exception becomes an error code + detail and `on_error`.
-template <typename Result, typename Body>
-Result guarded(int* error_code, Result on_error, Body&& body) noexcept {
-    try {
-        Result result = body();
-        succeed(error_code);
-        return result;
-    } catch (const Error& e) {
-        report(error_code, e.code(), e.what());
-    } catch (const std::bad_alloc&) {
-        report(error_code, CUDA_ERROR_OUT_OF_MEMORY, "out of host memory");
-    } catch (const std::exception& e) {
-        report(error_code, CUDA_ERROR_UNKNOWN, "internal error: ");
-        const size_t used = std::strlen(t_detail);
-        std::strncat(t_detail, e.what(), kDetailCapacity - used - 1);
-    } catch (...) {
-        report(error_code, CUDA_ERROR_UNKNOWN, "internal error: unknown exception");
-    }
-    return on_error;
-}
-
-[[noreturn]] void invalid(const char* what) { fail(CUDA_ERROR_INVALID_PARAMETER, what); }
-
-// For functions whose error_code is required: a NULL one is reported through
-// the detail alone.
-bool missing_error_code(int* error_code, const char* function) {
-    if (error_code != nullptr) return false;
-    set_detail(function);
-    std::strncat(t_detail, ": error_code is NULL", kDetailCapacity - std::strlen(t_detail) - 1);
-    return true;
-}
-
-std::shared_ptr<Context> live_context(CudaContext* ctx) {
-    if (ctx == nullptr) invalid("context handle is NULL");
-    auto impl = contexts().find(ctx);
-    if (!impl) invalid("context handle is not a live context (already destroyed or never created)");
-    return impl;
-}
-
-std::shared_ptr<Model> live_model(CudaModel* model) {
-    if (model == nullptr) invalid("model handle is NULL");
-    auto impl = models().find(model);
-    if (!impl) invalid("model handle is not a live model (already unloaded or never loaded)");
-    return impl;
-}
-
-std::shared_ptr<Inference> live_inference(InferenceResult* result) {
-    if (result == nullptr) invalid("inference handle is NULL");
-    auto impl = inferences().find(result);
-    if (!impl) invalid("inference handle is not a live inference (already freed or never started)");
-    return impl;
-}
 
 InferenceResult* start_inference(CudaModel* model, const char* prompt, const SamplingParams& params) {
     auto impl = live_model(model);
@@ -142,7 +42,7 @@ const char* cuda_error_message(int error_code) {
     }
 }
 
-const char* cuda_last_error_detail(void) { return t_detail; }
+const char* cuda_last_error_detail(void) { return detail(); }
 
 uint32_t cuda_api_version(void) { return WORKER_VERSION_NUMBER; }
 
@@ -224,6 +124,11 @@ InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt, c
             fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
         }
         sp.parse_special = p.parse_special == 1;
+        if (p.logprobs != 0 && p.logprobs != 1) {
+            fail(CUDA_ERROR_INVALID_PARAMETER, "params->logprobs must be 0 or 1, got ", p.logprobs);
+        }
+        sp.logprobs = p.logprobs == 1;
+        sp.top_logprobs = p.top_logprobs;
         if (p.n_stop < 0) fail(CUDA_ERROR_INVALID_PARAMETER, "params->n_stop must be >= 0, got ", p.n_stop);
         if (p.n_stop > 0 && p.stop == nullptr) invalid("params->stop is NULL while params->n_stop > 0");
         for (int32_t i = 0; i < p.n_stop; ++i) {

@@ -30,8 +30,9 @@ public:
     // The token's text as stored in the vocabulary.
     virtual const std::string& token_text(int32_t id) const = 0;
     // Concatenated token_bytes of the ids (SentencePiece strips the leading
-    // space the encoder added).
-    virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+    // space the encoder added); with render_special, control tokens give
+    // their token_text instead of nothing.
+    virtual std::string decode(const std::vector<int32_t>& ids, bool render_special = false) const = 0;
 
     virtual int32_t n_vocab() const = 0;
     virtual int32_t bos_id() const = 0;  // -1 when none

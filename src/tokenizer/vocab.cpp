@@ -342,13 +342,13 @@ const std::string& VocabTokenizer::token_text(int32_t id) const {
     return vocab_.text[id];
 }
 
-std::string VocabTokenizer::decode(const std::vector<int32_t>& ids) const {
+std::string VocabTokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
     std::string out;
     // SentencePiece's encoder put a space before the text; take it off the
     // first piece that has text (after BOS), as SentencePiece's decoder does.
     bool strip_space = vocab_.add_space_prefix;
     for (int32_t id : ids) {
-        const std::string& piece = token_bytes(id);
+        const std::string& piece = render_special && is_control(id) ? token_text(id) : token_bytes(id);
         if (piece.empty()) continue;
         if (strip_space && piece[0] == ' ') {
             out.append(piece, 1);

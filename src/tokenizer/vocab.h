@@ -106,7 +106,7 @@ public:
     std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const override;
     const std::string& token_bytes(int32_t id) const override;
     const std::string& token_text(int32_t id) const override;
-    std::string decode(const std::vector<int32_t>& ids) const override;
+    std::string decode(const std::vector<int32_t>& ids, bool render_special) const override;
     int32_t n_vocab() const override { return vocab_.size(); }
     int32_t bos_id() const override { return vocab_.bos; }
     int32_t eos_id() const override { return vocab_.eos; }

@@ -17,7 +17,15 @@
 namespace worker::cli {
 namespace {
 
-constexpr const char* kUsage = "usage: worker-cli bench-tokenize -m MODEL [-f FILE] [--runs N]";
+constexpr const char* kHelp =
+    "usage: worker-cli bench-tokenize -m MODEL [-f FILE] [--runs N]\n"
+    "\n"
+    "Tokenizer throughput in MB/s: the best of N runs over the text.\n"
+    "\n"
+    "  -m, --model FILE  GGUF file (required; vocabulary-only files work)\n"
+    "  -f, --file FILE   the text (default: 1 MiB of generated mixed prose, code, CJK and emoji)\n"
+    "      --runs N      runs, 1..1000 (default 5)\n"
+    "  -h, --help        this help\n";
 
 // A deterministic mix of prose, code, numbers, whitespace runs, CJK, emoji and
 // accented text, drawn by a fixed-seed generator (the same bytes everywhere).
@@ -62,23 +70,18 @@ int run_bench_tokenize(const std::vector<std::string>& args) {
         } else if (a == "-f" || a == "--file") {
             path = in.value(a);
         } else if (a == "--runs") {
-            runs = std::max(1, in.int_value(a));
-        } else if (a == "-h" || a == "--help") {
-            std::printf("%s\n", kUsage);
-            return 0;
+            runs = in.int_value(a, 1, 1000);
         } else {
-            throw UsageError{"unknown option '" + a + "'\n" + kUsage};
+            throw UsageError{"unknown option '" + a + "'"};
         }
     }
-    if (model.empty()) throw UsageError{kUsage};
+    if (model.empty()) throw UsageError{"-m MODEL is required"};
 
     std::string text;
     if (path.empty()) {
         text = benchmark_text(1 << 20);
     } else {
-        std::ifstream file_in(path, std::ios::binary);
-        if (!file_in) throw UsageError{"cannot read '" + path + "'"};
-        text.assign(std::istreambuf_iterator<char>(file_in), std::istreambuf_iterator<char>());
+        text = read_text_file(path, "-f");
     }
 
     const auto file = gguf::File::open(model);
@@ -105,7 +108,7 @@ int run_bench_tokenize(const std::vector<std::string>& args) {
 }
 
 const bool registered =
-    register_command({"bench-tokenize", "tokenizer throughput in MB/s (-m MODEL [-f FILE])", &run_bench_tokenize});
+    register_command({"bench-tokenize", "tokenizer throughput in MB/s (-m MODEL [-f FILE])", kHelp, &run_bench_tokenize});
 
 }  // namespace
 }  // namespace worker::cli

@@ -2,19 +2,25 @@
 #include <cstdio>
 
 #include "command.h"
+#include "options.h"
 #include "worker_ffi.h"
 
 namespace worker::cli {
 namespace {
 
-int run_version(const std::vector<std::string>&) {
-    const uint32_t v = cuda_api_version();
-    std::printf("worker_cuda %u.%u.%u\n", v >> 16, (v >> 8) & 0xFF, v & 0xFF);
+void no_options(const std::vector<std::string>& args) {
+    if (!args.empty()) throw UsageError{"unknown option '" + args[0] + "'"};
+}
+
+int run_version(const std::vector<std::string>& args) {
+    no_options(args);
+    std::printf("%s\n", version_line().c_str());
     return 0;
 }
 
-int run_devices(const std::vector<std::string>&) {
-    run_version({});
+int run_devices(const std::vector<std::string>& args) {
+    no_options(args);
+    std::printf("%s\n", version_line().c_str());
     const int count = cuda_get_device_count();
     std::printf("CUDA devices: %d\n", count);
     for (int i = 0; i < count; ++i) std::printf("  device %d\n", i);
@@ -22,8 +28,14 @@ int run_devices(const std::vector<std::string>&) {
     return 0;
 }
 
-const bool registered = register_command({"version", "print the library version", &run_version}) &&
-                        register_command({"devices", "list the devices this build can use", &run_devices});
+const bool registered =
+    register_command({"version", "print the library version (also: worker-cli --version)",
+                      "usage: worker-cli version\n\nPrints the library version and whether the CUDA backend is built in.\n",
+                      &run_version}) &&
+    register_command({"devices", "list the devices this build can use",
+                      "usage: worker-cli devices\n\nLists the CUDA devices this build and machine can use, and the CPU "
+                      "reference device.\n",
+                      &run_devices});
 
 }  // namespace
 }  // namespace worker::cli

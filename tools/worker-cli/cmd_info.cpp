@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "command.h"
+#include "options.h"
 #include "gguf/gguf_file.h"
 #include "gguf/summary.h"
 
@@ -40,19 +41,30 @@ std::string human_count(uint64_t n) {
 
 const char* or_none(const std::string& s) { return s.empty() ? "(none)" : s.c_str(); }
 
+constexpr const char* kHelp =
+    "usage: worker-cli info -m MODEL.gguf [--metadata]\n"
+    "\n"
+    "Summarises a GGUF file without loading it onto a device (vocabulary-only files work too).\n"
+    "\n"
+    "  -m, --model FILE  the GGUF file (required)\n"
+    "      --metadata    also print every metadata key and value\n"
+    "  -h, --help        this help\n";
+
 int run_info(const std::vector<std::string>& args) {
     std::string path;
     bool all_metadata = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-        if ((args[i] == "-m" || args[i] == "--model") && i + 1 < args.size()) {
-            path = args[++i];
-        } else if (args[i] == "--metadata") {
+    ArgReader r(args);
+    while (!r.done()) {
+        const std::string a = r.next();
+        if (a == "-m" || a == "--model") {
+            path = r.value(a);
+        } else if (a == "--metadata") {
             all_metadata = true;
         } else {
-            throw UsageError{"usage: worker-cli info -m MODEL.gguf [--metadata]  (unexpected '" + args[i] + "')"};
+            throw UsageError{"unknown option '" + a + "'"};
         }
     }
-    if (path.empty()) throw UsageError{"usage: worker-cli info -m MODEL.gguf [--metadata]"};
+    if (path.empty()) throw UsageError{"-m MODEL.gguf is required"};
 
     const auto file = gguf::File::open(path);
     const gguf::Summary s = gguf::summarize(*file);
@@ -102,7 +114,7 @@ int run_info(const std::vector<std::string>& args) {
 }
 
 const bool registered = register_command(
-    {"info", "summarise a GGUF file: architecture, size, types, tokenizer, hyper-parameters", &run_info});
+    {"info", "summarise a GGUF file: architecture, size, types, tokenizer, hyper-parameters", kHelp, &run_info});
 
 }  // namespace
 }  // namespace worker::cli

@@ -1,7 +1,6 @@
 // worker-cli tokenize: the token ids (or pieces) of a text under a model's
 // tokenizer. Reads only the metadata, so vocab-only GGUF files work too.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
@@ -17,14 +16,20 @@
 namespace worker::cli {
 namespace {
 
-constexpr const char* kUsage =
-    "usage: worker-cli tokenize -m MODEL [--no-bos] [--no-parse-special] (-p TEXT | --stdin | -f FILE) [--pieces]";
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw UsageError{"cannot read '" + path + "'"};
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+constexpr const char* kHelp =
+    "usage: worker-cli tokenize -m MODEL (-p TEXT | -f FILE | --stdin) [options]\n"
+    "\n"
+    "Prints the token ids of a text under a model's tokenizer, as generation would tokenize the prompt.\n"
+    "Reads only the metadata, so vocabulary-only GGUF files work too.\n"
+    "\n"
+    "  -m, --model FILE     GGUF file (required)\n"
+    "  -p, --prompt TEXT    the text\n"
+    "  -f, --file FILE      read the text from FILE\n"
+    "      --stdin          read the text from standard input\n"
+    "      --no-bos         do not add the BOS/EOS tokens the metadata asks for (default: add them)\n"
+    "      --no-parse-special  tokenize special-token text (<|im_start|>) as plain text (default: parse it)\n"
+    "      --pieces         print each token's text, quoted, instead of its id\n"
+    "  -h, --help           this help\n";
 
 // Pieces are printed as C-style escaped strings so that whitespace, control
 // bytes and partial UTF-8 characters stay visible.
@@ -81,7 +86,7 @@ int run_tokenize(const std::vector<std::string>& args) {
             text = in.value(a);
             have_text = true;
         } else if (a == "-f" || a == "--file") {
-            text = read_file(in.value(a));
+            text = read_text_file(in.value(a), a);
             have_text = true;
         } else if (a == "--stdin") {
             text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -92,14 +97,12 @@ int run_tokenize(const std::vector<std::string>& args) {
             parse_special = false;
         } else if (a == "--pieces") {
             pieces = true;
-        } else if (a == "-h" || a == "--help") {
-            std::printf("%s\n", kUsage);
-            return 0;
         } else {
-            throw UsageError{"unknown option '" + a + "'\n" + kUsage};
+            throw UsageError{"unknown option '" + a + "'"};
         }
     }
-    if (model.empty() || !have_text) throw UsageError{kUsage};
+    if (model.empty()) throw UsageError{"-m MODEL is required"};
+    if (!have_text) throw UsageError{"a text is required: -p TEXT, -f FILE or --stdin"};
 
     const auto file = gguf::File::open(model);
     const auto tok = tokenizer::Tokenizer::from_gguf(*file);
@@ -121,7 +124,7 @@ int run_tokenize(const std::vector<std::string>& args) {
 }
 
 const bool registered = register_command(
-    {"tokenize", "print the token ids of a text (-m MODEL -p TEXT | --stdin | -f FILE)", &run_tokenize});
+    {"tokenize", "print the token ids of a text (-m MODEL -p TEXT | --stdin | -f FILE)", kHelp, &run_tokenize});
 
 }  // namespace
 }  // namespace worker::cli

@@ -10,14 +10,15 @@ using CommandFn = int (*)(const std::vector<std::string>& args);
 
 struct Command {
     const char* name;
-    const char* summary;
+    const char* summary;  // one line for the command list
+    const char* help;     // the full usage: every option with its default (printed by --help)
     CommandFn run;
 };
 
 bool register_command(const Command& command);
 const std::vector<Command>& commands();
 
-// Thrown for bad command-line usage; main prints it with the usage line.
+// Thrown for bad command-line usage; main prints it and points at --help (exit 2).
 struct UsageError {
     std::string message;
 };

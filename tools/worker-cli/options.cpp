@@ -2,12 +2,16 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <filesystem>
 #include <string>
 
 #include "command.h"
+#include "core/error.h"
 #include "worker_ffi.h"
 
 namespace worker::cli {
@@ -17,12 +21,17 @@ std::string ArgReader::value(const std::string& option) {
     return next();
 }
 
-int ArgReader::int_value(const std::string& option) {
+int ArgReader::int_value(const std::string& option, int min, int max) {
     const std::string v = value(option);
     char* end = nullptr;
-    const long n = std::strtol(v.c_str(), &end, 10);
-    if (end == v.c_str() || *end != '\0') throw UsageError{option + " needs an integer, got '" + v + "'"};
-    return static_cast<int>(n);
+    errno = 0;
+    const long long n = std::strtoll(v.c_str(), &end, 10);
+    const bool integer = end != v.c_str() && *end == '\0';
+    if (integer && errno != ERANGE && n >= min && n <= max) return static_cast<int>(n);
+    char text[160];
+    std::snprintf(text, sizeof text, integer ? "%s must be in [%d, %d], got %s" : "%s needs an integer in [%d, %d], got '%s'",
+                  option.c_str(), min, max, v.c_str());
+    throw UsageError{text};
 }
 
 float ArgReader::float_value(const std::string& option) {
@@ -36,9 +45,50 @@ float ArgReader::float_value(const std::string& option) {
 unsigned long long ArgReader::u64_value(const std::string& option) {
     const std::string v = value(option);
     char* end = nullptr;
+    errno = 0;
     const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-    if (end == v.c_str() || *end != '\0') throw UsageError{option + " needs an unsigned integer, got '" + v + "'"};
+    // strtoull accepts "-1" (as 2^64 - 1): a sign is refused here.
+    if (end == v.c_str() || *end != '\0' || v[0] == '-' || v[0] == '+') {
+        throw UsageError{option + " needs an unsigned integer, got '" + v + "'"};
+    }
+    if (errno == ERANGE) throw UsageError{option + " must be below 2^64, got " + v};
     return n;
+}
+
+const char* error_name(int code) {
+    switch (code) {
+        case CUDA_SUCCESS: return "CUDA_SUCCESS";
+        case CUDA_ERROR_INVALID_DEVICE: return "CUDA_ERROR_INVALID_DEVICE";
+        case CUDA_ERROR_OUT_OF_MEMORY: return "CUDA_ERROR_OUT_OF_MEMORY";
+        case CUDA_ERROR_MODEL_LOAD_FAILED: return "CUDA_ERROR_MODEL_LOAD_FAILED";
+        case CUDA_ERROR_INFERENCE_FAILED: return "CUDA_ERROR_INFERENCE_FAILED";
+        case CUDA_ERROR_INVALID_PARAMETER: return "CUDA_ERROR_INVALID_PARAMETER";
+        case CUDA_ERROR_KERNEL_LAUNCH_FAILED: return "CUDA_ERROR_KERNEL_LAUNCH_FAILED";
+        case CUDA_ERROR_VRAM_RESIDENCY_FAILED: return "CUDA_ERROR_VRAM_RESIDENCY_FAILED";
+        case CUDA_ERROR_DEVICE_NOT_FOUND: return "CUDA_ERROR_DEVICE_NOT_FOUND";
+        default: return "CUDA_ERROR_UNKNOWN";
+    }
+}
+
+void throw_abi_error(int code) { throw Error(static_cast<CudaErrorCode>(code), cuda_last_error_detail()); }
+
+std::string version_line() {
+    const uint32_t v = cuda_api_version();
+    char text[128];
+    std::snprintf(text, sizeof text, "worker_cuda %u.%u.%u (CUDA backend: %s)", v >> 16, (v >> 8) & 0xFF, v & 0xFF,
+#ifdef WORKER_HAVE_CUDA
+                  "built in"
+#else
+                  "not built"
+#endif
+    );
+    return text;
+}
+
+std::string read_text_file(const std::string& path, const std::string& option) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw UsageError{option + ": cannot read '" + path + "'"};
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 int parse_device(const std::string& text) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "cublas_loader.h"
 #include "cuda_check.h"
 #include "device_memory.h"
 #include "kernels.h"
@@ -145,6 +146,7 @@ int device_count() noexcept {
 
 void init_device(int device) {
     check_device_not_lost(device);
+    require_cublas(device);
     check_on(cudaSetDevice(device), device, "cudaSetDevice");
     check_on(cudaFree(nullptr), device, "context initialisation");
 }

@@ -195,9 +195,16 @@ find_library_dir() { # soname — a folder holding it, searched where CUDA and p
     return 1
 }
 
-missing_libraries() { # executable... — sonames ldd cannot find
-    local exe
+missing_libraries() { # executable... — sonames ldd cannot find, and the cuBLAS the GPU backend dlopens
+    local exe soname dir found
     for exe in "$@"; do ldd "$exe" 2>/dev/null | awk '/not found/ { print $1 }'; done | sort -u
+    # cuBLAS is not linked (cuda/cublas_loader.cpp): ldd does not list it.
+    for soname in libcublas.so.13 libcublasLt.so.13; do
+        found=""
+        ldconfig -p 2>/dev/null | grep -q " $soname " && found=1
+        for dir in ${LD_LIBRARY_PATH//:/ }; do [ -e "$dir/$soname" ] && found=1; done
+        [ -n "$found" ] || echo "$soname"
+    done
 }
 
 bin=""   # where the binaries the run uses are

@@ -238,6 +238,24 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
 void cuda_inference_free(InferenceResult* result);
 
 /**
+ * @brief Loads a model as cuda_load_model() does, with options: a progress
+ *        callback that may cancel the load (0.3).
+ *
+ * @param ctx The context. Required.
+ * @param model_path As for cuda_load_model().
+ * @param params Options, or NULL for ::WORKER_LOAD_PARAMS_INIT.
+ * @param vram_bytes_used Out, optional: as for cuda_load_model().
+ * @param error_code Out: the result code. Required.
+ * @return A new model, or NULL.
+ * @par Errors
+ * As cuda_load_model(); ::CUDA_ERROR_MODEL_LOAD_FAILED, the detail saying
+ * so, when the progress callback returned false; ::CUDA_ERROR_INVALID_PARAMETER
+ * for a bad `params->struct_size`.
+ */
+CudaModel* cuda_load_model_ex(CudaContext* ctx, const char* model_path, const WorkerLoadParams* params,
+                              uint64_t* vram_bytes_used, int* error_code);
+
+/**
  * @name Inference details (0.3)
  * @{
  */

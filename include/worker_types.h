@@ -6,6 +6,7 @@
 #define WORKER_TYPES_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -93,6 +94,22 @@ typedef struct WorkerInferenceParams {
  */
 #define WORKER_INFERENCE_PARAMS_INIT \
     { (uint32_t)sizeof(WorkerInferenceParams), 128, 0.8f, 0u, 40, 0.95f, 0.05f, 1.0f, NULL, 0, 1, 0, 0 }
+
+/**
+ * @brief Told how far a model load has come: `fraction` of the weights in
+ *        [0, 1], the last call 1 once loaded. Return false to cancel the load.
+ */
+typedef bool (*WorkerLoadProgress)(float fraction, void* user_data);
+
+/** @brief Options of cuda_load_model_ex(); ::WORKER_LOAD_PARAMS_INIT gives the defaults. */
+typedef struct WorkerLoadParams {
+    uint32_t struct_size;        /**< sizeof(WorkerLoadParams) as compiled by the caller. */
+    WorkerLoadProgress progress; /**< Called on the loading thread as weights are loaded; NULL: none. */
+    void* progress_user_data;    /**< Passed to `progress`. */
+} WorkerLoadParams;
+
+/** @brief Default load options: no progress callback. */
+#define WORKER_LOAD_PARAMS_INIT { (uint32_t)sizeof(WorkerLoadParams), NULL, NULL }
 
 /** @brief Why an inference stopped generating (WorkerInferenceInfo::finish_reason). */
 typedef enum WorkerFinishReason {

@@ -13,7 +13,8 @@ namespace worker {
 Model::Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file)
     : context_(std::move(context)), file_(std::move(file)) {}
 
-std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::string& path) {
+std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::string& path,
+                                   const model::LoadProgress& progress) {
     fault::check(fault::Site::Boundary);
     const auto started = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
@@ -23,7 +24,7 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
     log_info("load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
              file->metadata().size(), " metadata keys parsed in ", seconds(), " s");
     try {
-        return load_parsed(std::move(context), file, seconds);
+        return load_parsed(std::move(context), file, seconds, progress);
     } catch (const Error& e) {
         // Whatever a vocabulary-only file lacks first, say what it is.
         if (!file->tensors().empty()) throw;
@@ -33,7 +34,8 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
 }
 
 std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file,
-                                          const std::function<double()>& seconds) {
+                                          const std::function<double()>& seconds,
+                                          const model::LoadProgress& progress) {
     const std::string& path = file->path();
     // Architecture first: an unsupported model is reported as such rather
     // than as whatever key or tensor it happens to lack.
@@ -49,7 +51,9 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
     m->tokenizer_ = tokenizer::Tokenizer::from_gguf(*file);
     fault::check(fault::Site::Allocation);
     m->transformer_ =
-        std::make_unique<model::Transformer>(*file, std::move(config), model::create_backend(*m->context_));
+        std::make_unique<model::Transformer>(*file, std::move(config), model::create_backend(*m->context_),
+                                             progress);
+    if (progress) progress(1.0);  // loaded: told, whatever it answers
     m->facts_ = describe_model(*file, m->transformer_->config(), *m->tokenizer_);
     m->weight_bytes_ = m->transformer_->backend().weight_bytes();
     if (m->weight_bytes_ == 0) {

@@ -23,7 +23,9 @@ public:
     // Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED, ...) for a bad file or an
     // unsupported architecture, CUDA_ERROR_OUT_OF_MEMORY when the device
     // cannot hold it.
-    static std::shared_ptr<Model> load(std::shared_ptr<Context> context, const std::string& path);
+    // `progress` (optional) follows the weights' upload; false cancels the load.
+    static std::shared_ptr<Model> load(std::shared_ptr<Context> context, const std::string& path,
+                                       const model::LoadProgress& progress = {});
 
     const Context& context() const { return *context_; }
     const gguf::File& file() const { return *file_; }
@@ -77,7 +79,8 @@ public:
 private:
     // Everything after parsing: configuration, tokenizer, weights on the device.
     static std::shared_ptr<Model> load_parsed(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file,
-                                              const std::function<double()>& seconds);
+                                              const std::function<double()>& seconds,
+                                              const model::LoadProgress& progress);
     Model(std::shared_ptr<Context> context, std::shared_ptr<const gguf::File> file);
     // Destroys the retired sessions; the caller holds step_mutex_.
     void destroy_retired() noexcept;

@@ -1,5 +1,6 @@
 // The extern "C" boundary: argument checks, calls into the core, and the
 // translation of every exception into an error code plus a detail message.
+#include <cstddef>
 #include <cstring>
 #include <string>
 
@@ -8,6 +9,32 @@
 
 namespace worker::ffi {
 namespace {
+
+CudaModel* load_model(CudaContext* ctx, const char* model_path, const WorkerLoadParams* given,
+                      uint64_t* vram_bytes_used) {
+    auto context = live_context(ctx);
+    if (model_path == nullptr) invalid("model_path is NULL");
+    WorkerLoadParams p = WORKER_LOAD_PARAMS_INIT;
+    if (given != nullptr) {
+        constexpr size_t kMinimum = offsetof(WorkerLoadParams, progress) + sizeof(WorkerLoadProgress);
+        if (given->struct_size < kMinimum || given->struct_size > sizeof(WorkerLoadParams)) {
+            fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", given->struct_size, ", expected between ",
+                 kMinimum, " and ", sizeof(WorkerLoadParams));
+        }
+        std::memcpy(&p, given, given->struct_size);
+    }
+    model::LoadProgress progress;
+    if (p.progress != nullptr) {
+        progress = [callback = p.progress, user = p.progress_user_data](double fraction) {
+            return callback(static_cast<float>(fraction), user);
+        };
+    }
+    std::shared_ptr<Model> loaded = Model::load(std::move(context), model_path, progress);
+    const uint64_t weight_bytes = loaded->weight_bytes();
+    CudaModel* handle = models().add(std::move(loaded));
+    if (vram_bytes_used != nullptr) *vram_bytes_used = weight_bytes;
+    return handle;
+}
 
 InferenceResult* start_inference(CudaModel* model, const char* prompt, const SamplingParams& params) {
     auto impl = live_model(model);
@@ -62,15 +89,14 @@ void cuda_destroy(CudaContext* ctx) {
 CudaModel* cuda_load_model(CudaContext* ctx, const char* model_path, uint64_t* vram_bytes_used, int* error_code) {
     if (vram_bytes_used != nullptr) *vram_bytes_used = 0;
     if (missing_error_code(error_code, "cuda_load_model")) return nullptr;
-    return guarded<CudaModel*>(error_code, nullptr, [&] {
-        auto context = live_context(ctx);
-        if (model_path == nullptr) invalid("model_path is NULL");
-        std::shared_ptr<Model> loaded = Model::load(std::move(context), model_path);
-        const uint64_t weight_bytes = loaded->weight_bytes();
-        CudaModel* handle = models().add(std::move(loaded));
-        if (vram_bytes_used != nullptr) *vram_bytes_used = weight_bytes;
-        return handle;
-    });
+    return guarded<CudaModel*>(error_code, nullptr, [&] { return load_model(ctx, model_path, nullptr, vram_bytes_used); });
+}
+
+CudaModel* cuda_load_model_ex(CudaContext* ctx, const char* model_path, const WorkerLoadParams* params,
+                              uint64_t* vram_bytes_used, int* error_code) {
+    if (vram_bytes_used != nullptr) *vram_bytes_used = 0;
+    if (missing_error_code(error_code, "cuda_load_model_ex")) return nullptr;
+    return guarded<CudaModel*>(error_code, nullptr, [&] { return load_model(ctx, model_path, params, vram_bytes_used); });
 }
 
 void cuda_unload_model(CudaModel* model) {

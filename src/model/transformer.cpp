@@ -41,7 +41,10 @@ class Loader {
 public:
     // Without a backend, tensors are checked and not uploaded: their views
     // point into the file's mapping.
-    Loader(const gguf::File& file, Backend* backend) : file_(file), backend_(backend) {}
+    Loader(const gguf::File& file, Backend* backend, const LoadProgress* progress = nullptr)
+        : file_(file), backend_(backend), progress_(progress) {
+        for (const gguf::TensorInfo& t : file_.tensors()) total_bytes_ += t.n_bytes;
+    }
 
     // A tensor of ggml shape `dims` ({cols, rows} for a matrix, {n} for a
     // vector): matrices in a block type the matmul supports, vectors in F32.
@@ -70,7 +73,9 @@ public:
             t.type = info->type;
             return t;
         }
-        return backend_->upload_weight(file_, *info);
+        Tensor uploaded = backend_->upload_weight(file_, *info);
+        report(info->n_bytes);
+        return uploaded;
     }
     const gguf::File& file() const { return file_; }
 
@@ -87,8 +92,20 @@ public:
     }
 
 private:
+    void report(uint64_t bytes) {
+        done_bytes_ += bytes;
+        if (progress_ == nullptr || !*progress_) return;
+        const double fraction = total_bytes_ == 0 ? 1.0 : static_cast<double>(done_bytes_) / total_bytes_;
+        if (!(*progress_)(fraction)) {
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "loading model file '", file_.path(),
+                 "' was cancelled by its progress callback at ", static_cast<int>(fraction * 100), "%");
+        }
+    }
+
     const gguf::File& file_;
     Backend* backend_;
+    const LoadProgress* progress_;
+    uint64_t total_bytes_ = 0, done_bytes_ = 0;
     std::unordered_set<std::string> read_;
 };
 
@@ -152,9 +169,10 @@ void Transformer::check_weights(const gguf::File& file, const Config& config) {
     load_weights(config, l);
 }
 
-Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend)
+Transformer::Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend,
+                         const LoadProgress& progress)
     : config_(std::move(config)), backend_(std::move(backend)) {
-    Loader l(file, backend_.get());
+    Loader l(file, backend_.get(), &progress);
     weights_ = load_weights(config_, l);
 }
 

@@ -78,11 +78,18 @@ private:
 // batch's rows, valid only during the call (read it with Backend::read()).
 using TensorTap = std::function<void(const char* name, int layer, const Tensor& t)>;
 
+// Told the fraction of a model's weights loaded so far, in [0, 1]; false stops the load.
+using LoadProgress = std::function<bool(double fraction)>;
+
 class Transformer {
 public:
     // Checks every tensor the architecture needs (presence, type, shape) and
     // uploads it. Throws Error(CUDA_ERROR_MODEL_LOAD_FAILED) naming the tensor.
-    Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend);
+    // `progress`, when set, is called after each tensor with the fraction of
+    // the file's tensor bytes handled so far; returning false cancels the
+    // load (Error(CUDA_ERROR_MODEL_LOAD_FAILED) saying so).
+    Transformer(const gguf::File& file, Config config, std::unique_ptr<Backend> backend,
+                const LoadProgress& progress = {});
     // The same checks without a backend: nothing is uploaded or allocated.
     static void check_weights(const gguf::File& file, const Config& config);
 

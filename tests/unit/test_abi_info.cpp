@@ -410,6 +410,60 @@ TEST_F(AbiInfo, ModelInfoFillsAnOlderShorterStructOnly) {
     EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
 }
 
+// ---- load progress ---------------------------------------------------------------
+
+struct ProgressLog {
+    std::vector<float> fractions;
+    float cancel_at = 2.0f;  // > 1: never
+};
+
+bool record_progress(float fraction, void* user) {
+    auto* log = static_cast<ProgressLog*>(user);
+    log->fractions.push_back(fraction);
+    return fraction < log->cancel_at;
+}
+
+TEST_F(AbiInfo, LoadProgressRisesToOne) {
+    WORKER_REQUIRE_REAL_MODEL(path, "smollm2");
+    ProgressLog log;
+    WorkerLoadParams params = WORKER_LOAD_PARAMS_INIT;
+    params.progress = &record_progress;
+    params.progress_user_data = &log;
+    int err = -1;
+    ModelPtr model(cuda_load_model_ex(ctx_.get(), path.c_str(), &params, nullptr, &err));
+    ASSERT_EQ(err, CUDA_SUCCESS) << cuda_last_error_detail();
+    ASSERT_GE(log.fractions.size(), 30u);  // at least once per block
+    for (size_t i = 1; i < log.fractions.size(); ++i) EXPECT_GE(log.fractions[i], log.fractions[i - 1]);
+    EXPECT_GT(log.fractions.front(), 0.0f);
+    EXPECT_EQ(log.fractions.back(), 1.0f);
+    ModelPtr plain(cuda_load_model_ex(ctx_.get(), path.c_str(), nullptr, nullptr, &err));  // NULL params: defaults
+    EXPECT_EQ(err, CUDA_SUCCESS);
+}
+
+TEST_F(AbiInfo, AProgressCallbackCancelsTheLoad) {
+    WORKER_REQUIRE_REAL_MODEL(path, "smollm2");
+    ProgressLog log;
+    log.cancel_at = 0.5f;
+    WorkerLoadParams params = WORKER_LOAD_PARAMS_INIT;
+    params.progress = &record_progress;
+    params.progress_user_data = &log;
+    int err = -1;
+    uint64_t bytes = 99;
+    EXPECT_EQ(cuda_load_model_ex(ctx_.get(), path.c_str(), &params, &bytes, &err), nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_MODEL_LOAD_FAILED);
+    EXPECT_EQ(bytes, 0u);
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("cancelled by its progress callback"), std::string::npos)
+        << cuda_last_error_detail();
+    EXPECT_GE(log.fractions.back(), 0.5f);
+    EXPECT_LT(log.fractions.back(), 1.0f);
+    // The context and the model loaded before are unaffected.
+    InferencePtr r = start("The capital of France is", greedy(1));
+    EXPECT_NE(r, nullptr);
+    params.struct_size = 3;
+    EXPECT_EQ(cuda_load_model_ex(ctx_.get(), path.c_str(), &params, nullptr, &err), nullptr);
+    EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
+}
+
 // ---- chat template ---------------------------------------------------------------
 
 TEST_F(AbiInfo, TheFilesChatTemplateGivesChatMl) {

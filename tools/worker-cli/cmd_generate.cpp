@@ -1,6 +1,8 @@
 // worker-cli generate: streams a model's continuation of a prompt to stdout
 // through the public C ABI (--ids drives the core directly, since token ids
 // are not part of the ABI); load progress and timings go to stderr.
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -191,6 +193,21 @@ void print_summary(const Timings& t, const WorkerInferenceInfo& info) {
                  t.rest_s > 0 ? rest / t.rest_s : 0.0, finish_reason_name(info.finish_reason));
 }
 
+// A one-line bar on stderr, redrawn in place when the percentage changes;
+// the last call ends the line. `user` is the last percentage drawn (an int).
+bool draw_progress(float fraction, void* user) {
+    int& shown = *static_cast<int*>(user);
+    if (static_cast<int>(fraction * 100) == shown) return true;
+    shown = static_cast<int>(fraction * 100);
+    constexpr int kWidth = 40;
+    const int filled = static_cast<int>(fraction * kWidth);
+    std::fprintf(stderr, "\r[%.*s%*s] %3d%%", filled, "========================================", kWidth - filled, "",
+                 static_cast<int>(fraction * 100));
+    if (fraction >= 1.0f) std::fputc('\n', stderr);
+    std::fflush(stderr);
+    return true;
+}
+
 struct AbiHandles {
     CudaContext* ctx = nullptr;
     CudaModel* model = nullptr;
@@ -233,7 +250,11 @@ int run_text(const GenerateOptions& o) {
     h.ctx = cuda_init(o.device, &err);
     if (h.ctx == nullptr) throw_abi_error(err);
     std::fprintf(stderr, "loading %s\n", o.model.c_str());
-    h.model = cuda_load_model(h.ctx, o.model.c_str(), nullptr, &err);
+    WorkerLoadParams load = WORKER_LOAD_PARAMS_INIT;
+    int shown = -1;
+    load.progress_user_data = &shown;
+    if (::isatty(STDERR_FILENO) == 1) load.progress = &draw_progress;  // a bar on a terminal only
+    h.model = cuda_load_model_ex(h.ctx, o.model.c_str(), &load, nullptr, &err);
     if (h.model == nullptr) throw_abi_error(err);
     t.load_s = seconds_since(t_load);
     const std::string prompt = o.chat ? chat_prompt(h.model, o) : o.prompt;

@@ -96,5 +96,16 @@ check "--chat: same prompt size" test "$(grep -o 'prompt [0-9]* tokens' "$tmp/ch
   "$(grep -o 'prompt [0-9]* tokens' "$tmp/direct.err")"
 check "summary names why it stopped" grep -q "stopped: " "$tmp/chat.err"
 
+# ---- info: what the engine makes of a file ---------------------------------------------
+"$cli" info -m "$model" >"$tmp/info.out"
+check "info: supported" grep -q "^supported:       yes" "$tmp/info.out"
+check "info: the engine's reading" grep -q "^engine reads:    llama, 30 blocks, 9 heads (3 for keys/values) of 64" "$tmp/info.out"
+vocab_only="$(dirname "$0")/../../../shared/testdata/vocab/ggml-vocab-phi-3.gguf"
+if [ -f "$vocab_only" ]; then
+  "$cli" info -m "$vocab_only" >"$tmp/info.out"
+  check "info: a vocabulary-only file is not supported, and why" \
+    grep -q "^supported:       no: .*required tensor 'token_embd.weight' is missing" "$tmp/info.out"
+fi
+
 echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

@@ -1,6 +1,7 @@
 // worker-cli info -m MODEL: what a GGUF file holds, without loading it onto a
 // device (vocabulary-only files work too).
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,10 @@
 #include "options.h"
 #include "gguf/gguf_file.h"
 #include "gguf/summary.h"
+#include "model/config.h"
+#include "model/transformer.h"
+#include "tokenizer/tokenizer.h"
+#include "core/error.h"
 
 namespace worker::cli {
 namespace {
@@ -40,6 +45,43 @@ std::string human_count(uint64_t n) {
 }
 
 const char* or_none(const std::string& s) { return s.empty() ? "(none)" : s.c_str(); }
+
+// What this engine makes of the file: the architecture's features as it
+// reads them, and whether it would load it — or the first reason it would not
+// (the detail a load would give), without touching a device.
+void print_support(const gguf::File& file) {
+    std::optional<model::Config> config;
+    std::string why_not;
+    try {
+        config = model::read_config(file);
+        model::Transformer::check_weights(file, *config);
+        tokenizer::Tokenizer::from_gguf(file);
+    } catch (const Error& e) {
+        why_not = e.message();
+    }
+    if (config) {
+        const model::Config& c = *config;
+        std::printf("engine reads:    %s, %u blocks, %u heads (%u for keys/values) of %u, context %u\n",
+                    model::arch_name(c.arch), c.block_count, c.head_count, c.head_count_kv, c.head_dim,
+                    c.context_length);
+        std::printf("  rope:          %s pairs, base %g, %u rotated dims, scale %g\n", c.rope_neox ? "NeoX" : "adjacent",
+                    static_cast<double>(c.rope_freq_base), c.rope_dimension_count,
+                    static_cast<double>(c.rope_freq_scale));
+        if (c.sliding_window > 0) {
+            std::printf("  attention:     sliding window of %u tokens", c.sliding_window);
+            if (c.sliding_window_pattern > 0) std::printf(", every %u-th block global", c.sliding_window_pattern);
+            std::printf("\n");
+        }
+        if (c.expert_count > 0) {
+            std::printf("  experts:       %u, %u used per token\n", c.expert_count, c.expert_used_count);
+        }
+    }
+    if (why_not.empty()) {
+        std::printf("supported:       yes\n");
+    } else {
+        std::printf("supported:       no: %s\n", why_not.c_str());
+    }
+}
 
 constexpr const char* kHelp =
     "usage: worker-cli info -m MODEL.gguf [--metadata]\n"
@@ -104,6 +146,7 @@ int run_info(const std::vector<std::string>& args) {
         std::printf("hyper-parameters:\n");
         for (const auto& [key, value] : s.hyper_parameters) std::printf("  %-44s %s\n", key.c_str(), value.c_str());
     }
+    print_support(*file);
     if (all_metadata) {
         std::printf("metadata (%zu keys):\n", file->metadata().size());
         for (const auto& [key, value] : file->metadata()) {

@@ -1,6 +1,10 @@
 #include "model/config.h"
 
+#include <set>
+#include <string>
+
 #include "core/error.h"
+#include "gguf/summary.h"
 
 namespace worker::model {
 
@@ -49,7 +53,23 @@ class ConfigReader {
 public:
     ConfigReader(const gguf::File& f, Config& c) : f_(f), c_(c), prefix_(c.arch_key + ".") {}
 
-    std::string key(const char* suffix) const { return prefix_ + suffix; }
+    // The key's full name, recorded as read: refuse_unread() refuses the rest.
+    std::string key(const char* suffix) const {
+        std::string name = prefix_ + suffix;
+        read_.insert(name);
+        return name;
+    }
+
+    // A "<arch>." key this engine does not read would change the model in a
+    // way it does not implement (a softcap, a scaling, a window): refused,
+    // naming the key and its value, rather than silently run without it.
+    void refuse_unread() const {
+        for (const auto& [name, value] : f_.metadata()) {
+            if (name.compare(0, prefix_.size(), prefix_) != 0 || read_.count(name) != 0) continue;
+            bad("metadata key '", name, "' = ", gguf::format_value(value), " is not implemented by this engine's ",
+                c_.arch_key, " forward pass; running without it would not be the model the file describes");
+        }
+    }
 
     template <typename... Parts>
     [[noreturn]] void bad(const Parts&... parts) const {
@@ -130,6 +150,10 @@ public:
     void experts() {
         c_.expert_count = f_.get_u32_or(key("expert_count"), 0);
         c_.expert_used_count = f_.get_u32_or(key("expert_used_count"), 0);
+        if (c_.expert_count > 0 && c_.arch != Arch::GptOss) {
+            bad(key("expert_count"), " ", c_.expert_count, ": a mixture-of-experts ", c_.arch_key,
+                " is not implemented (its feed-forward would be run as a dense one)");
+        }
         if (c_.expert_count > 0 && (c_.expert_used_count == 0 || c_.expert_used_count > c_.expert_count)) {
             bad(key("expert_used_count"), " ", c_.expert_used_count, " does not fit expert_count ", c_.expert_count);
         }
@@ -152,6 +176,7 @@ private:
     const gguf::File& f_;
     Config& c_;
     const std::string prefix_;
+    mutable std::set<std::string> read_;
 };
 
 }  // namespace
@@ -170,6 +195,7 @@ Config read_config(const gguf::File& f) {
     r.norms_and_windows();
     r.experts();
     r.vocab_size();
+    r.refuse_unread();
     return c;
 }
 

@@ -124,6 +124,12 @@ public:
             bad("metadata key '", key("rope.scaling.type"), "' = '", scaling,
                 "': this rope scaling is not implemented (supported: none, linear)");
         }
+        // The context the rope was trained at before any scaling: llama.cpp uses
+        // it only for YaRN (refused above), so with none or linear it changes
+        // nothing (Phi-3 files carry it).
+        if (f_.has(key("rope.scaling.original_context_length"))) {
+            f_.get_u32(key("rope.scaling.original_context_length"));
+        }
         // llama.cpp's convention per architecture: Meta's llama permutes Q/K at
         // conversion so that adjacent elements pair; the others pair i with i + n/2.
         c_.rope_neox = c_.arch != Arch::Llama;

@@ -76,9 +76,12 @@ TEST(ConfigKeys, KnownVariantsTheEngineLacksAreRefusedByName) {
         // factor without a type would silently differ.
         {"factor_without_type", [](test::GgufWriter& w) { w.add_f32("llama.rope.scaling.factor", 4.0f); },
          {"'llama.rope.scaling.factor' = 4"}},
-        {"yarn_original_context",
-         [](test::GgufWriter& w) { w.add_u32("llama.rope.scaling.original_context_length", 4096); },
-         {"'llama.rope.scaling.original_context_length' = 4096"}},
+        {"yarn", [](test::GgufWriter& w) {
+             w.add_string("llama.rope.scaling.type", "yarn");
+             w.add_f32("llama.rope.scaling.factor", 4.0f);
+             w.add_u32("llama.rope.scaling.original_context_length", 4096);
+         },
+         {"'llama.rope.scaling.type' = 'yarn'"}},
         {"final_softcap", [](test::GgufWriter& w) { w.add_f32("llama.final_logit_softcapping", 30.0f); },
          {"'llama.final_logit_softcapping' = 30"}},
         {"experts",
@@ -97,6 +100,15 @@ TEST(ConfigKeys, KnownVariantsTheEngineLacksAreRefusedByName) {
             EXPECT_NE(detail.find(needle), std::string::npos) << c.name << ": " << detail;
         }
     }
+}
+
+// Phi-3 files state the context the rope was trained at: without YaRN it
+// changes nothing, and is read.
+TEST(ConfigKeys, TheOriginalContextLengthIsReadWithoutYarn) {
+    const std::string path = write(
+        "original_context", [](test::GgufWriter& w) { w.add_u32("phi3.rope.scaling.original_context_length", 4096); },
+        "phi3");
+    EXPECT_EQ(refusal(path), "");
 }
 
 // A linear scaling states its factor; the factor is then read, not refused.

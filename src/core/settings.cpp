@@ -89,7 +89,9 @@ int all_cores() {
     return n == 0 ? 1 : static_cast<int>(std::min<unsigned>(n, Settings::kMaxCpuThreads));
 }
 
-int cpu_threads_default() { return static_cast<int>(integer_default(kCpuThreads, 1, Settings::kMaxCpuThreads, all_cores())); }
+int cpu_threads_default() {
+    return static_cast<int>(integer_default(kCpuThreads, 1, Settings::kMaxCpuThreads, all_cores()));
+}
 
 constexpr const char* kIsaNames = "scalar, avx2 or avx512";
 cpu::CpuIsa cpu_isa_cap_default() {
@@ -159,23 +161,35 @@ Settings Settings::from_params(const WorkerContextParams* params) {
     }
 
     switch (p.cpu_isa) {
-        case WORKER_CPU_ISA_AUTO: s.cpu_isa_cap = cpu_isa_cap_default(); break;
-        case WORKER_CPU_ISA_SCALAR: s.cpu_isa_cap = cpu::CpuIsa::scalar; break;
-        case WORKER_CPU_ISA_AVX2: s.cpu_isa_cap = cpu::CpuIsa::avx2; break;
-        case WORKER_CPU_ISA_AVX512: s.cpu_isa_cap = cpu::CpuIsa::avx512; break;
+        case WORKER_CPU_ISA_AUTO:
+            s.cpu_isa_cap = cpu_isa_cap_default();
+            break;
+        case WORKER_CPU_ISA_SCALAR:
+            s.cpu_isa_cap = cpu::CpuIsa::scalar;
+            break;
+        case WORKER_CPU_ISA_AVX2:
+            s.cpu_isa_cap = cpu::CpuIsa::avx2;
+            break;
+        case WORKER_CPU_ISA_AVX512:
+            s.cpu_isa_cap = cpu::CpuIsa::avx512;
+            break;
         default:
-            invalid_field(kCpuIsa, p.cpu_isa,
-                          "WORKER_CPU_ISA_AUTO (0), _SCALAR (1), _AVX2 (2) or _AVX512 (3)");
+            invalid_field(kCpuIsa, p.cpu_isa, "WORKER_CPU_ISA_AUTO (0), _SCALAR (1), _AVX2 (2) or _AVX512 (3)");
     }
     s.cpu_isa = running_level(s.cpu_isa_cap);
 
     switch (p.cpu_weights) {
-        case WORKER_CPU_WEIGHTS_DEFAULT: s.cpu_private_weights = private_weights_default(); break;
-        case WORKER_CPU_WEIGHTS_MAPPED: s.cpu_private_weights = false; break;
-        case WORKER_CPU_WEIGHTS_PRIVATE: s.cpu_private_weights = true; break;
+        case WORKER_CPU_WEIGHTS_DEFAULT:
+            s.cpu_private_weights = private_weights_default();
+            break;
+        case WORKER_CPU_WEIGHTS_MAPPED:
+            s.cpu_private_weights = false;
+            break;
+        case WORKER_CPU_WEIGHTS_PRIVATE:
+            s.cpu_private_weights = true;
+            break;
         default:
-            invalid_field(kCpuWeights, p.cpu_weights,
-                          "WORKER_CPU_WEIGHTS_DEFAULT (0), _MAPPED (1) or _PRIVATE (2)");
+            invalid_field(kCpuWeights, p.cpu_weights, "WORKER_CPU_WEIGHTS_DEFAULT (0), _MAPPED (1) or _PRIVATE (2)");
     }
 
     if (p.cuda_graphs == -1) {

@@ -62,7 +62,9 @@ fn main() {
         .header(header.to_string_lossy())
         .clang_arg(format!("-I{}", include_dir.display()))
         .allowlist_function("cuda_.*")
-        .allowlist_type("CudaContext|CudaModel|InferenceResult|WorkerInferenceParams|CudaErrorCode")
+        .allowlist_type(
+            "CudaContext|CudaModel|InferenceResult|WorkerInferenceParams|WorkerContextParams|WorkerLogCallback|CudaErrorCode",
+        )
         .allowlist_var("WORKER_.*")
         // CUDA_SUCCESS etc. as plain constants, named as in C.
         .prepend_enum_name(false)

@@ -115,7 +115,9 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
         xq_.resize(static_cast<size_t>(n * nb));
         pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0, level_);
+            for (int64_t i = b; i < e; ++i) {
+                quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0, level_);
+            }
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per

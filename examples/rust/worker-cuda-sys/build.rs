@@ -28,7 +28,7 @@ fn main() {
         }
         None => {
             let library = pkg_config::Config::new()
-                .atleast_version("0.1")
+                .atleast_version("0.3")
                 .probe("worker_cuda")
                 .unwrap_or_else(|e| {
                     panic!(

@@ -135,6 +135,66 @@ cpu::CpuIsa running_level(cpu::CpuIsa cap) {
     return static_cast<int>(cap) < static_cast<int>(supported) ? cap : supported;
 }
 
+// ---- one function per field: its value in WorkerContextParams, or its default ----
+
+int cpu_threads_from(int32_t value) {
+    if (value == 0) return cpu_threads_default();
+    if (value < 1 || value > Settings::kMaxCpuThreads) {
+        invalid_field(kCpuThreads, value, "0 (the default) or 1..1024");
+    }
+    return value;
+}
+
+cpu::CpuIsa cpu_isa_cap_from(int32_t value) {
+    switch (value) {
+        case WORKER_CPU_ISA_AUTO: return cpu_isa_cap_default();
+        case WORKER_CPU_ISA_SCALAR: return cpu::CpuIsa::scalar;
+        case WORKER_CPU_ISA_AVX2: return cpu::CpuIsa::avx2;
+        case WORKER_CPU_ISA_AVX512: return cpu::CpuIsa::avx512;
+        default: invalid_field(kCpuIsa, value, "WORKER_CPU_ISA_AUTO (0), _SCALAR (1), _AVX2 (2) or _AVX512 (3)");
+    }
+}
+
+bool private_weights_from(int32_t value) {
+    switch (value) {
+        case WORKER_CPU_WEIGHTS_DEFAULT: return private_weights_default();
+        case WORKER_CPU_WEIGHTS_MAPPED: return false;
+        case WORKER_CPU_WEIGHTS_PRIVATE: return true;
+        default: invalid_field(kCpuWeights, value, "WORKER_CPU_WEIGHTS_DEFAULT (0), _MAPPED (1) or _PRIVATE (2)");
+    }
+}
+
+bool cuda_graphs_from(int32_t value) {
+    if (value == -1) return cuda_graphs_default();
+    if (value != 0 && value != 1) invalid_field(kCudaGraphs, value, "-1 (the default), 0 or 1");
+    return value == 1;
+}
+
+size_t staging_bytes_from(uint64_t value) {
+    if (value == 0) return staging_bytes_default();
+    if (value < Settings::kMinStagingBytes || value > Settings::kMaxStagingBytes) {
+        invalid_field(kStagingBytes, value, "0 (the default) or 65536..268435456");
+    }
+    return static_cast<size_t>(value);
+}
+
+int health_timeout_from(int32_t value) {
+    if (value == 0) return health_timeout_default();
+    if (value < 1 || value > Settings::kMaxHealthTimeoutMs) {
+        invalid_field(kHealthTimeout, value, "0 (the default) or 1..3600000");
+    }
+    return value;
+}
+
+// The default is WORKER_LOG, else info when there is a callback to send to.
+LogLevel log_level_from(int32_t value, bool has_callback) {
+    if (value == WORKER_LOG_DEFAULT) return log_level_default(has_callback ? LogLevel::info : LogLevel::none);
+    if (value < WORKER_LOG_NONE || value > WORKER_LOG_DEBUG) {
+        invalid_field(kLogLevel, value, "WORKER_LOG_DEFAULT (-1) or WORKER_LOG_NONE (0) .. WORKER_LOG_DEBUG (4)");
+    }
+    return static_cast<LogLevel>(value);
+}
+
 }  // namespace
 
 Settings Settings::from_environment() { return from_params(nullptr); }
@@ -152,80 +212,16 @@ Settings Settings::from_params(const WorkerContextParams* params) {
         std::memcpy(&p, params, size);
     }
     Settings s;
-
-    if (p.cpu_threads == 0) {
-        s.cpu_threads = cpu_threads_default();
-    } else if (p.cpu_threads < 1 || p.cpu_threads > kMaxCpuThreads) {
-        invalid_field(kCpuThreads, p.cpu_threads, "0 (the default) or 1..1024");
-    } else {
-        s.cpu_threads = p.cpu_threads;
-    }
-
-    switch (p.cpu_isa) {
-        case WORKER_CPU_ISA_AUTO:
-            s.cpu_isa_cap = cpu_isa_cap_default();
-            break;
-        case WORKER_CPU_ISA_SCALAR:
-            s.cpu_isa_cap = cpu::CpuIsa::scalar;
-            break;
-        case WORKER_CPU_ISA_AVX2:
-            s.cpu_isa_cap = cpu::CpuIsa::avx2;
-            break;
-        case WORKER_CPU_ISA_AVX512:
-            s.cpu_isa_cap = cpu::CpuIsa::avx512;
-            break;
-        default:
-            invalid_field(kCpuIsa, p.cpu_isa, "WORKER_CPU_ISA_AUTO (0), _SCALAR (1), _AVX2 (2) or _AVX512 (3)");
-    }
+    s.cpu_threads = cpu_threads_from(p.cpu_threads);
+    s.cpu_isa_cap = cpu_isa_cap_from(p.cpu_isa);
     s.cpu_isa = running_level(s.cpu_isa_cap);
-
-    switch (p.cpu_weights) {
-        case WORKER_CPU_WEIGHTS_DEFAULT:
-            s.cpu_private_weights = private_weights_default();
-            break;
-        case WORKER_CPU_WEIGHTS_MAPPED:
-            s.cpu_private_weights = false;
-            break;
-        case WORKER_CPU_WEIGHTS_PRIVATE:
-            s.cpu_private_weights = true;
-            break;
-        default:
-            invalid_field(kCpuWeights, p.cpu_weights, "WORKER_CPU_WEIGHTS_DEFAULT (0), _MAPPED (1) or _PRIVATE (2)");
-    }
-
-    if (p.cuda_graphs == -1) {
-        s.cuda_graphs = cuda_graphs_default();
-    } else if (p.cuda_graphs != 0 && p.cuda_graphs != 1) {
-        invalid_field(kCudaGraphs, p.cuda_graphs, "-1 (the default), 0 or 1");
-    } else {
-        s.cuda_graphs = p.cuda_graphs == 1;
-    }
-
-    if (p.cuda_staging_bytes == 0) {
-        s.cuda_staging_bytes = staging_bytes_default();
-    } else if (p.cuda_staging_bytes < kMinStagingBytes || p.cuda_staging_bytes > kMaxStagingBytes) {
-        invalid_field(kStagingBytes, p.cuda_staging_bytes, "0 (the default) or 65536..268435456");
-    } else {
-        s.cuda_staging_bytes = static_cast<size_t>(p.cuda_staging_bytes);
-    }
-
-    if (p.health_timeout_ms == 0) {
-        s.health_timeout_ms = health_timeout_default();
-    } else if (p.health_timeout_ms < 1 || p.health_timeout_ms > kMaxHealthTimeoutMs) {
-        invalid_field(kHealthTimeout, p.health_timeout_ms, "0 (the default) or 1..3600000");
-    } else {
-        s.health_timeout_ms = p.health_timeout_ms;
-    }
-
+    s.cpu_private_weights = private_weights_from(p.cpu_weights);
+    s.cuda_graphs = cuda_graphs_from(p.cuda_graphs);
+    s.cuda_staging_bytes = staging_bytes_from(p.cuda_staging_bytes);
+    s.health_timeout_ms = health_timeout_from(p.health_timeout_ms);
+    s.log_level = log_level_from(p.log_level, p.log_callback != nullptr);
     s.log_callback = p.log_callback;
     s.log_user_data = p.log_user_data;
-    if (p.log_level == WORKER_LOG_DEFAULT) {
-        s.log_level = log_level_default(p.log_callback != nullptr ? LogLevel::info : LogLevel::none);
-    } else if (p.log_level < WORKER_LOG_NONE || p.log_level > WORKER_LOG_DEBUG) {
-        invalid_field(kLogLevel, p.log_level, "WORKER_LOG_DEFAULT (-1) or WORKER_LOG_NONE (0) .. WORKER_LOG_DEBUG (4)");
-    } else {
-        s.log_level = static_cast<LogLevel>(p.log_level);
-    }
     return s;
 }
 

@@ -157,7 +157,9 @@ class Context(_Owned):
 
     Every setting left at ``None`` takes its default: the environment
     variable named below when it is set, else the built-in value (as
-    ``cuda_init_ex`` with ``WORKER_CONTEXT_PARAMS_INIT``). The settings are
+    ``cuda_init_ex`` with ``WORKER_CONTEXT_PARAMS_INIT``). As in C, 0 is the
+    default too for ``cpu_threads``, ``cuda_staging_bytes`` and
+    ``health_timeout_ms``. The settings are
     fixed for the life of the context.
 
     Args:

@@ -178,10 +178,10 @@ impl ContextBuilder {
         }
     }
 
-    /// Worker threads of the CPU device, 1..=1024 (default:
-    /// `WORKER_CPU_THREADS`, else all cores).
+    /// Worker threads of the CPU device, 1..=1024; 0, as not calling this,
+    /// is the default: `WORKER_CPU_THREADS`, else all cores.
     pub fn cpu_threads(mut self, threads: u32) -> Self {
-        self.params.cpu_threads = if threads == 0 { -1 } else { as_c_int(threads) };
+        self.params.cpu_threads = as_c_int(threads);
         self
     }
 
@@ -199,22 +199,18 @@ impl ContextBuilder {
     }
 
     /// GPU: bytes of each pinned staging buffer weights are uploaded
-    /// through, 65536..=268435456 (default: `WORKER_CUDA_STAGING_BYTES`,
-    /// else 1 MiB).
+    /// through, 65536..=268435456; 0 is the default:
+    /// `WORKER_CUDA_STAGING_BYTES`, else 1 MiB.
     pub fn cuda_staging_bytes(mut self, bytes: u64) -> Self {
-        // 0 would mean "the default" to the library: keep it a refused value.
-        self.params.cuda_staging_bytes = bytes.max(1);
+        self.params.cuda_staging_bytes = bytes;
         self
     }
 
     /// GPU: how long [`Context::check_device_health`] waits for the device,
-    /// 1..=3600000 ms (default: `WORKER_HEALTH_TIMEOUT_MS`, else 10000).
+    /// 1..=3600000 ms; 0 is the default: `WORKER_HEALTH_TIMEOUT_MS`, else
+    /// 10000.
     pub fn health_timeout_ms(mut self, milliseconds: u32) -> Self {
-        self.params.health_timeout_ms = if milliseconds == 0 {
-            -1
-        } else {
-            as_c_int(milliseconds)
-        };
+        self.params.health_timeout_ms = as_c_int(milliseconds);
         self
     }
 

@@ -39,13 +39,6 @@ constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 // stops trying and runs every step eagerly.
 constexpr int kMaxCaptureFailures = 3;
 
-// Decode steps are captured once per session in a CUDA graph and replayed;
-// WORKER_CUDA_GRAPHS=0 launches every kernel of every step instead.
-bool graphs_requested() {
-    const char* env = std::getenv("WORKER_CUDA_GRAPHS");
-    return env == nullptr || std::string(env) != "0";
-}
-
 const char* type_name(GgmlType type) {
     const char* name = type_traits(type).name;
     return name != nullptr ? name : "unknown";
@@ -118,14 +111,16 @@ private:
 
 class CudaBackend final : public model::Backend {
 public:
-    explicit CudaBackend(int device)
-        : device_(device), ledger_(std::make_shared<VramLedger>(device)), graphs_enabled_(graphs_requested()) {
+    // Decode steps are captured once per session in a CUDA graph and replayed
+    // unless settings.cuda_graphs is off (every kernel of every step launched).
+    CudaBackend(int device, const Settings& settings)
+        : device_(device), ledger_(std::make_shared<VramLedger>(device)), graphs_enabled_(settings.cuda_graphs) {
         activate();
         try {
             check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
             check_cublas(cublasCreate(&cublas_), "cublasCreate");
             check_cublas(cublasSetStream(cublas_, stream_), "cublasSetStream");
-            const size_t chunk = staging_chunk_bytes();
+            const size_t chunk = settings.cuda_staging_bytes;
             for (int i = 0; i < 2; ++i) {
                 staging_[i] = PinnedHost(chunk);
                 check_cuda(cudaEventCreateWithFlags(&staging_free_[i], cudaEventDisableTiming), "cudaEventCreate");
@@ -932,7 +927,7 @@ private:
 
 std::unique_ptr<model::Backend> make_cuda_backend(const Context& context) {
     if (context.is_cpu()) fail(CUDA_ERROR_INVALID_DEVICE, "the CUDA backend needs a GPU context, not the CPU device");
-    return std::make_unique<CudaBackend>(context.device());
+    return std::make_unique<CudaBackend>(context.device(), context.settings());
 }
 
 bool is_cuda_backend(const model::Backend& backend) { return dynamic_cast<const CudaBackend*>(&backend) != nullptr; }

@@ -39,7 +39,7 @@ size_t check_all_residency(const model::Backend& backend);
 // VRAM the backend holds, by category (all zero for another backend).
 VramUsage vram_usage(const model::Backend& backend);
 
-// What the decode-step CUDA graphs did (on unless WORKER_CUDA_GRAPHS=0); all
+// What the decode-step CUDA graphs did (on unless Settings::cuda_graphs is off); all
 // zero when graphs are off or for another backend.
 struct GraphStats {
     uint64_t launches = 0;        // decode steps run as a graph (the captured one included)

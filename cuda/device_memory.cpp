@@ -188,14 +188,4 @@ void DeviceMemory::release() noexcept {
     ledger_ = nullptr;
 }
 
-size_t staging_chunk_bytes() {
-    constexpr size_t kDefault = size_t{1} << 20;
-    const char* env = std::getenv("WORKER_CUDA_STAGING_BYTES");
-    if (env == nullptr || *env == '\0') return kDefault;
-    char* end = nullptr;
-    const unsigned long long v = std::strtoull(env, &end, 10);
-    if (end == env || *end != '\0') return kDefault;
-    return std::clamp<size_t>(static_cast<size_t>(v), size_t{64} << 10, size_t{256} << 20);
-}
-
 }  // namespace worker::cuda

@@ -108,8 +108,4 @@ private:
 // executable CUDA graphs (driver memory), and the health probe's few bytes.
 uint64_t process_device_bytes(int device);
 
-// The environment's staging chunk size (WORKER_CUDA_STAGING_BYTES, default
-// 1 MiB, clamped to [64 KiB, 256 MiB]).
-size_t staging_chunk_bytes();
-
 }  // namespace worker::cuda

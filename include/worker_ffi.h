@@ -18,7 +18,9 @@
  *
  * @par Contract shared by every function
  * - No function throws, aborts, or writes to stdout. The library is silent on
- *   stderr too unless the environment variable `WORKER_LOG` is set.
+ *   stderr too unless the environment variable `WORKER_LOG` is set or a
+ *   context is created with a `log_level` (cuda_init_ex()); a context with a
+ *   `log_callback` sends its messages there instead of stderr.
  * - Every pointer argument may be NULL. A NULL (or already freed) handle, or a
  *   NULL required out-pointer, gives ::CUDA_ERROR_INVALID_PARAMETER and a
  *   NULL/false/0 return; it never crashes. Freed handles are recognised
@@ -57,13 +59,19 @@ extern "C" {
 /**
  * @brief Creates a context on a device.
  *
+ * The same as cuda_init_ex() with NULL `params`: every setting from its
+ * environment variable when set, else its built-in default (see
+ * ::WorkerContextParams).
+ *
  * @param gpu_device A CUDA device id in [0, cuda_get_device_count()), or
  *        ::WORKER_DEVICE_CPU for the CPU reference device (which uses all
  *        cores; the environment variable `WORKER_CPU_THREADS` overrides).
  * @param error_code Out: the result code. Required.
  * @return A new context to be freed with cuda_destroy(), or NULL on failure.
  * @par Errors
- * - ::CUDA_ERROR_INVALID_PARAMETER: `error_code` is NULL.
+ * - ::CUDA_ERROR_INVALID_PARAMETER: `error_code` is NULL, or one of the
+ *   environment variables of ::WorkerContextParams has an invalid value (the
+ *   detail names it and its value).
  * - ::CUDA_ERROR_DEVICE_NOT_FOUND: a GPU was asked for and there is none (or
  *   the library was built without its CUDA backend).
  * - ::CUDA_ERROR_INVALID_DEVICE: `gpu_device` is out of range, or below -1.
@@ -71,6 +79,34 @@ extern "C" {
  * - ::CUDA_ERROR_UNKNOWN: the CUDA runtime failed in another way.
  */
 CudaContext* cuda_init(int gpu_device, int* error_code);
+
+/**
+ * @brief Creates a context on a device with explicit settings (added in 0.3).
+ *
+ * @param device As `gpu_device` of cuda_init().
+ * @param params The settings, initialised with ::WORKER_CONTEXT_PARAMS_INIT;
+ *        NULL = all defaults, as cuda_init(). A field left at its default
+ *        takes the environment variable named in ::WorkerContextParams when
+ *        it is set. Read during the call only; `log_callback` and
+ *        `log_user_data` must stay valid for the life of the context and of
+ *        every model loaded on it.
+ * @param error_code Out: the result code. Required.
+ * @return A new context to be freed with cuda_destroy(), or NULL on failure.
+ *
+ * The settings are fixed for the life of the context. Settings for the other
+ * kind of device are checked but have no effect (a GPU context runs no CPU
+ * kernels; the CPU device has no CUDA graphs). The CPU instruction-set level
+ * is per context: two contexts of one process may run at different levels,
+ * and every level gives the same bits.
+ *
+ * @par Errors
+ * As cuda_init(), and ::CUDA_ERROR_INVALID_PARAMETER, with a detail naming
+ * the field and its value (e.g. "params->cpu_threads is 0..."), for a
+ * `struct_size` below 4 or above `sizeof(WorkerContextParams)`, or a field
+ * outside its documented values; or naming the variable and its value for an
+ * invalid environment variable that a defaulted field reads.
+ */
+CudaContext* cuda_init_ex(int device, const WorkerContextParams* params, int* error_code);
 
 /**
  * @brief Frees a context. NULL and already freed handles are ignored.
@@ -428,8 +464,9 @@ int64_t cuda_chat_apply_template(CudaModel* model, const WorkerChatMessage* mess
  * kernel, which reports a truncated file instead of raising SIGBUS). Every
  * forward step on the CPU device makes the cheap part of this check too: a
  * model whose file changed fails with ::CUDA_ERROR_VRAM_RESIDENCY_FAILED
- * rather than reading it. `WORKER_CPU_WEIGHTS=private` when the context is
- * created holds weights in private memory instead, immune to such changes.
+ * rather than reading it. A context created with `cpu_weights` =
+ * ::WORKER_CPU_WEIGHTS_PRIVATE (or `WORKER_CPU_WEIGHTS=private`) holds
+ * weights in private memory instead, immune to such changes.
  *
  * @param model The model. Required.
  * @param error_code Out: the result code. Required.
@@ -480,8 +517,9 @@ uint64_t cuda_get_process_vram_usage(CudaContext* ctx);
  * @brief Checks that the context's device still works.
  *
  * On a CUDA device: a one-thread kernel, on a stream of its own, writes a
- * fresh number that a 4-byte copy brings back, within
- * `WORKER_HEALTH_TIMEOUT_MS` (default 10000) milliseconds. The timeout
+ * fresh number that a 4-byte copy brings back, within the context's
+ * `health_timeout_ms` (::WorkerContextParams; `WORKER_HEALTH_TIMEOUT_MS`,
+ * default 10000) milliseconds. The timeout
  * bounds the whole call: the probe runs on a thread of its own, and while
  * an earlier probe is still stuck the call says so at once. A kernel rather
  * than a copy alone, because the copy engine keeps answering while the

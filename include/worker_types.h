@@ -16,7 +16,7 @@ extern "C" {
 /** @brief Major version of the API these headers describe. */
 #define WORKER_VERSION_MAJOR 0
 /** @brief Minor version of the API these headers describe. */
-#define WORKER_VERSION_MINOR 2
+#define WORKER_VERSION_MINOR 3
 /** @brief Patch version of the API these headers describe. */
 #define WORKER_VERSION_PATCH 0
 /** @brief The version packed as cuda_api_version() returns it. */
@@ -196,6 +196,117 @@ typedef struct WorkerChatParams {
 
 /** @brief Default chat options. */
 #define WORKER_CHAT_PARAMS_INIT { (uint32_t)sizeof(WorkerChatParams), 1, NULL, NULL, NULL }
+
+/**
+ * @name Context settings (added in 0.3)
+ * Values of the fields of ::WorkerContextParams.
+ * @{
+ */
+/** @brief `cpu_isa`: `WORKER_CPU_ISA` from the environment if set, else the highest level the CPU has. */
+#define WORKER_CPU_ISA_AUTO 0
+/** @brief `cpu_isa`: portable C++ kernels only. */
+#define WORKER_CPU_ISA_SCALAR 1
+/** @brief `cpu_isa`: at most AVX2 + FMA + F16C (and AVX-VNNI where the CPU has it). */
+#define WORKER_CPU_ISA_AVX2 2
+/** @brief `cpu_isa`: at most AVX-512 (F, BW, DQ, VL, VNNI): no cap on today's CPUs. */
+#define WORKER_CPU_ISA_AVX512 3
+
+/** @brief `cpu_weights`: `WORKER_CPU_WEIGHTS` from the environment if set, else mapped. */
+#define WORKER_CPU_WEIGHTS_DEFAULT 0
+/** @brief `cpu_weights`: weights are read from a read-only mapping of the file. */
+#define WORKER_CPU_WEIGHTS_MAPPED 1
+/** @brief `cpu_weights`: weights are read once into private memory at load. */
+#define WORKER_CPU_WEIGHTS_PRIVATE 2
+
+/** @brief `log_level`: `WORKER_LOG` from the environment if set, else ::WORKER_LOG_INFO
+ *         when a callback is given and ::WORKER_LOG_NONE otherwise. */
+#define WORKER_LOG_DEFAULT (-1)
+/** @brief `log_level` (and nothing is ever reported at it): no messages. */
+#define WORKER_LOG_NONE 0
+/** @brief Level of a message: a failure. */
+#define WORKER_LOG_ERROR 1
+/** @brief Level of a message: something unexpected that the library worked around. */
+#define WORKER_LOG_WARN 2
+/** @brief Level of a message: progress (a model's load steps). */
+#define WORKER_LOG_INFO 3
+/** @brief Level of a message: detail for debugging the library. */
+#define WORKER_LOG_DEBUG 4
+/** @} */
+
+/**
+ * @brief Receives the library's diagnostic messages instead of stderr.
+ *
+ * @param level The message's level, ::WORKER_LOG_ERROR to ::WORKER_LOG_DEBUG.
+ * @param message One line of UTF-8 text without a trailing newline; valid
+ *        only during the call.
+ * @param user_data The context's `log_user_data`, as given.
+ *
+ * Called on the thread of the library call that produced the message, from
+ * any thread the caller uses, possibly from several at once. It must not
+ * call back into the library with the same context.
+ */
+typedef void (*WorkerLogCallback)(int level, const char* message, void* user_data);
+
+/**
+ * @brief Settings of a context, for cuda_init_ex().
+ *
+ * Initialise with ::WORKER_CONTEXT_PARAMS_INIT and change the fields you
+ * need. Every field's value in ::WORKER_CONTEXT_PARAMS_INIT means "the
+ * default": the environment variable named beside the field when it is set,
+ * else the built-in default. An explicit value always wins over the
+ * environment. The environment is read when the context is created, never
+ * later.
+ *
+ * `struct_size` must be `sizeof(WorkerContextParams)` as the caller was
+ * compiled; it lets the library accept callers built against older, shorter
+ * versions of this struct (fields past `struct_size` take their defaults).
+ * As for ::WorkerInferenceParams, a `struct_size` larger than the library's
+ * own `sizeof(WorkerContextParams)` (a caller built against newer headers)
+ * is refused with ::CUDA_ERROR_INVALID_PARAMETER rather than ignoring fields
+ * the library does not know.
+ */
+typedef struct WorkerContextParams {
+    uint32_t struct_size; /**< sizeof(WorkerContextParams) as compiled by the caller. */
+    /** Worker threads of the CPU device, 1..1024; 0 = `WORKER_CPU_THREADS`, else all cores.
+     *  Ignored (but still checked) on a GPU. */
+    int32_t cpu_threads;
+    /** Highest instruction-set level of the CPU kernels of this context: a
+     *  cap, never above what the CPU has. ::WORKER_CPU_ISA_AUTO (0) =
+     *  `WORKER_CPU_ISA` (scalar, avx2 or avx512), else the highest level.
+     *  Every level gives the same bits; higher is faster. */
+    int32_t cpu_isa;
+    /** GPU: 1 = capture each inference's decode step in a CUDA graph and replay
+     *  it; 0 = launch every kernel of every step; -1 = `WORKER_CUDA_GRAPHS`
+     *  (0 or 1), else 1. */
+    int32_t cuda_graphs;
+    /** GPU: bytes of each pinned staging buffer weights are uploaded
+     *  through, 65536..268435456; 0 = `WORKER_CUDA_STAGING_BYTES`, else 1 MiB. */
+    uint64_t cuda_staging_bytes;
+    /** GPU: how long cuda_check_device_health() waits for the device, in
+     *  milliseconds, 1..3600000; 0 = `WORKER_HEALTH_TIMEOUT_MS`, else 10000. */
+    int32_t health_timeout_ms;
+    /** CPU device: where a model's weights live, ::WORKER_CPU_WEIGHTS_MAPPED
+     *  or ::WORKER_CPU_WEIGHTS_PRIVATE; ::WORKER_CPU_WEIGHTS_DEFAULT (0) =
+     *  `WORKER_CPU_WEIGHTS` (mapped or private), else mapped. */
+    int32_t cpu_weights;
+    /** Receives the messages at or below `log_level`; NULL = they go to stderr. */
+    WorkerLogCallback log_callback;
+    /** Handed to `log_callback` unchanged. */
+    void* log_user_data;
+    /** Most detailed level reported, ::WORKER_LOG_NONE to ::WORKER_LOG_DEBUG;
+     *  ::WORKER_LOG_DEFAULT (-1) = `WORKER_LOG` (0 or none, 1 = info, or a
+     *  level name: error, warn, info, debug), else ::WORKER_LOG_INFO with a
+     *  callback and ::WORKER_LOG_NONE without. */
+    int32_t log_level;
+} WorkerContextParams;
+
+/**
+ * @brief Default settings: every field "the default" (the environment, else
+ *        the built-in value); no log callback.
+ */
+#define WORKER_CONTEXT_PARAMS_INIT \
+    { (uint32_t)sizeof(WorkerContextParams), 0, WORKER_CPU_ISA_AUTO, -1, 0u, 0, WORKER_CPU_WEIGHTS_DEFAULT, \
+      NULL, NULL, WORKER_LOG_DEFAULT }
 
 #ifdef __cplusplus
 }

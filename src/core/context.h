@@ -1,8 +1,11 @@
-// A device the library runs on: the CPU reference device or one CUDA GPU.
+// A device the library runs on: the CPU reference device or one CUDA GPU,
+// with the settings it was created with.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+
+#include "core/settings.h"
 
 namespace worker {
 
@@ -14,16 +17,15 @@ class Context {
 public:
     // Throws Error: CUDA_ERROR_INVALID_DEVICE for an id < -1 or past the last
     // GPU, CUDA_ERROR_DEVICE_NOT_FOUND when a GPU is asked for and none exists.
+    static std::shared_ptr<Context> create(int device, Settings settings);
+    // With the settings of the environment (Settings::from_environment()).
     static std::shared_ptr<Context> create(int device);
 
     int device() const { return device_; }
     bool is_cpu() const { return device_ < 0; }
-    // Worker threads of the CPU device: all cores, or WORKER_CPU_THREADS.
-    int cpu_threads() const { return cpu_threads_; }
-    // CPU device: whether models keep their weights in private memory (read
-    // once at load, immune to changes of the file) rather than mapped from
-    // the file (the default): WORKER_CPU_WEIGHTS=private|mapped.
-    bool private_weights() const { return private_weights_; }
+    // Fixed for the life of the context; the backends and the loader read
+    // their settings here.
+    const Settings& settings() const { return settings_; }
 
     // CPU: resident set size of the process. GPU: device memory this process
     // holds through the library on the device (all models and inferences).
@@ -32,12 +34,10 @@ public:
     void check_health() const;
 
 private:
-    Context(int device, int cpu_threads, bool private_weights)
-        : device_(device), cpu_threads_(cpu_threads), private_weights_(private_weights) {}
+    Context(int device, Settings settings) : device_(device), settings_(settings) {}
 
     int device_;
-    int cpu_threads_;
-    bool private_weights_;
+    Settings settings_;
 };
 
 }  // namespace worker

@@ -1,17 +1,22 @@
-// Diagnostics on stderr, only when the environment variable WORKER_LOG is set:
-// the library is silent by default and never writes to stdout.
+// Diagnostics: to the context's log callback, or to stderr without one, and
+// only at the levels its settings ask for (none unless WORKER_LOG or
+// WorkerContextParams.log_level says otherwise). Never to stdout.
 #pragma once
 
 #include "core/error.h"
+#include "core/settings.h"
 
 namespace worker {
 
-bool log_enabled();
-void log_line(const std::string& line);
+// The message is only put together when its level is reported.
+template <typename... Parts>
+void log_at(const Settings& settings, LogLevel level, const Parts&... parts) {
+    if (settings.logs(level)) settings.log(level, str_cat(parts...));
+}
 
 template <typename... Parts>
-void log_info(const Parts&... parts) {
-    if (log_enabled()) log_line(str_cat(parts...));
+void log_info(const Settings& settings, const Parts&... parts) {
+    log_at(settings, LogLevel::info, parts...);
 }
 
 }  // namespace worker

@@ -18,10 +18,11 @@ std::shared_ptr<Model> Model::load(std::shared_ptr<Context> context, const std::
     fault::check(fault::Site::Boundary);
     const auto started = std::chrono::steady_clock::now();
     auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
-    log_info("load '", path, "': opening on ", context->is_cpu() ? "the CPU device" : str_cat("GPU ", context->device()));
-    const bool private_weights = context->is_cpu() && context->private_weights();
+    const Settings& settings = context->settings();
+    log_info(settings, "load '", path, "': opening on ", context->is_cpu() ? "the CPU device" : str_cat("GPU ", context->device()));
+    const bool private_weights = context->is_cpu() && settings.cpu_private_weights;
     auto file = gguf::File::open(path, private_weights ? gguf::Residency::Private : gguf::Residency::Mapped);
-    log_info("load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
+    log_info(settings, "load '", path, "': GGUF v", file->version(), ", ", file->tensors().size(), " tensors, ",
              file->metadata().size(), " metadata keys parsed in ", seconds(), " s");
     try {
         return load_parsed(std::move(context), file, seconds, progress);
@@ -60,7 +61,7 @@ std::shared_ptr<Model> Model::load_parsed(std::shared_ptr<Context> context, std:
         // The CPU device uses the weights where the file is mapped: count them.
         for (const gguf::TensorInfo& t : file->tensors()) m->weight_bytes_ += t.n_bytes;
     }
-    log_info("load '", path, "': ", m->transformer_->config().arch_key, ", ", m->weight_bytes_,
+    log_info(m->context_->settings(), "load '", path, "': ", m->transformer_->config().arch_key, ", ", m->weight_bytes_,
              " bytes of weights on ", m->transformer_->backend().name(), ", ready in ", seconds(), " s");
     return m;
 }

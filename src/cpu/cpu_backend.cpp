@@ -45,7 +45,8 @@ constexpr int kMaxRopePairs = 512;
 
 class CpuBackend final : public model::Backend {
 public:
-    explicit CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<size_t>(pool_.size())) {}
+    CpuBackend(int n_threads, CpuIsa level)
+        : level_(level), vec_(vec_kernels(level)), pool_(n_threads), scratch_(static_cast<size_t>(pool_.size())) {}
 
     std::string name() const override { return "cpu"; }
 
@@ -106,7 +107,7 @@ public:
         const int64_t n = x.ne1;
         // The kernels llama.cpp would use for this type and batch size (see
         // the loop below); no one-token kernel: an unsupported type.
-        const BatchKernels kernels = batch_kernels(w.type, n);
+        const BatchKernels kernels = batch_kernels(w.type, n, level_);
         if (kernels.dot1 == nullptr)
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         const int64_t nb = w.ne0 / 32;
@@ -114,7 +115,9 @@ public:
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");
         xq_.resize(static_cast<size_t>(n * nb));
         pool_.parallel_for(n, 1, [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i) quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0);
+            for (int64_t i = b; i < e; ++i) {
+                quantize_activations(w.type, row_f32(x, i), xq_.data() + i * nb, w.ne0, level_);
+            }
         });
         // Rows are split across threads in tiles: a tile of weight rows stays in
         // cache while every token of a prefill batch uses it, four tokens per
@@ -232,7 +235,7 @@ public:
         require_f32(gate, "glu", "gate");
         require_f32(up, "glu", "up");
         for_rows(gate.ne1, gate.ne0, [&](int64_t i) {
-            swiglu_ggml(row_f32(gate, i), row_f32(up, i), row_f32(out, i), gate.ne0);
+            vec_.swiglu(row_f32(gate, i), row_f32(up, i), row_f32(out, i), gate.ne0);
         });
     }
 
@@ -280,7 +283,7 @@ public:
         for (int64_t i = 0; i < src.ne1; ++i) {
             void* dst = static_cast<char*>(cache.data) + static_cast<size_t>(pos + i) * cache.nb1;
             if (cache.type == GgmlType::F16) {
-                to_f16(row_f32(src, i), static_cast<uint16_t*>(dst), src.ne0);
+                vec_.to_f16(row_f32(src, i), static_cast<uint16_t*>(dst), src.ne0);
             } else {
                 std::memcpy(dst, row_f32(src, i), static_cast<size_t>(src.ne0) * sizeof(float));
             }
@@ -363,18 +366,18 @@ private:
     // groups of 16 cache rows (masked rows zeros), each group's sum in the
     // order of a 16-lane reduction; probabilities to half; P.V in the lanes
     // of the same kernels. See docs/cpu-backend.md.
-    static void attend_f16_ggml(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache,
-                                const model::AttentionParams& p, bool batch, float* o) {
+    void attend_f16_ggml(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache,
+                         const model::AttentionParams& p, bool batch, float* o) const {
         const int hd = p.head_dim;
-        round_to_f16(w.qh, hd);
+        vec_.round_to_f16(w.qh, hd);
         const int64_t count = w.pos - w.first + 1;
         float* scores = w.scratch + w.first;
         const auto k_stride = static_cast<int64_t>(k_cache.nb1 / sizeof(uint16_t));
-        dot_f16_rows_ggml(w.qh, static_cast<const uint16_t*>(k_cache.data) + w.first * k_stride + w.kv_offset,
+        vec_.dot_f16_rows(w.qh, static_cast<const uint16_t*>(k_cache.data) + w.first * k_stride + w.kv_offset,
                           k_stride, count, hd, batch, scores);
         const float max_score = scale_scores(scores, count, p);
         for (int64_t k = 0; k < count; ++k) scores[k] -= max_score;
-        exp_ggml(scores, scores, count);
+        vec_.exp_rows(scores, scores, count);
         const int64_t lo = w.first / 16 * 16, hi = (w.pos + 16) / 16 * 16;
         std::fill(w.scratch + lo, scores, 0.0f);
         std::fill(scores + count, w.scratch + hi, 0.0f);
@@ -382,15 +385,15 @@ private:
         for (int64_t g = lo; g < hi; g += 16) total += static_cast<double>(reduce16(w.scratch + g));
         const auto inv = static_cast<float>(1.0 / total);
         for (int64_t k = 0; k < count; ++k) scores[k] *= inv;
-        round_to_f16(scores, count);
+        vec_.round_to_f16(scores, count);
         const auto v_stride = static_cast<int64_t>(v_cache.nb1 / sizeof(uint16_t));
-        wsum_f16_rows_ggml(scores, static_cast<const uint16_t*>(v_cache.data) + w.first * v_stride + w.kv_offset,
+        vec_.wsum_f16_rows(scores, static_cast<const uint16_t*>(v_cache.data) + w.first * v_stride + w.kv_offset,
                            v_stride, w.first, count, hd, batch, w.acc, o);
     }
 
     // An f32 cache: the plain reference (dot products, softmax in double).
-    static void attend_f32(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache,
-                           const model::AttentionParams& p, float* o) {
+    void attend_f32(const HeadWork& w, const Tensor& k_cache, const Tensor& v_cache, const model::AttentionParams& p,
+                    float* o) const {
         const int hd = p.head_dim;
         const int64_t count = w.pos - w.first + 1;
         float* scores = w.scratch + w.first;
@@ -398,7 +401,7 @@ private:
             return reinterpret_cast<const float*>(static_cast<const char*>(c.data) + static_cast<size_t>(k) * c.nb1) +
                    w.kv_offset;
         };
-        for (int64_t k = 0; k < count; ++k) scores[k] = dot_f32(w.qh, cache_row(k_cache, w.first + k), hd);
+        for (int64_t k = 0; k < count; ++k) scores[k] = vec_.dot(w.qh, cache_row(k_cache, w.first + k), hd);
         const float max_score = scale_scores(scores, count, p);
         double total = 0.0;
         for (int64_t k = 0; k < count; ++k) {
@@ -407,7 +410,7 @@ private:
         }
         const auto inv = static_cast<float>(1.0 / total);
         std::fill(o, o + hd, 0.0f);
-        for (int64_t k = 0; k < count; ++k) axpy_f32(scores[k] * inv, cache_row(v_cache, w.first + k), o, hd);
+        for (int64_t k = 0; k < count; ++k) vec_.axpy(scores[k] * inv, cache_row(v_cache, w.first + k), o, hd);
     }
 
     // Elementwise ops on [rows][cols]: threaded only when big enough to pay
@@ -439,6 +442,9 @@ private:
         });
     }
 
+    // The instruction-set level of every kernel this backend runs.
+    CpuIsa level_;
+    const VecKernels& vec_;
     ThreadPool pool_;
     std::vector<BlockQ8> xq_;
     std::vector<float> gelu_table_;
@@ -447,6 +453,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<model::Backend> create_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
+std::unique_ptr<model::Backend> create_cpu_backend(int n_threads, CpuIsa level) {
+    return std::make_unique<CpuBackend>(n_threads, level);
+}
 
 }  // namespace worker::cpu

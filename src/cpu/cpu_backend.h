@@ -4,10 +4,13 @@
 
 #include <memory>
 
+#include "cpu/cpu_features.h"
 #include "model/backend.h"
 
 namespace worker::cpu {
 
-std::unique_ptr<model::Backend> create_cpu_backend(int n_threads);
+// `n_threads` workers; every kernel at instruction-set `level` (capped at
+// what the CPU has), by default the level of the free kernel functions.
+std::unique_ptr<model::Backend> create_cpu_backend(int n_threads, CpuIsa level = cpu_isa());
 
 }  // namespace worker::cpu

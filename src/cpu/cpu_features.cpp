@@ -1,8 +1,8 @@
 #include "cpu/cpu_features.h"
 
+#include "core/settings.h"
+
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -11,22 +11,6 @@
 namespace worker::cpu {
 
 namespace {
-
-// The cap from the environment: WORKER_CPU_ISA=scalar|avx2|avx512, or
-// WORKER_CPU_SCALAR=1 (kept from before WORKER_CPU_ISA) for scalar. An
-// unknown value caps nothing.
-CpuIsa isa_cap() {
-    static const CpuIsa cap = [] {
-        const char* s = std::getenv("WORKER_CPU_SCALAR");
-        if (s != nullptr && std::strcmp(s, "1") == 0) return CpuIsa::scalar;
-        const char* v = std::getenv("WORKER_CPU_ISA");
-        if (v == nullptr) return CpuIsa::avx512;
-        if (std::strcmp(v, "scalar") == 0) return CpuIsa::scalar;
-        if (std::strcmp(v, "avx2") == 0) return CpuIsa::avx2;
-        return CpuIsa::avx512;
-    }();
-    return cap;
-}
 
 #if defined(__x86_64__)
 bool cpu_avx2_fma_f16c() {
@@ -72,13 +56,20 @@ bool cpu_supports_avx512() {
 #endif
 }
 
+CpuIsa cpu_isa_supported() {
+    static const CpuIsa isa = [] {
+#if defined(__x86_64__)
+        if (cpu_avx2_fma_f16c()) return cpu_supports_avx512() ? CpuIsa::avx512 : CpuIsa::avx2;
+#endif
+        return CpuIsa::scalar;
+    }();
+    return isa;
+}
+
 CpuIsa cpu_isa() {
     static const CpuIsa isa = [] {
-        CpuIsa hw = CpuIsa::scalar;
-#if defined(__x86_64__)
-        if (cpu_avx2_fma_f16c()) hw = cpu_supports_avx512() ? CpuIsa::avx512 : CpuIsa::avx2;
-#endif
-        return static_cast<int>(hw) < static_cast<int>(isa_cap()) ? hw : isa_cap();
+        const CpuIsa cap = environment_cpu_isa_cap();
+        return static_cast<int>(cpu_isa_supported()) < static_cast<int>(cap) ? cpu_isa_supported() : cap;
     }();
     return isa;
 }
@@ -96,10 +87,10 @@ const char* cpu_isa_name(CpuIsa isa) {
 
 bool has_avx2_fma_f16c() { return cpu_isa() != CpuIsa::scalar; }
 
-bool has_avx_vnni() {
+bool cpu_has_avx_vnni() {
 #if defined(__x86_64__)
     static const bool supported = [] {
-        if (cpu_isa() == CpuIsa::scalar) return false;
+        if (!cpu_avx2_fma_f16c()) return false;
         unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
         if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0) return false;
         return (eax & (1u << 4)) != 0;
@@ -109,6 +100,8 @@ bool has_avx_vnni() {
     return false;
 #endif
 }
+
+bool has_avx_vnni() { return cpu_isa() != CpuIsa::scalar && cpu_has_avx_vnni(); }
 
 bool has_avx512() { return cpu_isa() == CpuIsa::avx512; }
 

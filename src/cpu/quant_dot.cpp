@@ -324,31 +324,44 @@ WORKER_AVX512 void quantize_q8_avx512(const float* x, BlockQ8* out, int64_t n) {
     }
 }
 
-bool have_avx2() { return has_avx2_fma_f16c(); }
-bool have_avx_vnni() { return has_avx2_fma_f16c() && has_avx_vnni(); }
-bool have_avx512() { return has_avx512(); }
-#else
-bool have_avx2() { return false; }
-bool have_avx_vnni() { return false; }
-bool have_avx512() { return false; }
 #endif
 
-}  // namespace
+// The kernels a level runs: AVX-512, AVX2 with AVX-VNNI's 256-bit vpdpbusd
+// where the CPU has it, plain AVX2, or the portable ones — never above what
+// the CPU has, whatever the level asks.
+enum class Family { scalar, avx2, vnni, avx512 };
 
-void quantize_q8(const float* x, BlockQ8* out, int64_t n) {
+Family family_for(CpuIsa level) {
 #if defined(__x86_64__)
-    static const bool avx512 = have_avx512(), avx2 = have_avx2();
-    if (avx512) {
+    if (level == CpuIsa::avx512 && cpu_supports_avx512()) return Family::avx512;
+    if (level != CpuIsa::scalar && cpu_avx2_fma_f16c_supported()) {
+        return cpu_has_avx_vnni() ? Family::vnni : Family::avx2;
+    }
+#else
+    (void)level;
+#endif
+    return Family::scalar;
+}
+
+void quantize_q8_at(const float* x, BlockQ8* out, int64_t n, Family family) {
+#if defined(__x86_64__)
+    if (family == Family::avx512) {
         quantize_q8_avx512(x, out, n);
         return;
     }
-    if (avx2) {
+    if (family != Family::scalar) {
         quantize_q8_avx2(x, out, n);
         return;
     }
+#else
+    (void)family;
 #endif
     quantize_q8_scalar(x, out, n);
 }
+
+}  // namespace
+
+void quantize_q8(const float* x, BlockQ8* out, int64_t n) { quantize_q8_at(x, out, n, family_for(cpu_isa())); }
 
 namespace {
 
@@ -393,6 +406,11 @@ void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
 }  // namespace
 
 void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n) {
+    quantize_activations(weight_type, x, out, n, cpu_isa());
+}
+
+void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n, CpuIsa level) {
+    const Family family = family_for(level);
     switch (weight_type) {
         case GgmlType::Q4_K:
         case GgmlType::Q6_K:
@@ -402,7 +420,7 @@ void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, in
             }
             break;
         case GgmlType::Q4_1:
-            quantize_q8(x, out, n);
+            quantize_q8_at(x, out, n, family);
             for (int64_t b = 0; b < n / 32; ++b) {
                 out[b].dsum = round_to_half(out[b].dsum);
                 out[b].d = round_to_half(out[b].d);
@@ -411,7 +429,7 @@ void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, in
         default:
             break;
     }
-    quantize_q8(x, out, n);
+    quantize_q8_at(x, out, n, family);
     for (int64_t b = 0; b < n / 32; ++b) out[b].d = round_to_half(out[b].d);
 }
 
@@ -453,29 +471,45 @@ Dot4Fn dot4_kernel_scalar(GgmlType type) {
     }
 }
 
-DotFn dot_kernel(GgmlType type) {
+namespace {
+
+DotFn dot_kernel_at(GgmlType type, Family family) {
 #if defined(__x86_64__)
-    static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
-    if (avx512_ok) return avx512::dot_for(type);
-    if (vnni_ok) return vnni::dot_for(type);
-    if (avx2_ok) return avx2::dot_for(type);
+    switch (family) {
+        case Family::avx512: return avx512::dot_for(type);
+        case Family::vnni: return vnni::dot_for(type);
+        case Family::avx2: return avx2::dot_for(type);
+        case Family::scalar: break;
+    }
+#else
+    (void)family;
 #endif
     return dot_kernel_scalar(type);
 }
 
-Dot4Fn dot4_kernel(GgmlType type) {
+Dot4Fn dot4_kernel_at(GgmlType type, Family family) {
 #if defined(__x86_64__)
-    static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
-    if (avx512_ok) return avx512::dot4_for(type);
-    if (vnni_ok) return vnni::dot4_for(type);
-    if (avx2_ok) return avx2::dot4_for(type);
+    switch (family) {
+        case Family::avx512: return avx512::dot4_for(type);
+        case Family::vnni: return vnni::dot4_for(type);
+        case Family::avx2: return avx2::dot4_for(type);
+        case Family::scalar: break;
+    }
+#else
+    (void)family;
 #endif
     return dot4_kernel_scalar(type);
 }
 
+}  // namespace
+
+DotFn dot_kernel(GgmlType type) { return dot_kernel_at(type, family_for(cpu_isa())); }
+
+Dot4Fn dot4_kernel(GgmlType type) { return dot4_kernel_at(type, family_for(cpu_isa())); }
+
 DotFn dot_kernel_avx2(GgmlType type) {
 #if defined(__x86_64__)
-    if (have_avx2()) return avx2::dot_for(type);
+    if (cpu_avx2_fma_f16c_supported()) return avx2::dot_for(type);
 #endif
     (void)type;
     return nullptr;
@@ -519,19 +553,24 @@ void quantize_q8_avx512_or_null(const float* x, BlockQ8* out, int64_t n, bool& r
     ran = false;
 }
 
-BatchKernels batch_kernels(GgmlType type, int64_t n) {
+BatchKernels batch_kernels(GgmlType type, int64_t n) { return batch_kernels(type, n, cpu_isa()); }
+
+BatchKernels batch_kernels(GgmlType type, int64_t n, CpuIsa level) {
+    const Family family = family_for(level);
     // llama.cpp takes a batch of 8 or more tokens with Q6_K weights through
     // its tiled matrix kernel, which sums otherwise than its vector one.
     if (type == GgmlType::Q6_K && n >= 8) {
 #if defined(__x86_64__)
-        static const bool avx512_ok = have_avx512(), vnni_ok = have_avx_vnni(), avx2_ok = have_avx2();
-        if (avx512_ok) return {avx512::dot4_q6_k_tiled(), avx512::dot_q6_k_tiled()};
-        if (vnni_ok) return {vnni::dot4_q6_k_tiled(), vnni::dot_q6_k_tiled()};
-        if (avx2_ok) return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
+        switch (family) {
+            case Family::avx512: return {avx512::dot4_q6_k_tiled(), avx512::dot_q6_k_tiled()};
+            case Family::vnni: return {vnni::dot4_q6_k_tiled(), vnni::dot_q6_k_tiled()};
+            case Family::avx2: return {avx2::dot4_q6_k_tiled(), avx2::dot_q6_k_tiled()};
+            case Family::scalar: break;
+        }
 #endif
         return {dot4_scalar<dot_q6_k_scalar<true>>, dot_q6_k_scalar<true>};
     }
-    return {dot4_kernel(type), dot_kernel(type)};
+    return {dot4_kernel_at(type, family), dot_kernel_at(type, family)};
 }
 
 BatchKernels batch_kernels_scalar(GgmlType type, int64_t n) {
@@ -539,8 +578,16 @@ BatchKernels batch_kernels_scalar(GgmlType type, int64_t n) {
     return {dot4_kernel_scalar(type), dot_kernel_scalar(type)};
 }
 
-const char* dot_kernel_isa() {
-    return have_avx512() ? "avx512" : have_avx_vnni() ? "avx-vnni" : have_avx2() ? "avx2" : "scalar";
+const char* dot_kernel_isa() { return dot_kernel_isa(cpu_isa()); }
+
+const char* dot_kernel_isa(CpuIsa level) {
+    switch (family_for(level)) {
+        case Family::avx512: return "avx512";
+        case Family::vnni: return "avx-vnni";
+        case Family::avx2: return "avx2";
+        case Family::scalar: break;
+    }
+    return "scalar";
 }
 
 }  // namespace worker::cpu

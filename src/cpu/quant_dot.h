@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+#include "cpu/cpu_features.h"
 #include "quant/ggml_type.h"
 
 namespace worker::cpu {
@@ -33,12 +34,15 @@ void quantize_q8_scalar(const float* x, BlockQ8* out, int64_t n);
 // enough to keep the same top tokens; the results only differ from
 // quantize_q8 by rounding.
 void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n);
+// The same with the kernels of `level` (never above what the CPU has); the
+// bits are the same at every level.
+void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n, CpuIsa level);
 
 // sum_j w[j] * x[j] over n_blocks blocks of 32 elements. `w` points at the
 // row's first block; K-quant rows hold n_blocks / 8 super-blocks.
 using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n_blocks);
 
-// The fastest kernel this CPU runs for the type, or nullptr when the type has
+// The fastest kernel this CPU runs at cpu_isa() for the type, or nullptr when the type has
 // no quantized kernel (F32/F16 use float paths).
 DotFn dot_kernel(GgmlType type);
 // out[t] = dot of the row with x + t * x_stride for t = 0..3: four tokens of a
@@ -59,6 +63,8 @@ struct BatchKernels {
     DotFn dot1;
 };
 BatchKernels batch_kernels(GgmlType type, int64_t n);
+// The kernels of `level` (a context's Settings::cpu_isa), never above what the CPU has.
+BatchKernels batch_kernels(GgmlType type, int64_t n, CpuIsa level);
 BatchKernels batch_kernels_scalar(GgmlType type, int64_t n);
 // The AVX2 kernel even where AVX-VNNI is present (nullptr without AVX2), so
 // tests can check the two give the same sums.
@@ -76,5 +82,7 @@ void quantize_q8_avx512_or_null(const float* x, BlockQ8* out, int64_t n, bool& r
 // Name of the instruction set dot_kernel() selected ("avx512", "avx-vnni",
 // "avx2" or "scalar"); WORKER_CPU_ISA caps it.
 const char* dot_kernel_isa();
+// The same for the kernels of `level`.
+const char* dot_kernel_isa(CpuIsa level);
 
 }  // namespace worker::cpu

@@ -35,7 +35,8 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
         const size_t started = threads_.size();
         stop_workers();
         fail(CUDA_ERROR_OUT_OF_MEMORY, "cpu: cannot start worker thread ", started + 1, " of ", n_threads_ - 1, " (",
-             e.what(), "); lower the CPU device's thread count (WORKER_CPU_THREADS) or raise the process limits");
+             e.what(),
+             "); lower the CPU device's thread count (cpu_threads, WORKER_CPU_THREADS) or raise the process limits");
     } catch (...) {
         stop_workers();
         throw;

@@ -454,79 +454,62 @@ WORKER_AVX512 void round_to_f16_avx512(float* x, int64_t n) {
     round_to_f16_avx2(x + i, n - i);
 }
 
-bool have_avx2() { return has_avx2_fma_f16c(); }
-bool have_avx512() { return has_avx512(); }
 #endif
 
-using DotFn = float (*)(const float*, const float*, int64_t);
-using AxpyFn = void (*)(float, const float*, float*, int64_t);
-
-using ToF16Fn = void (*)(const float*, uint16_t*, int64_t);
-using RoundFn = void (*)(float*, int64_t);
-
+// One table per level. dot_f32 keeps its AVX2 form at the AVX-512 level
+// too (its two 8-lane accumulators and 8-wide tail are its order).
+constexpr VecKernels kScalarKernels{exp_ggml_rows_scalar,     swiglu_ggml_scalar, dot_f16_rows_ggml_scalar,
+                                    wsum_f16_rows_ggml_scalar, to_f16_scalar,      round_to_f16_scalar,
+                                    axpy_scalar,               dot_scalar};
 #if defined(__x86_64__)
-const bool avx2 = have_avx2();
-const bool avx512 = have_avx512();
-// dot_f32 keeps its AVX2 form at every level (its two 8-lane accumulators
-// and 8-wide tail are its order).
-const DotFn dot_impl = avx2 ? dot_avx2 : dot_scalar;
-const AxpyFn axpy_impl = avx512 ? axpy_avx512 : avx2 ? axpy_avx2 : axpy_scalar;
-const ToF16Fn to_f16_impl = avx512 ? to_f16_avx512 : avx2 ? to_f16_avx2 : to_f16_scalar;
-const RoundFn round_impl = avx512 ? round_to_f16_avx512 : avx2 ? round_to_f16_avx2 : round_to_f16_scalar;
-#else
-const DotFn dot_impl = dot_scalar;
-const AxpyFn axpy_impl = axpy_scalar;
-const ToF16Fn to_f16_impl = to_f16_scalar;
-const RoundFn round_impl = round_to_f16_scalar;
+constexpr VecKernels kAvx2Kernels{exp_ggml_rows_avx2,     swiglu_ggml_avx2, dot_f16_rows_ggml_avx2,
+                                  wsum_f16_rows_ggml_avx2, to_f16_avx2,      round_to_f16_avx2,
+                                  axpy_avx2,               dot_avx2};
+constexpr VecKernels kAvx512Kernels{exp_ggml_rows_avx512,     swiglu_ggml_avx512, dot_f16_rows_ggml_avx512,
+                                    wsum_f16_rows_ggml_avx512, to_f16_avx512,      round_to_f16_avx512,
+                                    axpy_avx512,               dot_avx2};
 #endif
 
-using ExpRowsFn = void (*)(const float*, float*, int64_t);
-using SwigluFn = void (*)(const float*, const float*, float*, int64_t);
-using DotRowsGgmlFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, bool, float*);
-using WsumFn = void (*)(const float*, const uint16_t*, int64_t, int64_t, int64_t, int64_t, bool, float*, float*);
-#if defined(__x86_64__)
-const ExpRowsFn exp_rows_impl = avx512 ? exp_ggml_rows_avx512 : avx2 ? exp_ggml_rows_avx2 : exp_ggml_rows_scalar;
-const SwigluFn swiglu_impl = avx512 ? swiglu_ggml_avx512 : avx2 ? swiglu_ggml_avx2 : swiglu_ggml_scalar;
-const DotRowsGgmlFn dot_rows_ggml_impl =
-    avx512 ? dot_f16_rows_ggml_avx512 : avx2 ? dot_f16_rows_ggml_avx2 : dot_f16_rows_ggml_scalar;
-const WsumFn wsum_impl = avx512 ? wsum_f16_rows_ggml_avx512 : avx2 ? wsum_f16_rows_ggml_avx2 : wsum_f16_rows_ggml_scalar;
-#else
-const ExpRowsFn exp_rows_impl = exp_ggml_rows_scalar;
-const SwigluFn swiglu_impl = swiglu_ggml_scalar;
-const DotRowsGgmlFn dot_rows_ggml_impl = dot_f16_rows_ggml_scalar;
-const WsumFn wsum_impl = wsum_f16_rows_ggml_scalar;
-#endif
+// The kernels of the free functions below, at cpu_isa().
+const VecKernels& process_kernels() {
+    static const VecKernels& kernels = vec_kernels(cpu_isa());
+    return kernels;
+}
 
 }  // namespace
 
-bool vec_avx512_kernels(VecKernels& k) {
+const VecKernels& vec_kernels(CpuIsa level) {
 #if defined(__x86_64__)
-    if (cpu_supports_avx512()) {
-        k = {exp_ggml_rows_avx512, swiglu_ggml_avx512, dot_f16_rows_ggml_avx512, wsum_f16_rows_ggml_avx512,
-             to_f16_avx512, round_to_f16_avx512, axpy_avx512};
-        return true;
-    }
+    if (level == CpuIsa::avx512 && cpu_supports_avx512()) return kAvx512Kernels;
+    if (level != CpuIsa::scalar && cpu_avx2_fma_f16c_supported()) return kAvx2Kernels;
+#else
+    (void)level;
 #endif
-    (void)k;
-    return false;
+    return kScalarKernels;
+}
+
+bool vec_avx512_kernels(VecKernels& k) {
+    if (!cpu_supports_avx512()) return false;
+    k = vec_kernels(CpuIsa::avx512);
+    return true;
 }
 
 float exp_ggml(float x) { return exp_ggml_scalar(x); }
-void exp_ggml(const float* x, float* y, int64_t n) { exp_rows_impl(x, y, n); }
-void swiglu_ggml(const float* g, const float* u, float* y, int64_t n) { swiglu_impl(g, u, y, n); }
+void exp_ggml(const float* x, float* y, int64_t n) { process_kernels().exp_rows(x, y, n); }
+void swiglu_ggml(const float* g, const float* u, float* y, int64_t n) { process_kernels().swiglu(g, u, y, n); }
 float reduce16(const float* v) { return reduce16_scalar(v); }
 void dot_f16_rows_ggml(const float* q, const uint16_t* rows, int64_t stride, int64_t count, int64_t n, bool lanes16,
                        float* scores) {
-    dot_rows_ggml_impl(q, rows, stride, count, n, lanes16, scores);
+    process_kernels().dot_f16_rows(q, rows, stride, count, n, lanes16, scores);
 }
 void wsum_f16_rows_ggml(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count, int64_t n,
                         bool lanes16, float* acc, float* o) {
-    wsum_impl(w, rows, stride, first, count, n, lanes16, acc, o);
+    process_kernels().wsum_f16_rows(w, rows, stride, first, count, n, lanes16, acc, o);
 }
 
-float dot_f32(const float* a, const float* b, int64_t n) { return dot_impl(a, b, n); }
-void axpy_f32(float s, const float* x, float* y, int64_t n) { axpy_impl(s, x, y, n); }
-void to_f16(const float* src, uint16_t* dst, int64_t n) { to_f16_impl(src, dst, n); }
-void round_to_f16(float* x, int64_t n) { round_impl(x, n); }
+float dot_f32(const float* a, const float* b, int64_t n) { return process_kernels().dot(a, b, n); }
+void axpy_f32(float s, const float* x, float* y, int64_t n) { process_kernels().axpy(s, x, y, n); }
+void to_f16(const float* src, uint16_t* dst, int64_t n) { process_kernels().to_f16(src, dst, n); }
+void round_to_f16(float* x, int64_t n) { process_kernels().round_to_f16(x, n); }
 
 }  // namespace worker::cpu

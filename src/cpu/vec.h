@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "cpu/cpu_features.h"
+
 namespace worker::cpu {
 
 // sum_i a[i] * b[i]
@@ -53,8 +55,7 @@ void dot_f16_rows_ggml_scalar(const float* q, const uint16_t* rows, int64_t stri
 void wsum_f16_rows_ggml_scalar(const float* w, const uint16_t* rows, int64_t stride, int64_t first, int64_t count,
                                int64_t n, bool lanes16, float* acc, float* o);
 
-// The AVX-512 forms, whatever WORKER_CPU_ISA says, for tests that compare
-// them with the scalar ones: false (k untouched) where the CPU lacks AVX-512.
+// The kernels of one instruction-set level, all giving the same bits.
 struct VecKernels {
     void (*exp_rows)(const float*, float*, int64_t);
     void (*swiglu)(const float*, const float*, float*, int64_t);
@@ -63,7 +64,13 @@ struct VecKernels {
     void (*to_f16)(const float*, uint16_t*, int64_t);
     void (*round_to_f16)(float*, int64_t);
     void (*axpy)(float, const float*, float*, int64_t);
+    float (*dot)(const float*, const float*, int64_t);
 };
+// The kernels of `level` (a context's Settings::cpu_isa), never above what
+// the CPU has. The free functions above run those of cpu_isa().
+const VecKernels& vec_kernels(CpuIsa level);
+// The AVX-512 forms, whatever WORKER_CPU_ISA says, for tests that compare
+// them with the scalar ones: false (k untouched) where the CPU lacks AVX-512.
 bool vec_avx512_kernels(VecKernels& k);
 
 }  // namespace worker::cpu

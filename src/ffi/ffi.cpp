@@ -82,6 +82,13 @@ CudaContext* cuda_init(int gpu_device, int* error_code) {
     });
 }
 
+CudaContext* cuda_init_ex(int device, const WorkerContextParams* params, int* error_code) {
+    if (missing_error_code(error_code, "cuda_init_ex")) return nullptr;
+    return guarded<CudaContext*>(error_code, nullptr, [&] {
+        return contexts().add(Context::create(device, Settings::from_params(params)));
+    });
+}
+
 void cuda_destroy(CudaContext* ctx) {
     if (ctx != nullptr) contexts().remove(ctx);
 }

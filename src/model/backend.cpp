@@ -25,7 +25,7 @@ int32_t Backend::sample(const Tensor& logits, const sampling::Settings& settings
 }
 
 std::unique_ptr<Backend> create_backend(const Context& context) {
-    if (context.is_cpu()) return cpu::create_cpu_backend(context.cpu_threads());
+    if (context.is_cpu()) return cpu::create_cpu_backend(context.settings().cpu_threads, context.settings().cpu_isa);
 #ifdef WORKER_HAVE_CUDA
     return cuda::make_cuda_backend(context);
 #else

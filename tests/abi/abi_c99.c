@@ -6,6 +6,7 @@
 #include "worker_ffi.h"
 
 static int failures = 0;
+static int log_calls = 0;
 
 #define CHECK(cond)                                                        \
     do {                                                                   \
@@ -14,6 +15,12 @@ static int failures = 0;
             ++failures;                                                    \
         }                                                                  \
     } while (0)
+
+static void count_log(int level, const char* message, void* user_data) {
+    if (level >= WORKER_LOG_ERROR && level <= WORKER_LOG_DEBUG && message != NULL && user_data == &log_calls) {
+        ++log_calls;
+    }
+}
 
 int main(void) {
     int err = -1;
@@ -24,6 +31,8 @@ int main(void) {
     CudaModel* model;
     InferenceResult* inference;
     uint64_t vram = 7;
+    WorkerContextParams settings = WORKER_CONTEXT_PARAMS_INIT;
+    CudaContext* tuned;
     const int devices = cuda_get_device_count();
 
     CHECK((cuda_api_version() >> 16) == WORKER_VERSION_MAJOR);
@@ -45,6 +54,28 @@ int main(void) {
     }
     CHECK(cuda_init(-2, &err) == NULL && err == CUDA_ERROR_INVALID_DEVICE);
     CHECK(cuda_init(devices, &err) == NULL && (err == CUDA_ERROR_INVALID_DEVICE || err == CUDA_ERROR_DEVICE_NOT_FOUND));
+
+    /* cuda_init_ex: NULL is cuda_init; the macro's defaults; a bad field. */
+    CHECK(settings.struct_size == sizeof(WorkerContextParams));
+    CHECK(settings.cpu_isa == WORKER_CPU_ISA_AUTO && settings.log_level == WORKER_LOG_DEFAULT);
+    tuned = cuda_init_ex(WORKER_DEVICE_CPU, NULL, &err);
+    CHECK(tuned != NULL && err == CUDA_SUCCESS);
+    cuda_destroy(tuned);
+    settings.cpu_threads = 2;
+    settings.cpu_isa = WORKER_CPU_ISA_SCALAR;
+    settings.cpu_weights = WORKER_CPU_WEIGHTS_PRIVATE;
+    settings.log_callback = count_log;
+    settings.log_user_data = &log_calls;
+    settings.log_level = WORKER_LOG_INFO;
+    tuned = cuda_init_ex(WORKER_DEVICE_CPU, &settings, &err);
+    CHECK(tuned != NULL && err == CUDA_SUCCESS);
+    /* The load's first step is reported before the missing file is. */
+    CHECK(cuda_load_model(tuned, "/nonexistent/model.gguf", NULL, &err) == NULL && log_calls == 1);
+    cuda_destroy(tuned);
+    settings.cpu_threads = -1;
+    CHECK(cuda_init_ex(WORKER_DEVICE_CPU, &settings, &err) == NULL && err == CUDA_ERROR_INVALID_PARAMETER);
+    CHECK(strstr(cuda_last_error_detail(), "params->cpu_threads is -1") != NULL);
+    CHECK(cuda_init_ex(WORKER_DEVICE_CPU, NULL, NULL) == NULL);
 
     model = cuda_load_model(ctx, "/nonexistent/model.gguf", &vram, &err);
     CHECK(model == NULL && err == CUDA_ERROR_MODEL_LOAD_FAILED && vram == 0);

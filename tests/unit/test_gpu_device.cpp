@@ -28,18 +28,18 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// WORKER_HEALTH_TIMEOUT_MS for the life of the object.
-struct HealthTimeout {
-    explicit HealthTimeout(const char* ms) { ::setenv("WORKER_HEALTH_TIMEOUT_MS", ms, 1); }
-    ~HealthTimeout() { ::unsetenv("WORKER_HEALTH_TIMEOUT_MS"); }
-};
+// A context on GPU 0 whose health probe waits at most `timeout_ms`.
+CudaContext* context_with_timeout(int timeout_ms, int& err) {
+    WorkerContextParams params = WORKER_CONTEXT_PARAMS_INIT;
+    params.health_timeout_ms = timeout_ms;
+    return cuda_init_ex(0, &params, &err);
+}
 
 TEST(GpuHealth, ProbeAnswersAndKeepsAnswering) {
     WORKER_REQUIRE_GPU();
     int err = -1;
-    CudaContext* ctx = cuda_init(0, &err);
+    CudaContext* ctx = context_with_timeout(2000, err);
     ASSERT_NE(ctx, nullptr) << cuda_last_error_detail();
-    const HealthTimeout timeout("2000");
     for (int i = 0; i < 20; ++i) {
         const auto start = Clock::now();
         EXPECT_TRUE(cuda_check_device_health(ctx, &err)) << cuda_last_error_detail();
@@ -60,13 +60,13 @@ TEST(GpuHealth, BusyMultiprocessorsMakeTheProbeTimeOutWithoutHoldingTheCaller) {
     WORKER_REQUIRE_GPU();
 #ifdef WORKER_HAVE_CUDA
     int err = -1;
-    CudaContext* ctx = cuda_init(0, &err);
+    CudaContext* ctx = context_with_timeout(300, err);
     ASSERT_NE(ctx, nullptr) << cuda_last_error_detail();
-    {
-        const HealthTimeout timeout("2000");
-        ASSERT_TRUE(cuda_check_device_health(ctx, &err)) << cuda_last_error_detail();  // probe objects made
-    }
-    const HealthTimeout timeout("300");
+    CudaContext* patient = context_with_timeout(2000, err);
+    ASSERT_NE(patient, nullptr) << cuda_last_error_detail();
+    CudaContext* relaxed = context_with_timeout(5000, err);
+    ASSERT_NE(relaxed, nullptr) << cuda_last_error_detail();
+    ASSERT_TRUE(cuda_check_device_health(patient, &err)) << cuda_last_error_detail();  // probe objects made
     const auto busy_since = Clock::now();
     ASSERT_EQ(test::occupy_the_device(0, 3000), "");
     for (int i = 0; i < 2; ++i) {
@@ -80,10 +80,9 @@ TEST(GpuHealth, BusyMultiprocessorsMakeTheProbeTimeOutWithoutHoldingTheCaller) {
     }
     ASSERT_LT(seconds_since(busy_since), 2.5) << "the machine was too slow for this test to mean anything";
     std::this_thread::sleep_for(std::chrono::milliseconds(3500));
-    {
-        const HealthTimeout relaxed("5000");
-        EXPECT_TRUE(cuda_check_device_health(ctx, &err)) << cuda_last_error_detail();
-    }
+    EXPECT_TRUE(cuda_check_device_health(relaxed, &err)) << cuda_last_error_detail();
+    cuda_destroy(relaxed);
+    cuda_destroy(patient);
     cuda_destroy(ctx);
 #endif
 }
@@ -118,7 +117,7 @@ TEST(GpuDeviceLost, KernelFaultLosesTheDeviceForEveryHandleAndTeardownIsClean) {
     int err = -1;
     CudaContext* ctx = cuda_init(0, &err);
     ASSERT_NE(ctx, nullptr) << cuda_last_error_detail();
-    CudaContext* ctx2 = cuda_init(0, &err);
+    CudaContext* ctx2 = context_with_timeout(2000, err);
     ASSERT_NE(ctx2, nullptr) << cuda_last_error_detail();
     CudaModel* model = cuda_load_model(ctx, path.c_str(), nullptr, &err);
     ASSERT_NE(model, nullptr) << cuda_last_error_detail();
@@ -146,11 +145,8 @@ TEST(GpuDeviceLost, KernelFaultLosesTheDeviceForEveryHandleAndTeardownIsClean) {
     expect_lost("the same inference again");
     EXPECT_EQ(cuda_inference_start_ex(model2, "Hello", &params, &err), nullptr);
     expect_lost("an inference of another model in another context");
-    {
-        const HealthTimeout timeout("2000");
-        EXPECT_FALSE(cuda_check_device_health(ctx2, &err));
-        expect_lost("the health check");
-    }
+    EXPECT_FALSE(cuda_check_device_health(ctx2, &err));
+    expect_lost("the health check");
     EXPECT_FALSE(cuda_check_vram_residency(model, &err));
     expect_lost("the residency check");
     EXPECT_EQ(cuda_load_model(ctx, path.c_str(), nullptr, &err), nullptr);

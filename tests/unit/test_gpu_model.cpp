@@ -207,19 +207,13 @@ TEST(GpuModelReal, ReducedGemma3MatchesCpu) {
 
 // ---- CUDA graphs ------------------------------------------------------------------------
 
-// A backend made with WORKER_CUDA_GRAPHS set to `graphs` ("0": every kernel
-// launched eagerly; "1": decode steps captured once per session and replayed).
+// A backend on the context's device with CUDA graphs `graphs` ("0": every
+// kernel launched eagerly; "1": decode steps captured once per session and
+// replayed), from a context with that setting.
 std::unique_ptr<model::Backend> backend_with_graphs(const Context& context, const char* graphs) {
-    ::setenv("WORKER_CUDA_GRAPHS", graphs, 1);
-    std::unique_ptr<model::Backend> backend;
-    try {
-        backend = model::create_backend(context);
-    } catch (...) {
-        ::unsetenv("WORKER_CUDA_GRAPHS");
-        throw;
-    }
-    ::unsetenv("WORKER_CUDA_GRAPHS");
-    return backend;
+    Settings settings = context.settings();
+    settings.cuda_graphs = std::string(graphs) == "1";
+    return model::create_backend(*Context::create(context.device(), settings));
 }
 
 // Greedy decode of `steps` tokens after a prompt, in one session of capacity
@@ -577,16 +571,10 @@ TEST(GpuMemory, SmallStagingChunksUploadTheSameBytes) {
     spec.weight_type = GgmlType::Q8_0;
     const std::string path = synthetic(spec);
     auto file = gguf::File::open(path);
-    auto context = Context::create(0);
-    ::setenv("WORKER_CUDA_STAGING_BYTES", "65536", 1);
-    std::unique_ptr<model::Backend> backend;
-    try {
-        backend = model::create_backend(*context);
-    } catch (...) {
-        ::unsetenv("WORKER_CUDA_STAGING_BYTES");
-        throw;
-    }
-    ::unsetenv("WORKER_CUDA_STAGING_BYTES");
+    Settings settings = Settings::from_environment();
+    settings.cuda_staging_bytes = 65536;
+    auto context = Context::create(0, settings);
+    std::unique_ptr<model::Backend> backend = model::create_backend(*context);
     for (const gguf::TensorInfo& info : file->tensors()) {
         if (info.n_bytes < 3 * 65536 / 2) continue;  // several chunks, the last one partial
         const Tensor t = backend->upload_weight(*file, info);

@@ -122,9 +122,9 @@ void report(const BenchOptions& o, const Context& context, const model::Transfor
     const double rss_mib = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
     const double device_mib =
         context.is_cpu() ? 0.0 : static_cast<double>(context.process_memory_usage()) / 1048576.0;
-    const int threads = context.is_cpu() ? context.cpu_threads() : 0;
-    // The instruction set of the CPU kernels (WORKER_CPU_ISA caps it); "" on a GPU.
-    const char* isa = context.is_cpu() ? cpu::dot_kernel_isa() : "";
+    const int threads = context.is_cpu() ? context.settings().cpu_threads : 0;
+    // The instruction set of the context's CPU kernels (WORKER_CPU_ISA caps it); "" on a GPU.
+    const char* isa = context.is_cpu() ? cpu::dot_kernel_isa(context.settings().cpu_isa) : "";
     if (o.json) {
         std::printf(
             "{\"model\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"n_prompt\": %d, \"n_gen\": %d, \"reps\": %d, "

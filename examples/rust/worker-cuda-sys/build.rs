@@ -28,7 +28,7 @@ fn main() {
         }
         None => {
             let library = pkg_config::Config::new()
-                .atleast_version("0.1")
+                .atleast_version("0.3")
                 .probe("worker_cuda")
                 .unwrap_or_else(|e| {
                     panic!(
@@ -62,7 +62,9 @@ fn main() {
         .header(header.to_string_lossy())
         .clang_arg(format!("-I{}", include_dir.display()))
         .allowlist_function("cuda_.*")
-        .allowlist_type("CudaContext|CudaModel|InferenceResult|WorkerInferenceParams|CudaErrorCode")
+        .allowlist_type(
+            "CudaContext|CudaModel|InferenceResult|WorkerInferenceParams|WorkerContextParams|WorkerLogCallback|CudaErrorCode",
+        )
         .allowlist_var("WORKER_.*")
         // CUDA_SUCCESS etc. as plain constants, named as in C.
         .prepend_enum_name(false)

@@ -13,7 +13,7 @@ installed ``libworker_cuda.so.0`` through the dynamic loader, else
 :class:`LibraryLoadError` says why when that fails.
 """
 
-from ._api import Context, Generation, Model, api_version, device_count
+from ._api import Context, Generation, LogLevel, Model, api_version, device_count
 from ._library import API_MAJOR, DEVICE_CPU, library
 from .errors import (
     DeviceNotFoundError,
@@ -45,6 +45,7 @@ __all__ = [
     "InvalidParameterError",
     "KernelLaunchError",
     "LibraryLoadError",
+    "LogLevel",
     "Model",
     "ModelLoadError",
     "OutOfMemoryError",

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import ctypes
+import enum
 import os
 import threading
 import weakref
 from ctypes import byref, c_char_p, c_int
-from typing import Any, Callable, Iterable, Iterator, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, Union
 
 from ._library import (
+    CPU_ISA,
+    CPU_WEIGHTS,
     DEVICE_CPU,
+    LogCallback,
     WorkerInferenceParams,
     check,
+    context_params_init,
     last_error,
     library,
 )
@@ -105,28 +110,135 @@ class _Owned:
         self.close()
 
 
+class LogLevel(enum.IntEnum):
+    """Levels of the library's messages, ``WORKER_LOG_*`` of worker_types.h."""
+
+    NONE = 0
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+
+
+#: ``log`` of :class:`Context`: called with each message's level and text.
+LogFunction = Callable[[LogLevel, str], None]
+
+
+def _choice(name: str, value: Any, choices: "dict[str, int]") -> int:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if value not in choices:
+        raise InvalidParameterError(
+            ErrorCode.INVALID_PARAMETER,
+            f"{name} {value!r} is not one of {', '.join(map(repr, choices))}",
+            "invalid parameter",
+        )
+    return choices[value]
+
+
+def _log_trampoline(log: LogFunction) -> Any:
+    """The C callback that hands each message to ``log``. An exception
+    raised by ``log`` cannot cross into C: Python reports it as unraisable
+    and the library carries on."""
+
+    def deliver(level: int, message: bytes, _user_data: Any) -> None:
+        log(LogLevel(level), message.decode("utf-8", errors="replace"))
+
+    return LogCallback(deliver)
+
+
 class Context(_Owned):
     """A context on one device: a CUDA GPU, or the CPU reference device.
 
     >>> with Context(DEVICE_CPU) as ctx:          # doctest: +SKIP
     ...     model = ctx.load_model("model.gguf")
+    >>> ctx = Context(DEVICE_CPU, cpu_threads=4, cpu_isa="avx2",  # doctest: +SKIP
+    ...               log=lambda level, text: print(level.name, text))
+
+    Every setting left at ``None`` takes its default: the environment
+    variable named below when it is set, else the built-in value (as
+    ``cuda_init_ex`` with ``WORKER_CONTEXT_PARAMS_INIT``). As in C, 0 is the
+    default too for ``cpu_threads``, ``cuda_staging_bytes`` and
+    ``health_timeout_ms``. The settings are
+    fixed for the life of the context.
 
     Args:
         device: A CUDA device id in ``range(device_count())``, or
             :data:`DEVICE_CPU` (the default).
+        cpu_threads: Worker threads of the CPU device, 1..1024
+            (``WORKER_CPU_THREADS``, else all cores).
+        cpu_isa: Highest instruction-set level of this context's CPU kernels:
+            ``"scalar"``, ``"avx2"``, ``"avx512"``, or ``"auto"``
+            (``WORKER_CPU_ISA``, else the highest the CPU has). Every level
+            gives the same results.
+        cuda_graphs: GPU: capture decode steps in CUDA graphs
+            (``WORKER_CUDA_GRAPHS``, else True).
+        cuda_staging_bytes: GPU: bytes of each upload staging buffer,
+            65536..268435456 (``WORKER_CUDA_STAGING_BYTES``, else 1 MiB).
+        health_timeout_ms: GPU: how long :meth:`check_device_health` waits,
+            1..3600000 (``WORKER_HEALTH_TIMEOUT_MS``, else 10000).
+        cpu_weights: CPU device: ``"mapped"`` (read from the file's mapping)
+            or ``"private"`` (read into private memory at load)
+            (``WORKER_CPU_WEIGHTS``, else mapped).
+        log: Called as ``log(level, text)`` for each message instead of
+            printing it to stderr, on the thread of the call that produced
+            it. Kept alive as long as the context or a model of it.
+        log_level: The most detailed :class:`LogLevel` reported
+            (``WORKER_LOG``, else INFO with ``log`` and NONE without).
 
     Raises:
         DeviceNotFoundError: a GPU was asked for and there is none.
         InvalidDeviceError: the id is out of range.
+        InvalidParameterError: a setting (or the environment variable that
+            supplies its default) is invalid; the detail names it.
+        TypeError: a setting of the wrong type.
     """
 
     _kind = "Context"
 
-    def __init__(self, device: int = DEVICE_CPU) -> None:
+    def __init__(
+        self,
+        device: int = DEVICE_CPU,
+        *,
+        cpu_threads: Optional[int] = None,
+        cpu_isa: Optional[str] = None,
+        cuda_graphs: Optional[bool] = None,
+        cuda_staging_bytes: Optional[int] = None,
+        health_timeout_ms: Optional[int] = None,
+        cpu_weights: Optional[str] = None,
+        log: Optional[LogFunction] = None,
+        log_level: Optional[int] = None,
+    ) -> None:
         device = _int_in("device", device, *_INT32)
+        params = context_params_init()
+        if cpu_threads is not None:
+            params.cpu_threads = _int_in("cpu_threads", cpu_threads, *_INT32)
+        if cpu_isa is not None:
+            params.cpu_isa = _choice("cpu_isa", cpu_isa, CPU_ISA)
+        if cuda_graphs is not None:
+            if not isinstance(cuda_graphs, bool):
+                raise TypeError(f"cuda_graphs must be a bool, not {type(cuda_graphs).__name__}")
+            params.cuda_graphs = int(cuda_graphs)
+        if cuda_staging_bytes is not None:
+            params.cuda_staging_bytes = _int_in("cuda_staging_bytes", cuda_staging_bytes, 0, 2**64 - 1)
+        if health_timeout_ms is not None:
+            params.health_timeout_ms = _int_in("health_timeout_ms", health_timeout_ms, *_INT32)
+        if cpu_weights is not None:
+            params.cpu_weights = _choice("cpu_weights", cpu_weights, CPU_WEIGHTS)
+        if log_level is not None:
+            params.log_level = _int_in("log_level", int(log_level) if isinstance(log_level, LogLevel) else log_level,
+                                       *_INT32)
+        # The C callback must outlive every use the library makes of it: the
+        # context and every model loaded on it (models keep this object alive).
+        self._log_callback: Any = None
+        if log is not None:
+            if not callable(log):
+                raise TypeError(f"log must be callable, not {type(log).__name__}")
+            self._log_callback = _log_trampoline(log)
+            params.log_callback = self._log_callback
         lib = library()
         err = c_int(-1)
-        handle = lib.cuda_init(device, byref(err))
+        handle = lib.cuda_init_ex(device, byref(params), byref(err))
         check(err)
         super().__init__(handle, lib.cuda_destroy)
         self.device = device

@@ -1,4 +1,4 @@
-"""Finds and loads libworker_cuda, and declares the C prototypes of its 17
+"""Finds and loads libworker_cuda, and declares the C prototypes of its 18
 functions for ctypes."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import ctypes
 import ctypes.util
 import os
 import threading
-from ctypes import POINTER, c_bool, c_char, c_char_p, c_float, c_int, c_int32, c_uint32, c_uint64
+from ctypes import CFUNCTYPE, POINTER, c_bool, c_char, c_char_p, c_float, c_int, c_int32, c_uint32, c_uint64, c_void_p
 from typing import List, Optional
 
 from .errors import LibraryLoadError, WorkerError, error_for_code
@@ -57,6 +57,53 @@ class WorkerInferenceParams(ctypes.Structure):
     ]
 
 
+# ---- context settings (cuda_init_ex, API 0.3) ----------------------------------
+
+#: ``WorkerLogCallback``: ``void (*)(int level, const char* message, void* user_data)``.
+LogCallback = CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+
+
+class WorkerContextParams(ctypes.Structure):
+    """``WorkerContextParams`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("cpu_threads", c_int32),
+        ("cpu_isa", c_int32),
+        ("cuda_graphs", c_int32),
+        ("cuda_staging_bytes", c_uint64),
+        ("health_timeout_ms", c_int32),
+        ("cpu_weights", c_int32),
+        ("log_callback", LogCallback),
+        ("log_user_data", c_void_p),
+        ("log_level", c_int32),
+    ]
+
+
+#: ``WORKER_CPU_ISA_*``: the values of ``WorkerContextParams.cpu_isa`` by name.
+CPU_ISA = {"auto": 0, "scalar": 1, "avx2": 2, "avx512": 3}
+#: ``WORKER_CPU_WEIGHTS_MAPPED``/``_PRIVATE``: ``WorkerContextParams.cpu_weights`` by name.
+CPU_WEIGHTS = {"mapped": 1, "private": 2}
+#: ``WORKER_LOG_DEFAULT``.
+LOG_DEFAULT = -1
+
+
+def context_params_init() -> WorkerContextParams:
+    """``WORKER_CONTEXT_PARAMS_INIT``: every field at its default."""
+    return WorkerContextParams(
+        struct_size=ctypes.sizeof(WorkerContextParams),
+        cpu_threads=0,
+        cpu_isa=CPU_ISA["auto"],
+        cuda_graphs=-1,
+        cuda_staging_bytes=0,
+        health_timeout_ms=0,
+        cpu_weights=0,  # WORKER_CPU_WEIGHTS_DEFAULT
+        log_callback=LogCallback(),
+        log_user_data=None,
+        log_level=LOG_DEFAULT,
+    )
+
+
 _ERR = POINTER(c_int)
 
 # name: (restype, argtypes) for every function of worker_ffi.h.
@@ -87,6 +134,7 @@ _PROTOTYPES = {
     "cuda_error_message": (c_char_p, [c_int]),
     "cuda_last_error_detail": (c_char_p, []),
     "cuda_api_version": (c_uint32, []),
+    "cuda_init_ex": (ContextHandle, [c_int, POINTER(WorkerContextParams), _ERR]),
 }
 
 

@@ -6,6 +6,7 @@ use worker_cuda_sys as sys;
 
 use crate::error::{check, CudaError};
 use crate::model::Model;
+use crate::settings::{ContextBuilder, LogSink};
 
 /// Device id that selects the CPU reference device in [`Context::new`].
 pub const DEVICE_CPU: i32 = sys::WORKER_DEVICE_CPU;
@@ -16,6 +17,10 @@ pub const DEVICE_CPU: i32 = sys::WORKER_DEVICE_CPU;
 #[derive(Debug)]
 pub struct Context {
     raw: NonNull<sys::CudaContext>,
+    // The log function the library calls for this context: dropped after
+    // the context is destroyed (fields drop after `Drop::drop`), and models,
+    // which borrow the context, are gone by then.
+    _log: Option<LogSink>,
 }
 
 // SAFETY: the C API documents that all functions may be called from any
@@ -38,8 +43,19 @@ impl Context {
         let raw = unsafe { sys::cuda_init(device, &mut code) };
         let raw = check(code, raw)?;
         NonNull::new(raw)
-            .map(|raw| Context { raw })
+            .map(|raw| Context::from_raw(raw, None))
             .ok_or_else(|| CudaError::Unknown("cuda_init returned NULL with success".into()))
+    }
+
+    /// A builder for a context on `device` with explicit settings (threads,
+    /// CPU instruction-set level, CUDA graphs, staging size, health timeout,
+    /// weight residency, logging), through `cuda_init_ex`.
+    pub fn builder(device: i32) -> ContextBuilder {
+        ContextBuilder::new(device)
+    }
+
+    pub(crate) fn from_raw(raw: NonNull<sys::CudaContext>, log: Option<LogSink>) -> Context {
+        Context { raw, _log: log }
     }
 
     /// Number of CUDA devices visible to this process (0 without a GPU).

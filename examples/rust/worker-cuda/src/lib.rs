@@ -65,9 +65,11 @@ mod error;
 mod inference;
 mod model;
 mod params;
+mod settings;
 
 pub use context::{Context, DEVICE_CPU};
 pub use error::{CudaError, CudaErrorCode};
 pub use inference::Inference;
 pub use model::Model;
 pub use params::InferenceParams;
+pub use settings::{ContextBuilder, CpuIsa, CpuWeights, LogLevel};

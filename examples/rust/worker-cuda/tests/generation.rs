@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use worker_cuda::{Context, CudaError, InferenceParams, Model, DEVICE_CPU};
+use worker_cuda::{Context, CpuIsa, CudaError, InferenceParams, Model, DEVICE_CPU};
 
 const PROMPT: &str =
     "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n";
@@ -208,4 +208,27 @@ fn characters_split_across_tokens_come_out_whole() {
         let last_index = tokens.last().map(|(_, index)| *index).unwrap();
         assert!(last_index as usize + 1 > text.chars().count(), "{tokens:?}");
     });
+}
+
+#[test]
+fn contexts_at_every_cpu_level_generate_the_same_tokens() {
+    let path = match common::smollm2() {
+        Some(path) => path,
+        None => return,
+    };
+    let outputs: Vec<Vec<(String, u32)>> = [CpuIsa::Scalar, CpuIsa::Avx2, CpuIsa::Avx512]
+        .into_iter()
+        .map(|isa| {
+            let ctx = Context::builder(DEVICE_CPU)
+                .cpu_isa(isa)
+                .cpu_threads(2)
+                .build()
+                .expect("CPU context");
+            let model = load(&ctx, &path);
+            greedy(&model, 8)
+        })
+        .collect();
+    assert!(!outputs[0].is_empty());
+    assert_eq!(outputs[1], outputs[0], "avx2 against scalar");
+    assert_eq!(outputs[2], outputs[0], "avx512 against scalar");
 }

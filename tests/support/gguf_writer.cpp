@@ -790,6 +790,16 @@ SyntheticVocab synthetic_vocab() {
     return vocab;
 }
 
+void add_synthetic_vocab(GgufWriter& w, const SyntheticVocab& vocab) {
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "default");
+    w.add_string_array("tokenizer.ggml.tokens", vocab.tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", vocab.token_types);
+    w.add_string_array("tokenizer.ggml.merges", vocab.merges);
+    w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
+    w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
+}
+
 namespace {
 
 void add_hyperparameters(GgufWriter& w, const SyntheticModelSpec& spec) {
@@ -821,13 +831,7 @@ uint64_t add_tokenizer(GgufWriter& w, const SyntheticModelSpec& spec) {
         return source->get_array_size("tokenizer.ggml.tokens");
     }
     const SyntheticVocab vocab = synthetic_vocab();
-    w.add_string("tokenizer.ggml.model", "gpt2");
-    w.add_string("tokenizer.ggml.pre", "default");
-    w.add_string_array("tokenizer.ggml.tokens", vocab.tokens);
-    w.add_i32_array("tokenizer.ggml.token_type", vocab.token_types);
-    w.add_string_array("tokenizer.ggml.merges", vocab.merges);
-    w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
-    w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
+    add_synthetic_vocab(w, vocab);
     w.add_bool("tokenizer.ggml.add_bos_token", false);
     return vocab.tokens.size();
 }

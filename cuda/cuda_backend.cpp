@@ -391,7 +391,6 @@ public:
         a.pos_dev = step_position("attention", p.pos0);
         a.scale = p.scale;
         a.window = p.window;
-        a.softcap = p.logit_softcap;
         float* partial = nullptr;
         if (n == 1) {
             // Sized for the most splits on every decode step (not only the

@@ -101,7 +101,6 @@ struct AttentionLaunch {
     const int32_t* pos_dev;  // not null: pos0 is read from here on the device
     float scale;
     int window;
-    float softcap;
 };
 constexpr int kMaxHeadDim = 512;
 // Decode attention splits a head's keys among at most this many blocks.

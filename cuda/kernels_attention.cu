@@ -91,7 +91,6 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, 
                 s += q_shared[2 * p] * kf.x + q_shared[2 * p + 1] * kf.y;
             }
             s = warp_sum(s) * a.scale;
-            if (a.softcap > 0.0f) s = a.softcap * tanhf(s / a.softcap);
             if (lane == 0) scores[jj] = s;
         }
         __syncthreads();

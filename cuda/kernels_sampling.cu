@@ -1,14 +1,13 @@
 // Sampling on the GPU with the same choice as src/sampling for the same
 // logits and uniform draw, so that only the chosen id crosses to the host.
 //
-// The CPU sampler's order: repetition penalty, greedy argmax (ties to the
-// lowest id) when temperature <= 0; otherwise logits / temperature, sorted by
-// (value desc, id asc), top-k, softmax over the survivors with a double
-// total, top-p (cumulative double >= top_p), min-p (p >= min_p * p_max), and
-// the first id whose cumulative double probability exceeds uniform * kept.
-// Every sum that the CPU makes sequentially in double is made here by one
-// thread in the same order, so the rounding is identical; the element-wise
-// steps run in parallel with the same float expressions.
+// Both devices run the deciding steps of sampling/steps.h in the CPU
+// sampler's order: repetition penalty, greedy argmax (ties to the lowest id)
+// when temperature <= 0; otherwise logits scaled by the temperature, ranked
+// by (value desc, id asc), top-k, softmax over the survivors with a double
+// total, top-p, min-p and the draw. Every sum that the CPU makes
+// sequentially in double is made here by one thread in the same order, so
+// the rounding is identical; the element-wise steps run in parallel.
 #include <cub/device/device_radix_sort.cuh>
 #include <cuda_fp16.h>
 
@@ -18,12 +17,13 @@
 #include "cuda_check.h"
 #include "device_util.cuh"
 #include "kernels.h"
-#include "sampling/temperature.h"
-#include "sampling_steps.h"
+#include "sampling/steps.h"
 
 namespace worker::cuda {
 
 namespace {
+
+namespace steps = sampling::steps;
 
 constexpr int kThreads = 1024;
 
@@ -40,7 +40,7 @@ __global__ void penalise_kernel(float* work, int64_t n, const int32_t* history, 
     for (int64_t j = grid_stride_start(); j < n_history; j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
         const int32_t id = history[j];
         if (id < 0 || id >= n) continue;
-        work[id] = sampling_steps::penalise(work[id], penalty);
+        work[id] = steps::penalise(work[id], penalty);
     }
 }
 
@@ -49,9 +49,8 @@ struct Best {
     int32_t id;
 };
 
-// a before b in the CPU's argmax: larger value, then lower id.
 __device__ __forceinline__ Best better(Best a, Best b) {
-    return (b.value > a.value || (b.value == a.value && b.id < a.id)) ? b : a;
+    return steps::wins_argmax(b.value, b.id, a.value, a.id) ? b : a;
 }
 
 // One block: the lowest id among the largest values.
@@ -78,9 +77,9 @@ __global__ void scale_for_sort_kernel(const float* work, int64_t n, float temper
                                       float* scaled, uint32_t* keys, int32_t* ids) {
     const float max_logit = work[*top];
     for (int64_t i = grid_stride_start(); i < n; i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-        const float v = sampling::scale_logit(work[i], max_logit, temperature);
+        const float v = steps::scale_logit(work[i], max_logit, temperature);
         scaled[i] = v;
-        keys[i] = sampling_steps::order_key(v);
+        keys[i] = steps::order_key(v);
         ids[i] = static_cast<int32_t>(i);
     }
 }
@@ -92,21 +91,17 @@ __global__ void __launch_bounds__(kThreads) sample_finish_kernel(const float* sc
     __shared__ double total_shared;
     const float max_logit = scaled[sorted_ids[0]];
     for (int64_t i = threadIdx.x; i < n_keep; i += kThreads) {
-        probs[i] = sampling_steps::exp_prob(scaled[sorted_ids[i]] - max_logit);
+        probs[i] = steps::exp_prob(scaled[sorted_ids[i]] - max_logit);
     }
     __syncthreads();
-    if (threadIdx.x == 0) {
-        double total = 0.0;
-        for (int64_t i = 0; i < n_keep; ++i) total = sampling_steps::add(total, static_cast<double>(probs[i]));
-        total_shared = total;
-    }
+    if (threadIdx.x == 0) total_shared = steps::sum_in_order(probs, n_keep);
     __syncthreads();
     const double total = total_shared;
     for (int64_t i = threadIdx.x; i < n_keep; i += kThreads) {
-        probs[i] = static_cast<float>(sampling_steps::div(static_cast<double>(probs[i]), total));
+        probs[i] = steps::normalise(probs[i], total);
     }
     __syncthreads();
-    if (threadIdx.x == 0) *result = sorted_ids[sampling_steps::draw(probs, n_keep, top_p, min_p, uniform)];
+    if (threadIdx.x == 0) *result = sorted_ids[steps::draw(probs, n_keep, top_p, min_p, uniform)];
 }
 
 unsigned blocks_for(int64_t n) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "chat/error.h"
+#include "chat/escape.h"
 #include "chat/pystr.h"
 
 namespace worker::chat {
@@ -268,15 +269,6 @@ private:
         }
     }
 
-    unsigned hex4() {
-        if (pos_ + 4 > s_.size()) fail("short \\u escape");
-        unsigned v = 0;
-        const auto res = std::from_chars(s_.data() + pos_, s_.data() + pos_ + 4, v, 16);
-        if (res.ptr != s_.data() + pos_ + 4) fail("bad \\u escape");
-        pos_ += 4;
-        return v;
-    }
-
     std::string string() {
         ++pos_;
         std::string out;
@@ -289,57 +281,19 @@ private:
                 out += c;
                 continue;
             }
-            if (pos_ >= s_.size()) fail("unterminated escape");
-            const char e = s_[pos_++];
-            switch (e) {
-                case '"':
-                    out += '"';
+            switch (decode_escape(s_, pos_, EscapeSyntax::Json, out)) {
+                case EscapeError::None:
                     break;
-                case '\\':
-                    out += '\\';
-                    break;
-                case '/':
-                    out += '/';
-                    break;
-                case 'b':
-                    out += '\b';
-                    break;
-                case 'f':
-                    out += '\f';
-                    break;
-                case 'n':
-                    out += '\n';
-                    break;
-                case 'r':
-                    out += '\r';
-                    break;
-                case 't':
-                    out += '\t';
-                    break;
-                case 'u':
-                    out += unicode_escape();
-                    break;
+                case EscapeError::Truncated:
+                    fail("unterminated escape");
+                case EscapeError::ShortHex:
+                    fail("short \\u escape");
+                case EscapeError::BadHex:
+                    fail("bad \\u escape");
                 default:
                     fail("bad escape");
             }
         }
-    }
-
-    std::string unicode_escape() {
-        char32_t c = hex4();
-        if (c >= 0xD800 && c < 0xDC00 && s_.substr(pos_, 2) == "\\u") {
-            const size_t save = pos_;
-            pos_ += 2;
-            const unsigned low = hex4();
-            if (low >= 0xDC00 && low < 0xE000) {
-                c = 0x10000 + ((c - 0xD800) << 10) + (low - 0xDC00);
-            } else {
-                pos_ = save;
-            }
-        }
-        std::string out;
-        py::append_utf8(out, c);
-        return out;
     }
 
     Value number() {

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "chat/error.h"
+#include "chat/escape.h"
 #include "chat/pystr.h"
 
 namespace worker::chat {
@@ -69,75 +70,19 @@ size_t digits(std::string_view s, size_t pos) {
 // Python's unicode-escape decoding of a string literal's body.
 std::string unescape(std::string_view body, int line) {
     std::string out;
-    for (size_t i = 0; i < body.size(); ++i) {
+    for (size_t i = 0; i < body.size();) {
         if (body[i] != '\\' || i + 1 >= body.size()) {
-            out += body[i];
+            out += body[i++];
             continue;
         }
-        const char e = body[++i];
-        auto hex = [&](size_t n) {
-            if (i + n >= body.size()) syntax(line, "truncated escape in a string");
-            unsigned v = 0;
-            const auto res = std::from_chars(body.data() + i + 1, body.data() + i + 1 + n, v, 16);
-            if (res.ptr != body.data() + i + 1 + n) syntax(line, "truncated escape in a string");
-            i += n;
-            py::append_utf8(out, static_cast<char32_t>(v));
-        };
-        switch (e) {
-            case '\n':
+        ++i;
+        switch (decode_escape(body, i, EscapeSyntax::Python, out)) {
+            case EscapeError::None:
                 break;
-            case '\\':
-                out += '\\';
-                break;
-            case '\'':
-                out += '\'';
-                break;
-            case '"':
-                out += '"';
-                break;
-            case 'a':
-                out += '\a';
-                break;
-            case 'b':
-                out += '\b';
-                break;
-            case 'f':
-                out += '\f';
-                break;
-            case 'n':
-                out += '\n';
-                break;
-            case 'r':
-                out += '\r';
-                break;
-            case 't':
-                out += '\t';
-                break;
-            case 'v':
-                out += '\v';
-                break;
-            case 'x':
-                hex(2);
-                break;
-            case 'u':
-                hex(4);
-                break;
-            case 'U':
-                hex(8);
-                break;
-            case 'N':
+            case EscapeError::Unsupported:
                 throw TemplateError(TemplateError::Kind::Unsupported, line, "\\N{...} escape in a string");
             default:
-                if (e >= '0' && e <= '7') {
-                    unsigned v = static_cast<unsigned>(e - '0');
-                    for (int k = 0; k < 2 && i + 1 < body.size() && body[i + 1] >= '0' && body[i + 1] <= '7'; ++k) {
-                        v = v * 8 + static_cast<unsigned>(body[++i] - '0');
-                    }
-                    py::append_utf8(out, static_cast<char32_t>(v));
-                } else {
-                    out += '\\';
-                    out += e;
-                }
+                syntax(line, "truncated escape in a string");
         }
     }
     return out;

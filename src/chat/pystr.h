@@ -9,12 +9,14 @@
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/utf8.h"
+
 namespace worker::chat::py {
 
 // UTF-8 <-> code points. Invalid bytes decode as U+FFFD.
 std::u32string decode(std::string_view utf8);
 std::string encode(std::u32string_view text);
-void append_utf8(std::string& out, char32_t c);
+inline void append_utf8(std::string& out, char32_t c) { tokenizer::utf8_append(out, static_cast<uint32_t>(c)); }
 size_t length(std::string_view utf8);  // in code points
 
 bool is_space(char32_t c);  // str.isspace()

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <deque>
 #include <random>
 
@@ -15,8 +17,7 @@ namespace worker {
 
 struct Inference::State {
     std::shared_ptr<Model> model;
-    SamplingParams params;
-    sampling::Settings settings;
+    InferenceParams params;
     std::unique_ptr<model::Session> session;
     int64_t session_bytes = 0;
     model::Tensor logits;
@@ -148,7 +149,7 @@ struct Inference::State {
         {
             auto lock = model->lock_step();
             if (params.logprobs) logprobs.push_back(distribution());
-            id = model->transformer().backend().sample(logits, settings, history, sampling::uniform01(rng));
+            id = model->transformer().backend().sample(logits, params.sampling, history, sampling::uniform01(rng));
         }
         if (params.logprobs) logprobs.back().chosen = {id, logprob_of(id)};
         generated.push_back(id);
@@ -173,9 +174,46 @@ struct Inference::State {
     }
 };
 
-void validate(const SamplingParams& p) {
+InferenceParams InferenceParams::from_abi(const WorkerInferenceParams* given) {
+    if (given == nullptr) fail(CUDA_ERROR_INVALID_PARAMETER, "params is NULL");
+    // Callers compiled against a shorter struct give a smaller struct_size:
+    // fields past it keep their defaults. The first three fields are required.
+    constexpr size_t kMinimumSize = offsetof(WorkerInferenceParams, seed) + sizeof(uint64_t);
+    const size_t size = given->struct_size;
+    if (size < kMinimumSize || size > sizeof(WorkerInferenceParams)) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", size, ", expected between ", kMinimumSize,
+             " and ", sizeof(WorkerInferenceParams));
+    }
+    WorkerInferenceParams p = sampling::kDefaults;
+    std::memcpy(&p, given, size);
+    if (p.parse_special != 0 && p.parse_special != 1) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
+    }
+    if (p.logprobs != 0 && p.logprobs != 1) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "params->logprobs must be 0 or 1, got ", p.logprobs);
+    }
+    if (p.n_stop < 0) fail(CUDA_ERROR_INVALID_PARAMETER, "params->n_stop must be >= 0, got ", p.n_stop);
+    if (p.n_stop > 0 && p.stop == nullptr) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "params->stop is NULL while params->n_stop > 0");
+    }
+    InferenceParams out;
+    out.max_tokens = p.max_tokens;
+    out.seed = p.seed;
+    out.sampling = {p.temperature, p.top_k, p.top_p, p.min_p, p.repetition_penalty};
+    for (int32_t i = 0; i < p.n_stop; ++i) {
+        if (p.stop[i] == nullptr) fail(CUDA_ERROR_INVALID_PARAMETER, "params->stop[", i, "] is NULL");
+        out.stop.emplace_back(p.stop[i]);
+    }
+    out.parse_special = p.parse_special == 1;
+    out.logprobs = p.logprobs == 1;
+    out.top_logprobs = p.top_logprobs;
+    return out;
+}
+
+void validate(const InferenceParams& params) {
     auto bad = [](const auto&... parts) { fail(CUDA_ERROR_INVALID_PARAMETER, parts...); };
-    if (p.max_tokens < 1) bad("max_tokens must be >= 1, got ", p.max_tokens);
+    const sampling::Settings& p = params.sampling;
+    if (params.max_tokens < 1) bad("max_tokens must be >= 1, got ", params.max_tokens);
     if (!(p.temperature >= 0.0f && p.temperature <= 2.0f)) bad("temperature must be in [0, 2], got ", p.temperature);
     if (p.top_k < 0) bad("top_k must be >= 0 (0 = off), got ", p.top_k);
     if (!(p.top_p > 0.0f && p.top_p <= 1.0f)) bad("top_p must be in (0, 1], got ", p.top_p);
@@ -183,13 +221,15 @@ void validate(const SamplingParams& p) {
     if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty)) {
         bad("repetition_penalty must be a finite value > 0, got ", p.repetition_penalty);
     }
-    for (size_t i = 0; i < p.stop.size(); ++i) {
-        if (p.stop[i].empty()) bad("stop string ", i, " is empty");
+    for (size_t i = 0; i < params.stop.size(); ++i) {
+        if (params.stop[i].empty()) bad("stop string ", i, " is empty");
     }
-    if (p.top_logprobs < 0 || p.top_logprobs > kMaxTopLogprobs) {
-        bad("top_logprobs must be in [0, ", kMaxTopLogprobs, "], got ", p.top_logprobs);
+    if (params.top_logprobs < 0 || params.top_logprobs > kMaxTopLogprobs) {
+        bad("top_logprobs must be in [0, ", kMaxTopLogprobs, "], got ", params.top_logprobs);
     }
-    if (p.top_logprobs > 0 && !p.logprobs) bad("top_logprobs is ", p.top_logprobs, " but logprobs is off");
+    if (params.top_logprobs > 0 && !params.logprobs) {
+        bad("top_logprobs is ", params.top_logprobs, " but logprobs is off");
+    }
 }
 
 namespace {
@@ -211,7 +251,7 @@ void require_utf8(std::string_view text, const std::string& what) {
 }  // namespace
 
 std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::string_view prompt,
-                                            const SamplingParams& params) {
+                                            const InferenceParams& params) {
     fault::check(fault::Site::Boundary);
     validate(params);
     model->check_weights_unchanged();
@@ -219,7 +259,6 @@ std::shared_ptr<Inference> Inference::start(std::shared_ptr<Model> model, std::s
     for (size_t i = 0; i < params.stop.size(); ++i) require_utf8(params.stop[i], str_cat("stop string ", i));
     auto state = std::make_unique<State>();
     state->params = params;
-    state->settings = {params.temperature, params.top_k, params.top_p, params.min_p, params.repetition_penalty};
     state->rng.seed(params.seed);
     state->prompt = model->tokenizer().encode(prompt, true, params.parse_special);
     const auto n_prompt = static_cast<int64_t>(state->prompt.size());

@@ -11,26 +11,33 @@
 #include <vector>
 
 #include "core/model.h"
+#include "sampling/sampler.h"
 #include "worker_errors.h"
+#include "worker_types.h"
 
 namespace worker {
 
-struct SamplingParams {
-    int32_t max_tokens = 128;
-    float temperature = 0.8f;
-    uint64_t seed = 0;
-    int32_t top_k = 0;
-    float top_p = 1.0f;
-    float min_p = 0.0f;
-    float repetition_penalty = 1.0f;
+// What one generation is asked for. Every default is the ABI's
+// (WORKER_INFERENCE_PARAMS_INIT, through sampling::kDefaults).
+struct InferenceParams {
+    int32_t max_tokens = sampling::kDefaults.max_tokens;
+    uint64_t seed = sampling::kDefaults.seed;
+    sampling::Settings sampling;
     std::vector<std::string> stop;
     // Whether special-token text in the prompt (<|im_start|>, <bos>, ...)
     // becomes those tokens; false tokenizes it as the plain text it is.
-    bool parse_special = true;
+    bool parse_special = sampling::kDefaults.parse_special == 1;
     // Record the log-probability of each chosen token, and of the
     // `top_logprobs` most likely ids at each step (0..kMaxTopLogprobs).
-    bool logprobs = false;
-    int32_t top_logprobs = 0;
+    bool logprobs = sampling::kDefaults.logprobs == 1;
+    int32_t top_logprobs = sampling::kDefaults.top_logprobs;
+
+    // The ABI's struct as cuda_inference_start_ex() documents it: the first
+    // `given->struct_size` bytes are the caller's, fields past them keep
+    // their defaults. Throws Error(CUDA_ERROR_INVALID_PARAMETER) for a bad
+    // struct_size, parse_special, logprobs or stop list; validate() checks
+    // the values.
+    static InferenceParams from_abi(const WorkerInferenceParams* given);
 };
 
 constexpr int32_t kMaxTopLogprobs = 20;
@@ -51,7 +58,7 @@ struct StepLogprobs {
 };
 
 // Throws Error(CUDA_ERROR_INVALID_PARAMETER) naming the first value out of range.
-void validate(const SamplingParams& params);
+void validate(const InferenceParams& params);
 
 class Inference {
 public:
@@ -64,7 +71,7 @@ public:
     // session; the prompt is evaluated by the first peek(), chunk by chunk,
     // so that cancel() interrupts it.
     static std::shared_ptr<Inference> start(std::shared_ptr<Model> model, std::string_view prompt,
-                                            const SamplingParams& params);
+                                            const InferenceParams& params);
     ~Inference();
 
     struct Piece {

@@ -347,13 +347,11 @@ private:
         float* acc = nullptr;      // lane accumulators (64 * head_dim)
     };
 
-    // Scaled (and soft-capped) scores of cache rows [first, pos] in place;
-    // returns their maximum.
+    // Scaled scores of cache rows [first, pos] in place; returns their maximum.
     static float scale_scores(float* scores, int64_t count, const model::AttentionParams& p) {
         float max_score = -INFINITY;
         for (int64_t k = 0; k < count; ++k) {
-            float s = scores[k] * p.scale;
-            if (p.logit_softcap > 0.0f) s = p.logit_softcap * std::tanh(s / p.logit_softcap);
+            const float s = scores[k] * p.scale;
             scores[k] = s;
             max_score = std::max(max_score, s);
         }

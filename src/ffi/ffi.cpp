@@ -36,7 +36,7 @@ CudaModel* load_model(CudaContext* ctx, const char* model_path, const WorkerLoad
     return handle;
 }
 
-InferenceResult* start_inference(CudaModel* model, const char* prompt, const SamplingParams& params) {
+InferenceResult* start_inference(CudaModel* model, const char* prompt, const InferenceParams& params) {
     auto impl = live_model(model);
     if (prompt == nullptr) invalid("prompt is NULL");
     return inferences().add(Inference::start(std::move(impl), prompt, params));
@@ -122,54 +122,24 @@ InferenceResult* cuda_inference_start(CudaModel* model, const char* prompt, int 
                                       uint64_t seed, int* error_code) {
     if (missing_error_code(error_code, "cuda_inference_start")) return nullptr;
     return guarded<InferenceResult*>(error_code, nullptr, [&] {
-        SamplingParams params;
+        // As documented: WORKER_INFERENCE_PARAMS_INIT with these three
+        // values, and top-k, top-p and min-p off.
+        WorkerInferenceParams params = WORKER_INFERENCE_PARAMS_INIT;
         params.max_tokens = max_tokens;
         params.temperature = temperature;
         params.seed = seed;
-        return start_inference(model, prompt, params);
+        params.top_k = 0;
+        params.top_p = 1.0f;
+        params.min_p = 0.0f;
+        return start_inference(model, prompt, InferenceParams::from_abi(&params));
     });
 }
 
 InferenceResult* cuda_inference_start_ex(CudaModel* model, const char* prompt, const WorkerInferenceParams* params,
                                          int* error_code) {
     if (missing_error_code(error_code, "cuda_inference_start_ex")) return nullptr;
-    return guarded<InferenceResult*>(error_code, nullptr, [&] {
-        if (params == nullptr) invalid("params is NULL");
-        // Callers compiled against a shorter struct give a smaller struct_size:
-        // fields past it keep their defaults. The first three fields are required.
-        constexpr size_t kMinimumSize = offsetof(WorkerInferenceParams, seed) + sizeof(uint64_t);
-        const size_t size = params->struct_size;
-        if (size < kMinimumSize || size > sizeof(WorkerInferenceParams)) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", size, ", expected between ", kMinimumSize,
-                 " and ", sizeof(WorkerInferenceParams));
-        }
-        WorkerInferenceParams p = WORKER_INFERENCE_PARAMS_INIT;
-        std::memcpy(&p, params, size);
-        SamplingParams sp;
-        sp.max_tokens = p.max_tokens;
-        sp.temperature = p.temperature;
-        sp.seed = p.seed;
-        sp.top_k = p.top_k;
-        sp.top_p = p.top_p;
-        sp.min_p = p.min_p;
-        sp.repetition_penalty = p.repetition_penalty;
-        if (p.parse_special != 0 && p.parse_special != 1) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
-        }
-        sp.parse_special = p.parse_special == 1;
-        if (p.logprobs != 0 && p.logprobs != 1) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->logprobs must be 0 or 1, got ", p.logprobs);
-        }
-        sp.logprobs = p.logprobs == 1;
-        sp.top_logprobs = p.top_logprobs;
-        if (p.n_stop < 0) fail(CUDA_ERROR_INVALID_PARAMETER, "params->n_stop must be >= 0, got ", p.n_stop);
-        if (p.n_stop > 0 && p.stop == nullptr) invalid("params->stop is NULL while params->n_stop > 0");
-        for (int32_t i = 0; i < p.n_stop; ++i) {
-            if (p.stop[i] == nullptr) fail(CUDA_ERROR_INVALID_PARAMETER, "params->stop[", i, "] is NULL");
-            sp.stop.emplace_back(p.stop[i]);
-        }
-        return start_inference(model, prompt, sp);
-    });
+    return guarded<InferenceResult*>(error_code, nullptr,
+                                     [&] { return start_inference(model, prompt, InferenceParams::from_abi(params)); });
 }
 
 bool cuda_inference_next_token(InferenceResult* result, char* token_out, int token_buffer_size, int* token_index,

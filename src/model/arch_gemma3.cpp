@@ -4,6 +4,7 @@
 // rope base); GELU(tanh)-gated feed-forward.
 #include <cmath>
 
+#include "model/arch_params.h"
 #include "model/transformer.h"
 
 namespace worker::model {
@@ -21,27 +22,15 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
     b.scale(x, std::sqrt(static_cast<float>(c.embedding_length)));
     tap("inp_scaled", -1, x);
 
-    AttentionParams ap;
-    ap.n_head = static_cast<int32_t>(c.head_count);
-    ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
-    ap.head_dim = hd;
-    ap.pos0 = pos0;
+    // Like llama.cpp, scale q itself (before it meets K in half precision)
+    // rather than the scores.
     const float query_scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    ap.scale = 1.0f;
+    AttentionParams ap = attention_params(c, pos0, 1.0f);
 
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
         const bool local = c.layer_is_local(il);
-        RopeParams rope;
-        rope.n_head = static_cast<int32_t>(c.head_count);
-        rope.head_dim = hd;
-        rope.n_rot = static_cast<int32_t>(c.rope_dimension_count);
-        rope.pos0 = pos0;
-        rope.freq_base = local ? c.rope_freq_base_local : c.rope_freq_base;
-        rope.freq_scale = c.rope_freq_scale;
-        rope.neox = c.rope_neox;
-        RopeParams rope_k = rope;
-        rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
+        const LayerRope rope = layer_rope(c, pos0, local ? c.rope_freq_base_local : c.rope_freq_base);
 
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
         tap("attn_norm", static_cast<int>(il), xb);
@@ -55,12 +44,10 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
         b.rms_norm(k.reshape(hd), w.k_norm, c.norm_eps, k.reshape(hd));
         tap("Qnorm", static_cast<int>(il), q);
         tap("Knorm", static_cast<int>(il), k);
-        b.rope(q, rope);
-        b.rope(k, rope_k);
+        b.rope(q, rope.q);
+        b.rope(k, rope.k);
         tap("Qrope", static_cast<int>(il), q);
         tap("Krope", static_cast<int>(il), k);
-        // Like llama.cpp, scale q itself (before it meets K in half precision)
-        // rather than the scores.
         b.scale(q, query_scale);
         b.copy_to_cache(k, s.k_cache[il], pos0);
         b.copy_to_cache(v, s.v_cache[il], pos0);

@@ -3,6 +3,7 @@
 // attention, SwiGLU feed-forward.
 #include <cmath>
 
+#include "model/arch_params.h"
 #include "model/transformer.h"
 
 namespace worker::model {
@@ -19,22 +20,8 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
     tap("embd", -1, x);
 
-    RopeParams rope;
-    rope.n_head = static_cast<int32_t>(c.head_count);
-    rope.head_dim = hd;
-    rope.n_rot = static_cast<int32_t>(c.rope_dimension_count);
-    rope.pos0 = pos0;
-    rope.freq_base = c.rope_freq_base;
-    rope.freq_scale = c.rope_freq_scale;
-    rope.neox = c.rope_neox;
-    RopeParams rope_k = rope;
-    rope_k.n_head = static_cast<int32_t>(c.head_count_kv);
-    AttentionParams ap;
-    ap.n_head = static_cast<int32_t>(c.head_count);
-    ap.n_head_kv = static_cast<int32_t>(c.head_count_kv);
-    ap.head_dim = hd;
-    ap.pos0 = pos0;
-    ap.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const LayerRope rope = layer_rope(c, pos0, c.rope_freq_base);
+    AttentionParams ap = attention_params(c, pos0, 1.0f / std::sqrt(static_cast<float>(hd)));
 
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
@@ -53,8 +40,8 @@ void Transformer::forward_llama(Session& s, int32_t n) {
         tap("Qcur", static_cast<int>(il), q);
         tap("Kcur", static_cast<int>(il), k);
         tap("Vcur", static_cast<int>(il), v);
-        b.rope(q, rope);
-        b.rope(k, rope_k);
+        b.rope(q, rope.q);
+        b.rope(k, rope.k);
         tap("Qrope", static_cast<int>(il), q);
         tap("Krope", static_cast<int>(il), k);
         b.copy_to_cache(k, s.k_cache[il], pos0);

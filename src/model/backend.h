@@ -111,9 +111,8 @@ struct AttentionParams {
     int32_t n_head_kv = 0;  // n_head is a multiple of it (grouped-query attention)
     int32_t head_dim = 0;
     int32_t pos0 = 0;
-    float scale = 1.0f;       // applied to q·k, usually 1/sqrt(head_dim)
-    int32_t window = 0;       // > 0: token at p sees keys at positions (p - window, p]
-    float logit_softcap = 0;  // > 0: scores become softcap * tanh(scores / softcap)
+    float scale = 1.0f;  // applied to q·k, usually 1/sqrt(head_dim)
+    int32_t window = 0;  // > 0: token at p sees keys at positions (p - window, p]
 };
 
 struct RopeParams {

@@ -1,11 +1,10 @@
 #include "sampling/sampler.h"
 
-#include "sampling/temperature.h"
-
 #include <algorithm>
-#include <cmath>
 #include <unordered_set>
 #include <vector>
+
+#include "sampling/steps.h"
 
 namespace worker::sampling {
 
@@ -15,39 +14,36 @@ void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> 
     for (const int32_t id : history) {
         if (id < 0 || static_cast<size_t>(id) >= logits.size() || !seen.insert(id).second) continue;
         float& l = logits[static_cast<size_t>(id)];
-        l = l > 0.0f ? l / penalty : l * penalty;
+        l = steps::penalise(l, penalty);
     }
 }
 
 int32_t argmax(std::span<const float> logits) {
     size_t best = 0;
     for (size_t i = 1; i < logits.size(); ++i) {
-        if (logits[i] > logits[best]) best = i;  // strict: ties keep the lowest id
+        if (steps::wins_argmax(logits[i], static_cast<int32_t>(i), logits[best], static_cast<int32_t>(best))) best = i;
     }
     return static_cast<int32_t>(best);
 }
 
 namespace {
 
-struct Candidate {
-    int32_t id;
-    float p;  // logit, then probability
-};
-
-// Larger first; equal values by lower id so the order never depends on the sort.
-bool before(const Candidate& a, const Candidate& b) { return a.p > b.p || (a.p == b.p && a.id < b.id); }
-
-}  // namespace
-
-int32_t sample(std::span<float> logits, const Settings& s, std::span<const int32_t> history, double uniform) {
-    apply_repetition_penalty(logits, history, s.repetition_penalty);
-    if (s.temperature <= 0.0f) return argmax(logits);
-
+// Scales `logits` by the temperature in place and returns the ids of the
+// top-k candidates (all of them when top-k is off), best first.
+std::vector<int32_t> ranked_candidates(std::span<float> logits, const Settings& s) {
     const float largest = logits[static_cast<size_t>(argmax(logits))];
+    struct Candidate {
+        uint32_t key;
+        int32_t id;
+    };
     std::vector<Candidate> c(logits.size());
     for (size_t i = 0; i < logits.size(); ++i) {
-        c[i] = {static_cast<int32_t>(i), scale_logit(logits[i], largest, s.temperature)};
+        logits[i] = steps::scale_logit(logits[i], largest, s.temperature);
+        c[i] = {steps::order_key(logits[i]), static_cast<int32_t>(i)};
     }
+    const auto before = [](const Candidate& a, const Candidate& b) {
+        return steps::ranks_before(a.key, a.id, b.key, b.id);
+    };
     size_t n = c.size();
     if (s.top_k > 0 && static_cast<size_t>(s.top_k) < n) {
         n = static_cast<size_t>(s.top_k);
@@ -55,43 +51,29 @@ int32_t sample(std::span<float> logits, const Settings& s, std::span<const int32
     } else {
         std::sort(c.begin(), c.end(), before);
     }
-    c.resize(n);
+    std::vector<int32_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = c[i].id;
+    return ids;
+}
 
-    // Softmax over the survivors, sorted by probability from here on.
-    const float max_logit = c[0].p;
-    double total = 0.0;
-    for (Candidate& x : c) {
-        x.p = std::exp(x.p - max_logit);
-        total += x.p;
-    }
-    for (Candidate& x : c) x.p = static_cast<float>(x.p / total);
+// Softmax of the scaled logits of `ids` (ranked best first).
+std::vector<float> probabilities(std::span<const float> scaled, const std::vector<int32_t>& ids) {
+    const float max_logit = scaled[static_cast<size_t>(ids[0])];
+    std::vector<float> p(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) p[i] = steps::exp_prob(scaled[static_cast<size_t>(ids[i])] - max_logit);
+    const double total = steps::sum_in_order(p.data(), static_cast<int64_t>(p.size()));
+    for (float& x : p) x = steps::normalise(x, total);
+    return p;
+}
 
-    if (s.top_p < 1.0f) {
-        double cumulative = 0.0;
-        size_t keep = 0;
-        while (keep < c.size()) {
-            cumulative += c[keep].p;
-            ++keep;
-            if (cumulative >= s.top_p) break;
-        }
-        c.resize(keep);
-    }
-    if (s.min_p > 0.0f) {
-        const float threshold = s.min_p * c[0].p;
-        size_t keep = 1;
-        while (keep < c.size() && c[keep].p >= threshold) ++keep;
-        c.resize(keep);
-    }
+}  // namespace
 
-    double kept = 0.0;
-    for (const Candidate& x : c) kept += x.p;
-    const double target = uniform * kept;
-    double cumulative = 0.0;
-    for (const Candidate& x : c) {
-        cumulative += x.p;
-        if (target < cumulative) return x.id;
-    }
-    return c.back().id;  // rounding left target at the very top
+int32_t sample(std::span<float> logits, const Settings& s, std::span<const int32_t> history, double uniform) {
+    apply_repetition_penalty(logits, history, s.repetition_penalty);
+    if (s.temperature <= 0.0f) return argmax(logits);
+    const std::vector<int32_t> ids = ranked_candidates(logits, s);
+    const std::vector<float> p = probabilities(logits, ids);
+    return ids[static_cast<size_t>(steps::draw(p.data(), static_cast<int64_t>(p.size()), s.top_p, s.min_p, uniform))];
 }
 
 }  // namespace worker::sampling

@@ -1,20 +1,28 @@
 // Choosing the next token from a row of logits, in the order llama.cpp users
 // know: repetition penalty over the prompt and generated tokens, temperature
-// (0 = greedy), top-k, top-p, min-p, then one draw from what is left.
+// (0 = greedy), top-k, top-p, min-p, then one draw from what is left. The
+// deciding steps live in sampling/steps.h, shared with the CUDA kernels.
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <span>
 
+#include "worker_types.h"
+
 namespace worker::sampling {
 
+// The one place the engine takes its defaults from: the ABI's.
+inline constexpr WorkerInferenceParams kDefaults = WORKER_INFERENCE_PARAMS_INIT;
+
+// What decides the choice of each token (the rest of a request, such as
+// max_tokens and stop strings, is worker::InferenceParams').
 struct Settings {
-    float temperature = 0.0f;         // 0: greedy argmax, ties to the lowest id
-    int32_t top_k = 0;                // 0: off
-    float top_p = 1.0f;               // 1: off
-    float min_p = 0.0f;               // 0: off
-    float repetition_penalty = 1.0f;  // 1: off
+    float temperature = kDefaults.temperature;                // 0: greedy argmax, ties to the lowest id
+    int32_t top_k = kDefaults.top_k;                          // 0: off
+    float top_p = kDefaults.top_p;                            // 1: off
+    float min_p = kDefaults.min_p;                            // 0: off
+    float repetition_penalty = kDefaults.repetition_penalty;  // 1: off
 };
 
 // Divides positive logits (multiplies negative ones) of every distinct id in

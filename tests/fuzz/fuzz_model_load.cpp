@@ -73,8 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
 
     // Accepted: it must run. Special-token text and bytes of every length.
-    worker::SamplingParams params;
-    params.temperature = 0.0f;
+    worker::InferenceParams params;
+    params.sampling.temperature = 0.0f;
     params.max_tokens = 3;
     for (const char* prompt : {"Hi <|im_start|> \xC3\xA9t\xC3\xA9 123", ""}) {
         try {

@@ -46,13 +46,7 @@ std::vector<uint8_t> synthetic() {
     const test::SyntheticVocab v = test::synthetic_vocab();
     test::GgufWriter w;
     w.add_string("general.architecture", "llama");
-    w.add_string("tokenizer.ggml.model", "gpt2");
-    w.add_string("tokenizer.ggml.pre", "default");
-    w.add_string_array("tokenizer.ggml.tokens", v.tokens);
-    w.add_i32_array("tokenizer.ggml.token_type", v.token_types);
-    w.add_string_array("tokenizer.ggml.merges", v.merges);
-    w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(v.bos_id));
-    w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(v.eos_id));
+    test::add_synthetic_vocab(w, v);
     w.add(worker::fuzz::kFuzzTextKey, text_value());
     return w.build().bytes;
 }

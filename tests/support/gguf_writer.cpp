@@ -790,11 +790,20 @@ SyntheticVocab synthetic_vocab() {
     return vocab;
 }
 
-void add_synthetic_model(GgufWriter& w, const SyntheticModelSpec& spec) {
+void add_synthetic_vocab(GgufWriter& w, const SyntheticVocab& vocab) {
+    w.add_string("tokenizer.ggml.model", "gpt2");
+    w.add_string("tokenizer.ggml.pre", "default");
+    w.add_string_array("tokenizer.ggml.tokens", vocab.tokens);
+    w.add_i32_array("tokenizer.ggml.token_type", vocab.token_types);
+    w.add_string_array("tokenizer.ggml.merges", vocab.merges);
+    w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
+    w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
+}
+
+namespace {
+
+void add_hyperparameters(GgufWriter& w, const SyntheticModelSpec& spec) {
     const std::string& a = spec.arch;
-    if (a != "llama" && a != "qwen2" && a != "phi3" && a != "gemma3") {
-        throw std::invalid_argument("synthetic model: unknown architecture '" + a + "'");
-    }
     w.add_string("general.architecture", a);
     w.add_string("general.name", spec.name);
     w.add_u32(a + ".context_length", spec.context_length);
@@ -811,91 +820,119 @@ void add_synthetic_model(GgufWriter& w, const SyntheticModelSpec& spec) {
         w.add_u32(a + ".attention.key_length", spec.head_dim);
         w.add_u32(a + ".attention.value_length", spec.head_dim);
     }
+}
 
-    uint64_t n_vocab = 0;
-    if (spec.tokenizer_from.empty()) {
-        const SyntheticVocab vocab = synthetic_vocab();
-        n_vocab = vocab.tokens.size();
-        w.add_string("tokenizer.ggml.model", "gpt2");
-        w.add_string("tokenizer.ggml.pre", "default");
-        w.add_string_array("tokenizer.ggml.tokens", vocab.tokens);
-        w.add_i32_array("tokenizer.ggml.token_type", vocab.token_types);
-        w.add_string_array("tokenizer.ggml.merges", vocab.merges);
-        w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(vocab.bos_id));
-        w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(vocab.eos_id));
-        w.add_bool("tokenizer.ggml.add_bos_token", false);
-    } else {
+// The synthetic vocabulary, or the tokenizer of spec.tokenizer_from; returns
+// the number of tokens.
+uint64_t add_tokenizer(GgufWriter& w, const SyntheticModelSpec& spec) {
+    if (!spec.tokenizer_from.empty()) {
         const auto source = gguf::File::open(spec.tokenizer_from);
         w.copy_metadata(*source, "tokenizer.");
-        n_vocab = source->get_array_size("tokenizer.ggml.tokens");
+        return source->get_array_size("tokenizer.ggml.tokens");
     }
+    const SyntheticVocab vocab = synthetic_vocab();
+    add_synthetic_vocab(w, vocab);
+    w.add_bool("tokenizer.ggml.add_bos_token", false);
+    return vocab.tokens.size();
+}
 
-    // Each tensor gets its own seed so that changing one shape leaves the others' values alone.
-    uint64_t seed = spec.seed * 1000003u;
-    const float sd = spec.weight_stddev;
-    std::map<std::string, std::vector<uint8_t>> shared;  // share_layer_weights: bytes by name after "blk.<i>."
-    auto matrix = [&](const std::string& name, uint64_t cols, uint64_t rows, GgmlType type) {
-        ++seed;
-        if (!spec.share_layer_weights || name.rfind("blk.", 0) != 0) {
-            w.add_random_tensor(name, {cols, rows}, type, seed, sd);
+// The random weights, in file order. Each tensor gets its own seed so that
+// changing one shape leaves the others' values alone.
+class SyntheticWeights {
+public:
+    SyntheticWeights(GgufWriter& w, const SyntheticModelSpec& spec)
+        : w_(w),
+          spec_(spec),
+          seed_(spec.seed * 1000003u),
+          norm_center_(spec.arch == "gemma3" ? 0.0f : 1.0f),
+          q_dim_(uint64_t{spec.n_head} * spec.head_dim),
+          kv_dim_(uint64_t{spec.n_head_kv} * spec.head_dim) {}
+
+    void matrix(const std::string& name, uint64_t cols, uint64_t rows, GgmlType type) {
+        ++seed_;
+        const float sd = spec_.weight_stddev;
+        if (!spec_.share_layer_weights || name.rfind("blk.", 0) != 0) {
+            w_.add_random_tensor(name, {cols, rows}, type, seed_, sd);
             return;
         }
         const std::string key = name.substr(name.find('.', 4) + 1);
-        auto it = shared.find(key);
-        if (it == shared.end()) {
-            Random random(seed);
+        auto it = shared_.find(key);
+        if (it == shared_.end()) {
+            Random random(seed_);
             std::vector<float> values(cols * rows);
             for (float& v : values) v = sd * random.normal();
-            it = shared.emplace(key, quantize(type, values)).first;
+            it = shared_.emplace(key, quantize(type, values)).first;
         }
-        w.add_tensor_bytes(name, {cols, rows}, static_cast<uint32_t>(type), it->second);
-    };
+        w_.add_tensor_bytes(name, {cols, rows}, static_cast<uint32_t>(type), it->second);
+    }
+
     // Norm weights near 1 (gemma stores them as offsets from 1, near 0 works the same).
-    auto vector = [&](const std::string& name, uint64_t n, float center) {
-        Random random(++seed);
+    void norm(const std::string& name, uint64_t n) { vector(name, n, norm_center_); }
+
+    void vector(const std::string& name, uint64_t n, float center) {
+        Random random(++seed_);
         std::vector<float> values(n);
         for (float& v : values) v = center + 0.1f * random.normal();
-        w.add_tensor(name, {n}, spec.norm_type, values);
-    };
-    const float norm_center = a == "gemma3" ? 0.0f : 1.0f;
-    const uint64_t q_dim = uint64_t{spec.n_head} * spec.head_dim;
-    const uint64_t kv_dim = uint64_t{spec.n_head_kv} * spec.head_dim;
-    const GgmlType wt = spec.weight_type;
+        w_.add_tensor(name, {n}, spec_.norm_type, values);
+    }
 
-    matrix("token_embd.weight", spec.n_embd, n_vocab, spec.embedding_type);
-    for (uint32_t l = 0; l < spec.n_layer; ++l) {
+    void layer(uint32_t l) {
+        const std::string& a = spec_.arch;
         const std::string p = "blk." + std::to_string(l) + ".";
-        vector(p + "attn_norm.weight", spec.n_embd, norm_center);
+        const GgmlType wt = spec_.weight_type;
+        norm(p + "attn_norm.weight", spec_.n_embd);
         if (a == "phi3") {
-            matrix(p + "attn_qkv.weight", spec.n_embd, q_dim + 2 * kv_dim, wt);
+            matrix(p + "attn_qkv.weight", spec_.n_embd, q_dim_ + 2 * kv_dim_, wt);
         } else {
-            matrix(p + "attn_q.weight", spec.n_embd, q_dim, wt);
-            matrix(p + "attn_k.weight", spec.n_embd, kv_dim, wt);
-            matrix(p + "attn_v.weight", spec.n_embd, kv_dim, wt);
+            matrix(p + "attn_q.weight", spec_.n_embd, q_dim_, wt);
+            matrix(p + "attn_k.weight", spec_.n_embd, kv_dim_, wt);
+            matrix(p + "attn_v.weight", spec_.n_embd, kv_dim_, wt);
         }
         if (a == "qwen2") {
-            vector(p + "attn_q.bias", q_dim, 0.0f);
-            vector(p + "attn_k.bias", kv_dim, 0.0f);
-            vector(p + "attn_v.bias", kv_dim, 0.0f);
+            vector(p + "attn_q.bias", q_dim_, 0.0f);
+            vector(p + "attn_k.bias", kv_dim_, 0.0f);
+            vector(p + "attn_v.bias", kv_dim_, 0.0f);
         }
         if (a == "gemma3") {
-            vector(p + "attn_q_norm.weight", spec.head_dim, norm_center);
-            vector(p + "attn_k_norm.weight", spec.head_dim, norm_center);
+            norm(p + "attn_q_norm.weight", spec_.head_dim);
+            norm(p + "attn_k_norm.weight", spec_.head_dim);
         }
-        matrix(p + "attn_output.weight", q_dim, spec.n_embd, wt);
-        if (a == "gemma3") vector(p + "post_attention_norm.weight", spec.n_embd, norm_center);
-        vector(p + "ffn_norm.weight", spec.n_embd, norm_center);
+        matrix(p + "attn_output.weight", q_dim_, spec_.n_embd, wt);
+        if (a == "gemma3") norm(p + "post_attention_norm.weight", spec_.n_embd);
+        norm(p + "ffn_norm.weight", spec_.n_embd);
         if (a == "phi3") {
-            matrix(p + "ffn_up.weight", spec.n_embd, 2 * uint64_t{spec.n_ff}, wt);  // gate and up, stacked
+            matrix(p + "ffn_up.weight", spec_.n_embd, 2 * uint64_t{spec_.n_ff}, wt);  // gate and up, stacked
         } else {
-            matrix(p + "ffn_gate.weight", spec.n_embd, spec.n_ff, wt);
-            matrix(p + "ffn_up.weight", spec.n_embd, spec.n_ff, wt);
+            matrix(p + "ffn_gate.weight", spec_.n_embd, spec_.n_ff, wt);
+            matrix(p + "ffn_up.weight", spec_.n_embd, spec_.n_ff, wt);
         }
-        matrix(p + "ffn_down.weight", spec.n_ff, spec.n_embd, wt);
-        if (a == "gemma3") vector(p + "post_ffw_norm.weight", spec.n_embd, norm_center);
+        matrix(p + "ffn_down.weight", spec_.n_ff, spec_.n_embd, wt);
+        if (a == "gemma3") norm(p + "post_ffw_norm.weight", spec_.n_embd);
     }
-    vector("output_norm.weight", spec.n_embd, norm_center);
-    if (spec.output_weight) matrix("output.weight", spec.n_embd, n_vocab, spec.embedding_type);
+
+private:
+    GgufWriter& w_;
+    const SyntheticModelSpec& spec_;
+    uint64_t seed_;
+    const float norm_center_;
+    const uint64_t q_dim_, kv_dim_;
+    std::map<std::string, std::vector<uint8_t>> shared_;  // share_layer_weights: bytes by name after "blk.<i>."
+};
+
+}  // namespace
+
+void add_synthetic_model(GgufWriter& w, const SyntheticModelSpec& spec) {
+    const std::string& a = spec.arch;
+    if (a != "llama" && a != "qwen2" && a != "phi3" && a != "gemma3") {
+        throw std::invalid_argument("synthetic model: unknown architecture '" + a + "'");
+    }
+    add_hyperparameters(w, spec);
+    const uint64_t n_vocab = add_tokenizer(w, spec);
+    SyntheticWeights weights(w, spec);
+    weights.matrix("token_embd.weight", spec.n_embd, n_vocab, spec.embedding_type);
+    for (uint32_t l = 0; l < spec.n_layer; ++l) weights.layer(l);
+    weights.norm("output_norm.weight", spec.n_embd);
+    if (spec.output_weight) weights.matrix("output.weight", spec.n_embd, n_vocab, spec.embedding_type);
 }
 
 void write_synthetic_model(const std::string& path, const SyntheticModelSpec& spec) {

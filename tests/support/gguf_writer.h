@@ -228,6 +228,9 @@ struct SyntheticVocab {
     int32_t eos_id = 0;
 };
 SyntheticVocab synthetic_vocab();
+// Adds `vocab` as a byte-level "gpt2" tokenizer: model, pre-tokenizer,
+// tokens, token types, merges, BOS and EOS ids.
+void add_synthetic_vocab(GgufWriter& w, const SyntheticVocab& vocab);
 
 // Adds the model's metadata and tensors to `w` (nothing else is added, so a
 // test may add or remove keys before writing).

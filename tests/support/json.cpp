@@ -5,7 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "tokenizer/utf8.h"
+#include "chat/escape.h"
 
 namespace worker::test {
 
@@ -89,13 +89,6 @@ private:
         return v;
     }
 
-    uint32_t hex4() {
-        if (pos_ + 4 > s_.size()) error("short \\u escape");
-        const uint32_t v = static_cast<uint32_t>(std::stoul(s_.substr(pos_, 4), nullptr, 16));
-        pos_ += 4;
-        return v;
-    }
-
     std::string string() {
         if (pos_ >= s_.size() || s_[pos_] != '"') error("expected a string");
         ++pos_;
@@ -108,43 +101,14 @@ private:
                 out += c;
                 continue;
             }
-            if (pos_ >= s_.size()) error("unterminated escape");
-            const char e = s_[pos_++];
-            switch (e) {
-                case '"':
-                    out += '"';
+            switch (chat::decode_escape(s_, pos_, chat::EscapeSyntax::Json, out)) {
+                case chat::EscapeError::None:
                     break;
-                case '\\':
-                    out += '\\';
-                    break;
-                case '/':
-                    out += '/';
-                    break;
-                case 'b':
-                    out += '\b';
-                    break;
-                case 'f':
-                    out += '\f';
-                    break;
-                case 'n':
-                    out += '\n';
-                    break;
-                case 'r':
-                    out += '\r';
-                    break;
-                case 't':
-                    out += '\t';
-                    break;
-                case 'u': {
-                    uint32_t cp = hex4();
-                    if (cp >= 0xD800 && cp < 0xDC00 && s_.compare(pos_, 2, "\\u") == 0) {  // surrogate pair
-                        pos_ += 2;
-                        const uint32_t low = hex4();
-                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-                    }
-                    tokenizer::utf8_append(out, cp);
-                    break;
-                }
+                case chat::EscapeError::Truncated:
+                    error("unterminated escape");
+                case chat::EscapeError::ShortHex:
+                case chat::EscapeError::BadHex:
+                    error("bad \\u escape");
                 default:
                     error("bad escape");
             }

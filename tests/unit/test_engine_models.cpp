@@ -4,8 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <functional>
+#include <cstddef>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -276,11 +277,66 @@ TEST(ModelLoad, NamesUnsupportedArchitecturesAndMissingKeys) {
     expect_load_error(path, "gpt-oss");
 }
 
+void expect_same_params(const InferenceParams& a, const InferenceParams& b) {
+    EXPECT_EQ(a.max_tokens, b.max_tokens);
+    EXPECT_EQ(a.seed, b.seed);
+    EXPECT_EQ(a.sampling.temperature, b.sampling.temperature);
+    EXPECT_EQ(a.sampling.top_k, b.sampling.top_k);
+    EXPECT_EQ(a.sampling.top_p, b.sampling.top_p);
+    EXPECT_EQ(a.sampling.min_p, b.sampling.min_p);
+    EXPECT_EQ(a.sampling.repetition_penalty, b.sampling.repetition_penalty);
+    EXPECT_EQ(a.stop, b.stop);
+    EXPECT_EQ(a.parse_special, b.parse_special);
+}
+
+// The engine's defaults are the documented ABI defaults, and the conversion
+// from the ABI struct keeps every field a caller sets and, past a short
+// struct_size, every default.
+TEST(InferenceParams, DefaultsAndConversionFollowTheAbi) {
+    const InferenceParams defaults;
+    EXPECT_EQ(defaults.max_tokens, 128);
+    EXPECT_EQ(defaults.sampling.temperature, 0.8f);
+    EXPECT_EQ(defaults.seed, 0u);
+    EXPECT_EQ(defaults.sampling.top_k, 40);
+    EXPECT_EQ(defaults.sampling.top_p, 0.95f);
+    EXPECT_EQ(defaults.sampling.min_p, 0.05f);
+    EXPECT_EQ(defaults.sampling.repetition_penalty, 1.0f);
+    EXPECT_TRUE(defaults.stop.empty());
+    EXPECT_TRUE(defaults.parse_special);
+    const WorkerInferenceParams init = WORKER_INFERENCE_PARAMS_INIT;
+    expect_same_params(InferenceParams::from_abi(&init), defaults);
+
+    const char* stops[] = {"END", "\n\n"};
+    WorkerInferenceParams all = {sizeof(WorkerInferenceParams), 9, 0.5f, 77, 3, 0.5f, 0.25f, 1.5f, stops, 2, 0};
+    const InferenceParams got = InferenceParams::from_abi(&all);
+    InferenceParams want;
+    want.max_tokens = 9;
+    want.seed = 77;
+    want.sampling = {0.5f, 3, 0.5f, 0.25f, 1.5f};
+    want.stop = {"END", "\n\n"};
+    want.parse_special = false;
+    expect_same_params(got, want);
+
+    // A caller built against the first version of the struct: only up to seed.
+    all.struct_size = offsetof(WorkerInferenceParams, seed) + sizeof(uint64_t);
+    InferenceParams short_want;
+    short_want.max_tokens = 9;
+    short_want.sampling.temperature = 0.5f;
+    short_want.seed = 77;
+    expect_same_params(InferenceParams::from_abi(&all), short_want);
+
+    for (const uint32_t bad : {0u, 8u, static_cast<uint32_t>(sizeof(WorkerInferenceParams) + 4)}) {
+        all.struct_size = bad;
+        EXPECT_THROW(InferenceParams::from_abi(&all), Error) << bad;
+    }
+    EXPECT_THROW(InferenceParams::from_abi(nullptr), Error);
+}
+
 TEST(Inference, RefusesPromptPlusMaxTokensBeyondTheContext) {
     test::SyntheticModelSpec spec;
     spec.context_length = 32;
     auto model = Model::load(cpu_context(1), synthetic(spec, "ctx"));
-    SamplingParams p;
+    InferenceParams p;
     p.max_tokens = 40;
     try {
         Inference::start(model, "hello", p);
@@ -293,7 +349,7 @@ TEST(Inference, RefusesPromptPlusMaxTokensBeyondTheContext) {
     EXPECT_NO_THROW(Inference::start(model, "hello", p));
 }
 
-std::string generate(const std::shared_ptr<Model>& model, const std::string& prompt, const SamplingParams& p,
+std::string generate(const std::shared_ptr<Model>& model, const std::string& prompt, const InferenceParams& p,
                      std::vector<int32_t>* ids = nullptr) {
     auto inference = Inference::start(model, prompt, p);
     std::string text;
@@ -311,8 +367,8 @@ TEST(Inference, StopStringsEndGenerationAndAreNotReturned) {
     test::SyntheticModelSpec spec;
     spec.weight_stddev = 0.3f;
     auto model = Model::load(cpu_context(2), synthetic(spec, "stop"));
-    SamplingParams p;
-    p.temperature = 0.0f;
+    InferenceParams p;
+    p.sampling.temperature = 0.0f;
     p.max_tokens = 24;
     const std::string full = generate(model, "the cat", p);
     ASSERT_GE(full.size(), 6u) << "the synthetic model generated too little to test with";
@@ -325,7 +381,7 @@ TEST(Inference, StopStringsEndGenerationAndAreNotReturned) {
             ++end;
             while (is_continuation(end)) ++end;
         }
-        SamplingParams with_stop = p;
+        InferenceParams with_stop = p;
         with_stop.stop = {full.substr(at, end - at), "never-generated-text"};
         const std::string cut = generate(model, "the cat", with_stop);
         const size_t first = full.find(with_stop.stop[0]);
@@ -340,8 +396,8 @@ TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
     spec.weight_type = GgmlType::Q8_0;
     spec.weight_stddev = 0.3f;
     auto model = Model::load(cpu_context(2), synthetic(spec, "concurrent"));
-    SamplingParams p;
-    p.temperature = 0.9f;
+    InferenceParams p;
+    p.sampling.temperature = 0.9f;
     p.max_tokens = 16;
     const std::vector<std::string> prompts = {"the cat", "a dog and", "hello"};
     std::vector<std::vector<int32_t>> alone(prompts.size());
@@ -370,7 +426,7 @@ TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
     std::vector<std::thread> threads;
     for (size_t i = 0; i < prompts.size(); ++i) {
         threads.emplace_back([&, i] {
-            SamplingParams q = p;
+            InferenceParams q = p;
             q.seed = i;
             generate(model, prompts[i], q, &threaded[i]);
         });
@@ -382,12 +438,12 @@ TEST(Inference, ConcurrentInferencesOnOneModelDoNotDisturbEachOther) {
 // Same model, prompt, parameters and seed: the same tokens, every run, on
 // any thread count.
 void expect_same_seed_same_tokens(const std::string& path) {
-    SamplingParams p;
-    p.temperature = 1.0f;
-    p.top_k = 40;
-    p.top_p = 0.95f;
-    p.min_p = 0.02f;
-    p.repetition_penalty = 1.1f;
+    InferenceParams p;
+    p.sampling.temperature = 1.0f;
+    p.sampling.top_k = 40;
+    p.sampling.top_p = 0.95f;
+    p.sampling.min_p = 0.02f;
+    p.sampling.repetition_penalty = 1.1f;
     p.max_tokens = 24;
     p.seed = 1234;
     std::vector<int32_t> reference;

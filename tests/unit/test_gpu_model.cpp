@@ -362,6 +362,9 @@ TEST(GpuGraphs, RepetitionPenaltyOver256TokensCapturesTheStepOnce) {
     Tensor last = t.forward(*session, history);
     sampling::Settings settings;
     settings.temperature = 1.0f;
+    settings.top_k = 0;
+    settings.top_p = 1.0f;
+    settings.min_p = 0.0f;
     settings.repetition_penalty = 1.1f;
     std::mt19937_64 rng(5);
     for (int i = 0; i < tokens; ++i) {

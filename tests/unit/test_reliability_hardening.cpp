@@ -275,6 +275,8 @@ TEST(HardeningSampler, TinyTemperaturePicksTheLargestLogit) {
                 worker::sampling::Settings s;
                 s.temperature = t;
                 s.top_k = top_k;
+                s.top_p = 1.0f;
+                s.min_p = 0.0f;
                 EXPECT_EQ(worker::sampling::sample(logits, s, {}, u), 2) << "T " << t << " k " << top_k << " u " << u;
                 std::vector<float> negative = {-9.0f, -2.0f, -5.0f, -2.5f};
                 EXPECT_EQ(worker::sampling::sample(negative, s, {}, u), 1) << "T " << t << " k " << top_k;
@@ -411,9 +413,9 @@ TEST(HardeningSteps, FreeingAnInferenceDoesNotWaitForAStepInProgress) {
     auto ctx = worker::Context::create(WORKER_DEVICE_CPU);
     auto model = worker::Model::load(ctx, path);
     const uint64_t idle = model->device_bytes();
-    worker::SamplingParams p;
+    worker::InferenceParams p;
     p.max_tokens = 8;
-    p.temperature = 0.0f;
+    p.sampling.temperature = 0.0f;
     std::shared_ptr<worker::Inference> inference = worker::Inference::start(model, "hello", p);
     EXPECT_GT(model->device_bytes(), idle);
     {
@@ -537,8 +539,8 @@ TEST(HardeningKv, TheKvCacheGrowsAsUsedNotAsAsked) {
     auto ctx = worker::Context::create(WORKER_DEVICE_CPU);
     auto model = worker::Model::load(ctx, write_model("grow.gguf", huge_context_spec()));
     const uint64_t idle = model->device_bytes();
-    worker::SamplingParams p;
-    p.temperature = 0.0f;
+    worker::InferenceParams p;
+    p.sampling.temperature = 0.0f;
     p.max_tokens = 1 << 28;  // 64 GiB of KV for this model if reserved up front
     auto grown = worker::Inference::start(model, "the cat", p);
     EXPECT_LT(model->device_bytes() - idle, uint64_t{16} << 20);

@@ -13,10 +13,20 @@
 namespace worker::sampling {
 namespace {
 
+// Temperature sampling with every filter off (the defaults are the ABI's,
+// which turn top-k, top-p and min-p on).
+Settings temperature_only(float temperature) {
+    Settings s;
+    s.temperature = temperature;
+    s.top_k = 0;
+    s.top_p = 1.0f;
+    s.min_p = 0.0f;
+    return s;
+}
+
 TEST(Sampler, TemperatureZeroIsArgmaxWithTiesToLowestId) {
     std::vector<float> logits = {0.5f, 2.0f, -1.0f, 2.0f, 1.0f};
-    Settings s;
-    s.temperature = 0.0f;
+    Settings s = temperature_only(0.0f);
     for (double u : {0.0, 0.5, 0.999}) {
         std::vector<float> copy = logits;
         EXPECT_EQ(sample(copy, s, {}, u), 1);
@@ -36,8 +46,7 @@ std::set<int32_t> chosen(const std::vector<float>& logits, const Settings& s) {
 
 TEST(Sampler, TopKNeverPicksOutsideTheKBest) {
     const std::vector<float> logits = {1.0f, 3.0f, 2.5f, 0.1f, 2.9f, -4.0f};
-    Settings s;
-    s.temperature = 1.5f;
+    Settings s = temperature_only(1.5f);
     s.top_k = 3;
     EXPECT_EQ(chosen(logits, s), (std::set<int32_t>{1, 2, 4}));
 }
@@ -45,8 +54,7 @@ TEST(Sampler, TopKNeverPicksOutsideTheKBest) {
 TEST(Sampler, TopPKeepsTheSmallestPrefixReachingP) {
     // Probabilities about 0.64, 0.24, 0.09, 0.03.
     const std::vector<float> logits = {3.0f, 2.0f, 1.0f, 0.0f};
-    Settings s;
-    s.temperature = 1.0f;
+    Settings s = temperature_only(1.0f);
     s.top_p = 0.8f;
     EXPECT_EQ(chosen(logits, s), (std::set<int32_t>{0, 1}));
     s.top_p = 0.5f;
@@ -56,8 +64,7 @@ TEST(Sampler, TopPKeepsTheSmallestPrefixReachingP) {
 TEST(Sampler, MinPDropsTokensBelowAFractionOfTheBest) {
     // Relative to the best: 1, e^-1 = 0.37, e^-2 = 0.14, e^-3 = 0.05.
     const std::vector<float> logits = {0.0f, 3.0f, 2.0f, 1.0f};
-    Settings s;
-    s.temperature = 1.0f;
+    Settings s = temperature_only(1.0f);
     s.min_p = 0.2f;
     EXPECT_EQ(chosen(logits, s), (std::set<int32_t>{1, 2}));
 }
@@ -70,7 +77,7 @@ TEST(Sampler, RepetitionPenaltyShrinksPositiveAndGrowsNegativeLogitsOnce) {
 
     // Greedy choice flips away from a repeated token.
     std::vector<float> l2 = {3.0f, 2.0f};
-    Settings s;
+    Settings s = temperature_only(0.0f);
     s.repetition_penalty = 2.0f;
     EXPECT_EQ(sample(l2, s, std::vector<int32_t>{0}, 0.0), 1);
 }
@@ -88,8 +95,7 @@ TEST(Sampler, DrawsAtTemperatureOneFollowTheSoftmax) {
     std::mt19937_64 rng(42);
     const int n = 20000;
     std::vector<int> counts(logits.size(), 0);
-    Settings s;
-    s.temperature = 1.0f;
+    Settings s = temperature_only(1.0f);
     for (int i = 0; i < n; ++i) {
         std::vector<float> copy = logits;
         ++counts[static_cast<size_t>(sample(copy, s, {}, uniform01(rng)))];
@@ -122,8 +128,7 @@ TEST(Sampler, SeededDrawsAreTheDocumentedAlgorithms) {
         {15357338357345460609u, 0x1.aa4073bd1a1d4p-1, 4}, {16615175643761230918u, 0x1.cd29ec6f1e388p-1, 1},
     };
     const std::vector<float> logits = {1.0f, 0.0f, 2.0f, -1.0f, 0.5f};
-    Settings s;
-    s.temperature = 1.0f;
+    Settings s = temperature_only(1.0f);
     std::mt19937_64 raw(7), rng(7);
     for (const Draw& d : expected) {
         EXPECT_EQ(raw(), d.output);

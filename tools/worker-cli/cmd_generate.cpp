@@ -145,6 +145,15 @@ const char* fallback_template(CudaModel* model) {
     throw UsageError{"--chat: the model file has no chat template, and its vocabulary has neither ChatML's nor Gemma's turn markers"};
 }
 
+// The options as the ABI's parameters; `stops` holds the stop strings' pointers.
+WorkerInferenceParams abi_params(const GenerateOptions& o, std::vector<const char*>& stops) {
+    for (const std::string& s : o.stop) stops.push_back(s.c_str());
+    WorkerInferenceParams params = o.params;
+    params.stop = stops.empty() ? nullptr : stops.data();
+    params.n_stop = static_cast<int32_t>(stops.size());
+    return params;
+}
+
 // The conversation (an optional system message, the user's prompt) rendered
 // by the model's chat template through the ABI, ready for generation.
 std::string chat_prompt(CudaModel* model, const GenerateOptions& o) {
@@ -260,10 +269,7 @@ int run_text(const GenerateOptions& o) {
     const std::string prompt = o.chat ? chat_prompt(h.model, o) : o.prompt;
 
     std::vector<const char*> stops;
-    for (const std::string& s : o.stop) stops.push_back(s.c_str());
-    WorkerInferenceParams params = o.params;
-    params.stop = stops.empty() ? nullptr : stops.data();
-    params.n_stop = static_cast<int32_t>(stops.size());
+    const WorkerInferenceParams params = abi_params(o, stops);
     h.inference = cuda_inference_start_ex(h.model, prompt.c_str(), &params, &err);
     if (h.inference == nullptr) throw_abi_error(err);
     stream(h.inference, t);
@@ -307,16 +313,9 @@ int run_ids(const GenerateOptions& o) {
     if (!o.dump_dir.empty()) {
         model->transformer().set_tap(dump_tap(o.dump_dir, model->transformer().backend()));
     }
-    SamplingParams p;
-    p.max_tokens = o.params.max_tokens;
-    p.temperature = o.params.temperature;
-    p.seed = o.params.seed;
-    p.top_k = o.params.top_k;
-    p.top_p = o.params.top_p;
-    p.min_p = o.params.min_p;
-    p.repetition_penalty = o.params.repetition_penalty;
-    p.stop = o.stop;
-    auto inference = Inference::start(model, o.prompt, p);
+    std::vector<const char*> stops;
+    const WorkerInferenceParams params = abi_params(o, stops);
+    auto inference = Inference::start(model, o.prompt, InferenceParams::from_abi(&params));
     std::fprintf(stderr, "prompt ids:");
     for (const int32_t id : inference->prompt_tokens()) std::fprintf(stderr, " %d", id);
     std::fprintf(stderr, "\n");

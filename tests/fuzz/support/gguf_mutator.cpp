@@ -342,102 +342,125 @@ size_t GgufMutator::pick_key(const EditableGguf& g) {
     return below(g.metadata.size());
 }
 
+namespace {
+
+// Random bytes past the tensor's old end when it grows to `n` bytes.
+void resize_data(GgufMutator& m, EditableGguf::Tensor& t, uint64_t n) {
+    const size_t old = t.data.size();
+    t.data.resize(n);
+    for (size_t i = old; i < n; ++i) t.data[i] = static_cast<uint8_t>(m.below(256));
+}
+
+// One dimension taken from another tensor, doubled, halved, made small, or
+// grown by a block; the data follows the new shape.
+void reshape_one_dimension(GgufMutator& m, EditableGguf& g, EditableGguf::Tensor& t) {
+    std::vector<uint64_t> dims = t.dims;
+    const size_t d = m.below(dims.size());
+    const uint64_t block = std::max<uint32_t>(1, type_traits(t.type).block_size);
+    const auto& other = g.tensors[m.below(g.tensors.size())].dims;
+    switch (m.below(5)) {
+        case 0:
+            dims[d] = other[m.below(other.size())];
+            break;
+        case 1:
+            dims[d] *= 2;
+            break;
+        case 2:
+            dims[d] = std::max<uint64_t>(1, dims[d] / 2);
+            break;
+        case 3:
+            dims[d] = 1 + m.below(3);
+            break;
+        default:
+            dims[d] += block;
+            break;
+    }
+    if (d == 0) dims[0] = std::max<uint64_t>(block, dims[0] / block * block);
+    const uint64_t n = tensor_bytes(t.type, dims);
+    if (n == 0 || n > kMaxTensorBytes) return;
+    t.dims = dims;
+    resize_data(m, t, n);
+}
+
+// Another block type, with fresh bytes.
+void retype(GgufMutator& m, EditableGguf::Tensor& t) {
+    const uint32_t type = kTensorTypes[m.below(std::size(kTensorTypes))];
+    const uint64_t n = tensor_bytes(type, t.dims);
+    if (n == 0 || n > kMaxTensorBytes) return;
+    t.type = type;
+    t.data.clear();
+    resize_data(m, t, n);
+}
+
+// A few random bytes, or a run of 0xFF (NaN halves, huge scales).
+void scribble(GgufMutator& m, EditableGguf::Tensor& t) {
+    if (t.data.empty()) return;
+    if (m.one_in(2)) {
+        for (int i = 0; i < 8; ++i) t.data[m.below(t.data.size())] = static_cast<uint8_t>(m.below(256));
+    } else {
+        const size_t at = m.below(t.data.size());
+        std::fill(t.data.begin() + static_cast<ptrdiff_t>(at),
+                  t.data.begin() + static_cast<ptrdiff_t>(std::min(t.data.size(), at + 64)), 0xFF);
+    }
+}
+
+bool name_is_free(const EditableGguf& g, const std::string& name) {
+    return !name.empty() &&
+           std::none_of(g.tensors.begin(), g.tensors.end(), [&](const auto& o) { return o.name == name; });
+}
+
+}  // namespace
+
+// Another name a loader might look for: a block index moved, or a name from
+// elsewhere in the file or the dictionary.
+std::string GgufMutator::other_tensor_name(const std::string& name) {
+    std::string out = name;
+    if (out.rfind("blk.", 0) == 0 && one_in(2)) {
+        const size_t dot = out.find('.', 4);
+        if (dot != std::string::npos) out = "blk." + std::to_string(below(8)) + out.substr(dot);
+    } else if (!options_.dictionary.empty() && one_in(2)) {
+        out = options_.dictionary[below(options_.dictionary.size())];
+    } else {
+        mutate_string(out);
+    }
+    return out;
+}
+
 void GgufMutator::mutate_tensor(EditableGguf& g) {
     if (g.tensors.empty()) return;
     EditableGguf::Tensor& t = g.tensors[below(g.tensors.size())];
-    auto unique = [&](const std::string& name) {
-        return std::none_of(g.tensors.begin(), g.tensors.end(), [&](const auto& o) { return o.name == name; });
-    };
-    // Another name a loader might look for: a block index moved, or a name
-    // from elsewhere in the file or the dictionary.
-    auto other_name = [&] {
-        std::string name = t.name;
-        if (name.rfind("blk.", 0) == 0 && one_in(2)) {
-            const size_t dot = name.find('.', 4);
-            if (dot != std::string::npos) name = "blk." + std::to_string(below(8)) + name.substr(dot);
-        } else if (!options_.dictionary.empty() && one_in(2)) {
-            name = options_.dictionary[below(options_.dictionary.size())];
-        } else {
-            mutate_string(name);
-        }
-        return name;
-    };
-    auto resize_data = [&](uint64_t n) {
-        const size_t old = t.data.size();
-        t.data.resize(n);
-        for (size_t i = old; i < n; ++i) t.data[i] = static_cast<uint8_t>(below(256));
-    };
     switch (below(8)) {
         case 0:
-        case 1: {  // one dimension
-            std::vector<uint64_t> dims = t.dims;
-            const size_t d = below(dims.size());
-            const uint64_t block = std::max<uint32_t>(1, type_traits(t.type).block_size);
-            const auto& other = g.tensors[below(g.tensors.size())].dims;
-            switch (below(5)) {
-                case 0:
-                    dims[d] = other[below(other.size())];
-                    break;
-                case 1:
-                    dims[d] *= 2;
-                    break;
-                case 2:
-                    dims[d] = std::max<uint64_t>(1, dims[d] / 2);
-                    break;
-                case 3:
-                    dims[d] = 1 + below(3);
-                    break;
-                default:
-                    dims[d] += block;
-                    break;
-            }
-            if (d == 0) dims[0] = std::max<uint64_t>(block, dims[0] / block * block);
-            const uint64_t n = tensor_bytes(t.type, dims);
-            if (n == 0 || n > kMaxTensorBytes) return;
-            t.dims = dims;
-            resize_data(n);
+        case 1:
+            reshape_one_dimension(*this, g, t);
             break;
-        }
         case 2:  // one dimension more (of 1) or less
             if (t.dims.size() < gguf::File::kMaxDims && one_in(2)) {
                 t.dims.push_back(1);
             } else if (t.dims.size() > 1) {
                 t.dims.pop_back();
-                resize_data(tensor_bytes(t.type, t.dims));
+                resize_data(*this, t, tensor_bytes(t.type, t.dims));
             }
             break;
-        case 3: {  // another block type, fresh bytes
-            const uint32_t type = kTensorTypes[below(std::size(kTensorTypes))];
-            const uint64_t n = tensor_bytes(type, t.dims);
-            if (n == 0 || n > kMaxTensorBytes) return;
-            t.type = type;
-            t.data.clear();
-            resize_data(n);
+        case 3:
+            retype(*this, t);
             break;
-        }
         case 4:
             g.tensors.erase(g.tensors.begin() + (&t - g.tensors.data()));
             break;
         case 5: {  // a copy under another name
             EditableGguf::Tensor copy = t;
-            copy.name = other_name();
-            if (!copy.name.empty() && unique(copy.name)) g.tensors.push_back(std::move(copy));
+            copy.name = other_tensor_name(t.name);
+            if (name_is_free(g, copy.name)) g.tensors.push_back(std::move(copy));
             break;
         }
         case 6: {
-            const std::string name = other_name();
-            if (!name.empty() && unique(name)) t.name = name;
+            const std::string name = other_tensor_name(t.name);
+            if (name_is_free(g, name)) t.name = name;
             break;
         }
-        default:  // data: a few bytes, or a run of 0xFF (NaN halves, huge scales)
-            if (t.data.empty()) return;
-            if (one_in(2)) {
-                for (int i = 0; i < 8; ++i) t.data[below(t.data.size())] = static_cast<uint8_t>(below(256));
-            } else {
-                const size_t at = below(t.data.size());
-                std::fill(t.data.begin() + static_cast<ptrdiff_t>(at),
-                          t.data.begin() + static_cast<ptrdiff_t>(std::min(t.data.size(), at + 64)), 0xFF);
-            }
+        default:
+            scribble(*this, t);
             break;
     }
 }

@@ -87,6 +87,7 @@ private:
     void change_type(gguf::Value& v);
     void mutate_array(gguf::Value& v);
     size_t pick_key(const EditableGguf& g);
+    std::string other_tensor_name(const std::string& name);
 
     std::mt19937_64 rng_;
     const MutationOptions& options_;

@@ -20,6 +20,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -68,6 +69,9 @@ constexpr VocabCase kVocabs[] = {
     {"refact", nullptr, nullptr, nullptr},
     {"starcoder", nullptr, nullptr, nullptr},
 };
+
+// gtest names the case by its vocabulary in failure messages.
+void PrintTo(const VocabCase& c, std::ostream* os) { *os << c.name; }
 
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

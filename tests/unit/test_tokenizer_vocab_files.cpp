@@ -11,6 +11,12 @@
 // expected refusal must fail to load with CUDA_ERROR_MODEL_LOAD_FAILED and a
 // detail naming the metadata key and its value.
 //
+// The .inp strings do not tell every rule apart (qwen35's combining marks,
+// gemma-4's newline runs and forced BOS, byte fallback): ExtraVectorsMatch
+// checks the same files on tests/data/tokenizer/vocab-files-extra.json, ids
+// that llama.cpp 0.3.36 gave for a corpus aimed at those rules, with and
+// without BOS/EOS (scripts/oracle/gen_vocab_file_vectors.py).
+//
 // Missing files skip with the reason, or fail when WORKER_TEST_REQUIRE_MODELS=1.
 #include <gtest/gtest.h>
 
@@ -27,6 +33,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
+#include "support/json.h"
 #include "support/test_models.h"
 #include "tokenizer/tokenizer.h"
 
@@ -79,7 +86,8 @@ std::string slurp(const std::string& path) {
 }
 
 // The checksum list the fetch script verifies against: file names by vocab.
-std::map<std::string, std::set<std::string>> listed_files() {
+// (sha256 by file name in `sums` when given.)
+std::map<std::string, std::set<std::string>> listed_files(std::map<std::string, std::string>* sums = nullptr) {
     std::ifstream in(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/vocab-llamacpp-0.3.36.sha256");
     std::map<std::string, std::set<std::string>> files;
     const std::string prefix = "ggml-vocab-";
@@ -88,6 +96,7 @@ std::map<std::string, std::set<std::string>> listed_files() {
         const size_t space = line.find("  ");
         if (space == std::string::npos) continue;
         const std::string file = line.substr(space + 2);
+        if (sums != nullptr) (*sums)[file] = line.substr(0, space);
         const size_t gguf = file.find(".gguf");
         if (file.rfind(prefix, 0) != 0 || gguf == std::string::npos) continue;
         files[file.substr(prefix.size(), gguf - prefix.size())].insert(file);
@@ -257,6 +266,62 @@ TEST_P(LlamaCppVocabFile, TokenizesAsLlamaCppOrIsAnExpectedRefusal) {
         passed += ids == expected[i];
     }
     std::printf("[ vectors  ] %s: %zu/%zu strings match llama.cpp\n", name.c_str(), passed, inputs.size());
+}
+
+const worker::test::Json& extra_vectors() {
+    static const worker::test::Json doc = worker::test::Json::parse_file(
+        std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/vocab-files-extra.json");
+    return doc;
+}
+
+std::string from_hex(const std::string& hex) {
+    std::string out;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return out;
+}
+
+TEST_P(LlamaCppVocabFile, ExtraVectorsMatch) {
+    const VocabCase& c = GetParam();
+    const std::string name = c.name;
+    if (c.refused_key != nullptr) {
+        // Refused at load: TokenizesAsLlamaCppOrIsAnExpectedRefusal checks the
+        // refusal, and there is nothing to tokenize.
+        std::printf("[ refused  ] %s: expected refusal, no extra vectors checked\n", name.c_str());
+        return;
+    }
+    const auto& vocabs = extra_vectors()["vocabs"];
+    ASSERT_TRUE(vocabs.contains(name)) << "vocab-files-extra.json has no cases for " << name;
+    const auto& entry = vocabs[name];
+
+    // The vectors were made on the very file the checksum list names.
+    std::map<std::string, std::string> sums;
+    listed_files(&sums);
+    const std::string file_name = "ggml-vocab-" + name + ".gguf";
+    ASSERT_EQ(entry["sha256"].as_string(), sums[file_name]) << name;
+
+    const std::string path = worker::test::llamacpp_vocab_dir() + "/" + file_name;
+    if (!std::filesystem::exists(path)) {
+        if (worker::test::models_required()) FAIL() << path << " missing";
+        GTEST_SKIP() << "llama.cpp vocab file " << file_name << " not fetched (run scripts/fetch-models.sh vocab)";
+    }
+    const auto file = worker::gguf::File::open(path);
+    const auto tok = Tokenizer::from_gguf(*file);
+    const auto& cases = entry["cases"].items();
+    ASSERT_GE(cases.size(), 60u);
+    size_t passed = 0;
+    for (size_t i = 0; i < cases.size(); ++i) {
+        const auto& v = cases[i];
+        const std::string text = v.contains("text_hex") ? from_hex(v["text_hex"].as_string()) : v["text"].as_string();
+        const bool add_special = v["add_special"].as_bool();
+        std::vector<int32_t> expected;
+        for (const auto& id : v["ids"].items()) expected.push_back(static_cast<int32_t>(id.as_i64()));
+        const std::vector<int32_t> ids = tok->encode(text, add_special, /*parse_special=*/false);
+        EXPECT_EQ(ids, expected) << name << " case " << i << " (add_special " << add_special << "): '"
+                                 << escaped(text) << "'\n  ours:     " << ids_text(ids)
+                                 << "\n  llama.cpp: " << ids_text(expected);
+        passed += ids == expected;
+    }
+    std::printf("[ extra    ] %s: %zu/%zu cases match llama.cpp\n", name.c_str(), passed, cases.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Vocab, LlamaCppVocabFile, ::testing::ValuesIn(kVocabs),

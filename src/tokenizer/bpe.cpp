@@ -70,12 +70,16 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
     };
     if (name.empty() || name == "default") {
         spec.patterns = {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
-    } else if (is({"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"})) {
+    } else if (is({"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                   "jina-v5-nano"})) {
         spec.patterns = {kLlama3};
         spec.ignore_merges = true;
         spec.add_bos = true;
-    } else if (is({"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"})) {
+    } else if (is({"dbrx", "smaug-bpe", "chatglm-bpe"})) {
         spec.patterns = {kLlama3};
+    } else if (is({"glm4", "glm5"})) {
+        spec.patterns = {kLlama3};
+        spec.ignore_merges = true;
     } else if (name == "deepseek-llm") {
         spec.patterns = {R"([\r\n])", kDeepseekLlmLetters, R"(\s?[!-/:-~！-／：-～‘-‟、-。]+)",
                          R"(\s+$)",   kDeepseekCjk,        R"(\p{N}+)"};
@@ -93,7 +97,7 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
                    "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe", "trillion", "exaone4", "a.x-4.0",
                    "mellum", "modern-bert", "granite-docling"})) {
         spec.patterns = {kGpt2};
-    } else if (is({"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "kormo"})) {
+    } else if (is({"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "kormo", "f2llmv2"})) {
         spec.patterns = {kQwen2};
     } else if (name == "qwen35") {
         spec.patterns = {kQwen35};
@@ -109,7 +113,7 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
         spec.patterns = {kPoro};
     } else if (name == "viking") {
         spec.patterns = {kPoro, R"(\p{N})"};
-    } else if (is({"gpt-4o", "llama4"})) {
+    } else if (is({"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"})) {
         spec.patterns = {kGpt4o};
     } else if (name == "tekken") {
         spec.patterns = {kTekken};

@@ -8,8 +8,11 @@ few names only, so this script writes one tiny synthetic GGUF per name that
 worker_cuda's BPE tokenizer accepts, where those flags change the ids, and
 records what llama.cpp (llama-cpp-python 0.3.36) gives:
 
-  tokens  <s> </s> a b c Ġ bc ab abc     merges "b c" (rank 0), "a b" (rank 1)
+  tokens  <s> </s> a b c Ġ bc ab abc \n \n\n\n (raw newlines, no merge makes them)
+  merges  "b c" (rank 0), "a b" (rank 1)
   "abc":  merges give a + bc; with ignore_merges the word is the token abc
+  "a\n\n\nb": without byte encoding (gemma4) a newline run that is a token is
+          taken whole
   add_special true with no add_bos_token key: BOS when the name's default asks
 
 The test (tests/unit/test_tokenizer_pre_flags.cpp) builds the same file with
@@ -40,10 +43,10 @@ jina-v2-code roberta-bpe trillion exaone4 a.x-4.0 mellum modern-bert granite-doc
 stablelm2 megrez hunyuan kormo qwen35 gemma4 granite-embed-multi-311m sarvam-moe poro-chat bloom gpt3-finnish
 viking gpt-4o llama4 tekken jina-v5-nano glm5 f2llmv2 kanana2 talkie minimax-m2""".split()
 
-TOKENS = ["<s>", "</s>", "a", "b", "c", "\u0120", "bc", "ab", "abc"]
-TYPES = [3, 3, 1, 1, 1, 1, 1, 1, 1]
+TOKENS = ["<s>", "</s>", "a", "b", "c", "\u0120", "bc", "ab", "abc", "\n", "\n\n\n"]
+TYPES = [3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1]
 MERGES = ["b c", "a b"]
-TEXTS = ["abc", "abc abc", "cab"]
+TEXTS = ["abc", "abc abc", "cab", "a\n\n\nb", "\n\n"]
 
 
 def write_vocab(pre, path):

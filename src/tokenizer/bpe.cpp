@@ -419,8 +419,7 @@ private:
             word.assign(raw_word);
         }
         if (word.empty()) return;
-        if (ignore_merges_ ||
-            (newline_words_whole_ && word.find_first_not_of('\n') == std::string::npos)) {
+        if (ignore_merges_ || (newline_words_whole_ && word.find_first_not_of('\n') == std::string::npos)) {
             if (const int32_t id = vocab_.find(word); id >= 0) {
                 out.push_back(id);
                 return;

@@ -22,8 +22,7 @@ using worker::test::Json;
 using worker::tokenizer::Tokenizer;
 
 const Json& vectors() {
-    static const Json doc =
-        Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/pre-flags.json");
+    static const Json doc = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/pre-flags.json");
     return doc;
 }
 

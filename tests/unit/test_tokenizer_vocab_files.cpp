@@ -261,16 +261,16 @@ TEST_P(LlamaCppVocabFile, TokenizesAsLlamaCppOrIsAnExpectedRefusal) {
     size_t passed = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
         const std::vector<int32_t> ids = tok->encode(inputs[i], /*add_special=*/false, /*parse_special=*/false);
-        EXPECT_EQ(ids, expected[i]) << name << " string " << i << ": '" << escaped(inputs[i]) << "'\n  ours:     "
-                                    << ids_text(ids) << "\n  llama.cpp: " << ids_text(expected[i]);
+        EXPECT_EQ(ids, expected[i]) << name << " string " << i << ": '" << escaped(inputs[i])
+                                    << "'\n  ours:     " << ids_text(ids) << "\n  llama.cpp: " << ids_text(expected[i]);
         passed += ids == expected[i];
     }
     std::printf("[ vectors  ] %s: %zu/%zu strings match llama.cpp\n", name.c_str(), passed, inputs.size());
 }
 
 const worker::test::Json& extra_vectors() {
-    static const worker::test::Json doc = worker::test::Json::parse_file(
-        std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/vocab-files-extra.json");
+    static const worker::test::Json doc =
+        worker::test::Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/vocab-files-extra.json");
     return doc;
 }
 
@@ -316,9 +316,8 @@ TEST_P(LlamaCppVocabFile, ExtraVectorsMatch) {
         std::vector<int32_t> expected;
         for (const auto& id : v["ids"].items()) expected.push_back(static_cast<int32_t>(id.as_i64()));
         const std::vector<int32_t> ids = tok->encode(text, add_special, /*parse_special=*/false);
-        EXPECT_EQ(ids, expected) << name << " case " << i << " (add_special " << add_special << "): '"
-                                 << escaped(text) << "'\n  ours:     " << ids_text(ids)
-                                 << "\n  llama.cpp: " << ids_text(expected);
+        EXPECT_EQ(ids, expected) << name << " case " << i << " (add_special " << add_special << "): '" << escaped(text)
+                                 << "'\n  ours:     " << ids_text(ids) << "\n  llama.cpp: " << ids_text(expected);
         passed += ids == expected;
     }
     std::printf("[ extra    ] %s: %zu/%zu cases match llama.cpp\n", name.c_str(), passed, cases.size());

@@ -1,6 +1,8 @@
 // Byte-level BPE ("gpt2"): text split into words by the pre-tokenizer
 // patterns that tokenizer.ggml.pre names, each byte of a word written as one
 // printable code point (GPT-2's byte encoder), then merged by merge rank.
+// Also the SentencePiece-style BPE of Gemma 4 ("gemma4"): spaces written as
+// U+2581, merges over raw UTF-8, <0xNN> tokens for bytes without a token.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
@@ -25,6 +27,12 @@ constexpr const char* kLlama3 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr const char* kQwen2 =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// Qwen 3.5: Qwen 2's pattern with combining marks (\p{M}) joining letter runs.
+constexpr const char* kQwen35 =
+    R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+// SentencePiece-style BPE (Gemma 4): no word splitting but at newlines, which
+// no merge crosses.
+constexpr const char* kNewlineRuns = R"([^\n]+|\n+)";
 // Escaped code points, not literal characters: some (U+1FBE, U+1FD3, U+2126,
 // U+212A, ...) have singleton canonical decompositions, and any tool that
 // NFC-normalizes this file would silently turn them into other characters.
@@ -45,6 +53,11 @@ struct PreTokenizerSpec {
     std::vector<std::string> patterns;
     bool ignore_merges = false;  // a word that is itself a token is not merged (llama-3 style)
     bool add_bos = false;        // default of tokenizer.ggml.add_bos_token
+    bool force_add_bos = false;  // BOS added whatever tokenizer.ggml.add_bos_token says
+    // GPT-2's byte encoder; false: merges over raw UTF-8, spaces written as
+    // U+2581 first, <0xNN> tokens for bytes that end up without a token.
+    bool byte_encode = true;
+    bool newline_words_whole = false;  // a word of newlines that is a token is taken whole
 };
 
 // Returns false for a name we do not know.
@@ -57,12 +70,16 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
     };
     if (name.empty() || name == "default") {
         spec.patterns = {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
-    } else if (is({"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"})) {
+    } else if (is({"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
+                   "jina-v5-nano"})) {
         spec.patterns = {kLlama3};
         spec.ignore_merges = true;
         spec.add_bos = true;
-    } else if (is({"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"})) {
+    } else if (is({"dbrx", "smaug-bpe", "chatglm-bpe"})) {
         spec.patterns = {kLlama3};
+    } else if (is({"glm4", "glm5"})) {
+        spec.patterns = {kLlama3};
+        spec.ignore_merges = true;
     } else if (name == "deepseek-llm") {
         spec.patterns = {R"([\r\n])", kDeepseekLlmLetters, R"(\s?[!-/:-~！-／：-～‘-‟、-。]+)",
                          R"(\s+$)",   kDeepseekCjk,        R"(\p{N}+)"};
@@ -80,13 +97,23 @@ bool pre_tokenizer_spec(const std::string& name, PreTokenizerSpec& spec) {
                    "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe", "trillion", "exaone4", "a.x-4.0",
                    "mellum", "modern-bert", "granite-docling"})) {
         spec.patterns = {kGpt2};
-    } else if (is({"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "kormo"})) {
+    } else if (is({"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "hunyuan", "kormo", "f2llmv2"})) {
         spec.patterns = {kQwen2};
+    } else if (name == "qwen35") {
+        spec.patterns = {kQwen35};
+    } else if (is({"gemma4", "granite-embed-multi-311m"})) {
+        spec.patterns = {kNewlineRuns};
+        spec.byte_encode = false;
+        spec.newline_words_whole = true;
+        spec.force_add_bos = true;
+    } else if (name == "sarvam-moe") {
+        spec.patterns = {kNewlineRuns};
+        spec.byte_encode = false;
     } else if (is({"poro-chat", "bloom", "gpt3-finnish"})) {
         spec.patterns = {kPoro};
     } else if (name == "viking") {
         spec.patterns = {kPoro, R"(\p{N})"};
-    } else if (is({"gpt-4o", "llama4"})) {
+    } else if (is({"gpt-4o", "llama4", "kanana2", "talkie", "minimax-m2"})) {
         spec.patterns = {kGpt4o};
     } else if (name == "tekken") {
         spec.patterns = {kTekken};
@@ -253,8 +280,17 @@ private:
 class BpeTokenizer final : public VocabTokenizer {
 public:
     BpeTokenizer(Vocab vocab, const std::vector<std::string>& merges, const PreTokenizerSpec& spec)
-        : VocabTokenizer(std::move(vocab)), pre_(spec.patterns), ignore_merges_(spec.ignore_merges) {
+        : VocabTokenizer(std::move(vocab)),
+          pre_(spec.patterns),
+          ignore_merges_(spec.ignore_merges),
+          byte_encode_(spec.byte_encode),
+          newline_words_whole_(spec.newline_words_whole) {
         build_byte_encoder();
+        for (int b = 0; b < 256; ++b) {
+            char name[8];
+            std::snprintf(name, sizeof name, "<0x%02X>", b);
+            byte_fallback_[b] = byte_encode_ ? vocab_.find(std::string(1, static_cast<char>(b))) : vocab_.find(name);
+        }
         ranks_.reserve(merges.size());
         for (size_t i = 0; i < merges.size(); ++i) {
             // "left right"; the first of duplicate rules wins, as in llama.cpp.
@@ -317,6 +353,20 @@ private:
             text = repaired;
             match = match_copy;
         }
+        std::string escaped_text;
+        std::string escaped_match;
+        if (!byte_encode_) {
+            // Spaces become U+2581 before splitting, in both copies alike
+            // (a space is one byte there too, so offsets stay in step).
+            escaped_text = escape_spaces(text);
+            text = escaped_text;
+            if (match.data() == raw.data()) {
+                match = text;
+            } else {
+                escaped_match = escape_spaces(match);
+                match = escaped_match;
+            }
+        }
 
         std::string word;
         std::string key;
@@ -347,12 +397,29 @@ private:
         });
     }
 
+    static std::string escape_spaces(std::string_view text) {
+        std::string out;
+        out.reserve(text.size() + text.size() / 4);
+        for (char c : text) {
+            if (c == ' ') {
+                out += "\xE2\x96\x81";  // U+2581
+            } else {
+                out += c;
+            }
+        }
+        return out;
+    }
+
     void encode_word(std::string_view raw_word, std::string& word, std::string& key, std::vector<Symbol>& symbols,
                      std::priority_queue<Pair, std::vector<Pair>, Later>& queue, std::vector<int32_t>& out) const {
         word.clear();
-        for (char c : raw_word) word += byte_encoded_[static_cast<uint8_t>(c)];
+        if (byte_encode_) {
+            for (char c : raw_word) word += byte_encoded_[static_cast<uint8_t>(c)];
+        } else {
+            word.assign(raw_word);
+        }
         if (word.empty()) return;
-        if (ignore_merges_) {
+        if (ignore_merges_ || (newline_words_whole_ && word.find_first_not_of('\n') == std::string::npos)) {
             if (const int32_t id = vocab_.find(word); id >= 0) {
                 out.push_back(id);
                 return;
@@ -403,9 +470,10 @@ private:
                 continue;
             }
             // A merge result missing from the vocabulary: fall back to
-            // single-byte tokens where they exist (llama.cpp does the same).
+            // single-byte tokens where they exist (llama.cpp does the same):
+            // the byte's own text, or its <0xNN> token without byte encoding.
             for (char c : piece) {
-                if (const int32_t byte_id = vocab_.find(std::string_view(&c, 1)); byte_id >= 0) {
+                if (const int32_t byte_id = byte_fallback_[static_cast<uint8_t>(c)]; byte_id >= 0) {
                     out.push_back(byte_id);
                 }
             }
@@ -416,6 +484,20 @@ private:
         const uint32_t attr = vocab_.attr[id];
         const std::string& text = vocab_.text[id];
         if (attr & kAttrUserDefined) return text;
+        if ((attr & kAttrNormal) && !byte_encode_) {
+            // U+2581 stands for a space; everything else is itself.
+            std::string piece;
+            piece.reserve(text.size());
+            for (size_t i = 0; i < text.size();) {
+                if (text.compare(i, 3, "\xE2\x96\x81") == 0) {
+                    piece += ' ';
+                    i += 3;
+                } else {
+                    piece += text[i++];
+                }
+            }
+            return piece;
+        }
         if (attr & kAttrNormal) {
             std::string piece;
             piece.reserve(text.size());
@@ -446,6 +528,9 @@ private:
 
     PreTokenizer pre_;
     bool ignore_merges_;
+    bool byte_encode_;
+    bool newline_words_whole_;
+    std::array<int32_t, 256> byte_fallback_{};
     StringMap<int32_t> ranks_;
     std::array<std::string, 256> byte_encoded_;
     std::unordered_map<uint32_t, uint8_t> byte_decoded_;
@@ -453,8 +538,10 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file) {
-    const std::string pre = file.get_string_or("tokenizer.ggml.pre", "");
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file, bool gemma4) {
+    // A "gemma4" tokenizer model always pre-tokenizes as gemma4, whatever
+    // tokenizer.ggml.pre says (llama.cpp makes the same call).
+    const std::string pre = gemma4 ? "gemma4" : file.get_string_or("tokenizer.ggml.pre", "");
     PreTokenizerSpec spec;
     if (!pre_tokenizer_spec(pre, spec)) {
         fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': metadata key 'tokenizer.ggml.pre' is '",
@@ -463,6 +550,15 @@ std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file) {
     VocabDefaults defaults;
     defaults.add_bos = spec.add_bos;
     Vocab vocab = load_vocab(file, defaults);
+    if (spec.force_add_bos && !vocab.add_bos) {
+        // Gemma 4 files may say false; the model needs its BOS (llama.cpp
+        // overrides the flag the same way).
+        if (vocab.bos < 0) {
+            fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': pre-tokenizer '", pre,
+                 "' adds BOS, but tokenizer.ggml.bos_token_id is missing");
+        }
+        vocab.add_bos = true;
+    }
     // The BPE encoder never adds a leading space, so decode() must not take
     // one off, whatever tokenizer.ggml.add_space_prefix says.
     vocab.add_space_prefix = false;

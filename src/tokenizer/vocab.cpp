@@ -370,10 +370,12 @@ bool VocabTokenizer::is_control(int32_t id) const {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
     const std::string model = file.get_string(kModelKey);
-    if (model == "gpt2") return make_bpe_tokenizer(file);
+    if (model == "gpt2") return make_bpe_tokenizer(file, /*gemma4=*/false);
+    if (model == "gemma4") return make_bpe_tokenizer(file, /*gemma4=*/true);
     if (model == "llama") return make_spm_tokenizer(file);
     fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file.path(), "': metadata key '", kModelKey, "' is '", model,
-         "'; supported tokenizer models are 'gpt2' (byte-level BPE) and 'llama' (SentencePiece)");
+         "'; supported tokenizer models are 'gpt2' (byte-level BPE), 'gemma4' (SentencePiece-style BPE) and "
+         "'llama' (SentencePiece)");
 }
 
 }  // namespace worker::tokenizer

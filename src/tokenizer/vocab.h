@@ -139,7 +139,8 @@ private:
     SpecialMatcher user_defined_;  // not control: matched even in plain text, as llama.cpp and HF do
 };
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file);
+// gemma4: the "gemma4" tokenizer model (SentencePiece-style BPE).
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(const gguf::File& file, bool gemma4);
 std::unique_ptr<Tokenizer> make_spm_tokenizer(const gguf::File& file);
 
 }  // namespace worker::tokenizer

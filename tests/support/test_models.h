@@ -10,6 +10,14 @@ namespace worker::test {
 // ($WORKER_MODEL_CACHE, else ~/.cache/worker_cuda/models), or "" when absent.
 std::string real_model_path(const std::string& name);
 
+// The folder scripts/fetch-models.sh vocab fills with llama.cpp's
+// ggml-vocab-* test files (llama-cpp-python 0.3.36's sdist):
+// vocab-llamacpp-0.3.36 in the model cache. Returned whether or not it exists.
+std::string llamacpp_vocab_dir();
+
+// True when WORKER_TEST_REQUIRE_MODELS=1: a missing model is a failure.
+bool models_required();
+
 // Path inside ../shared/testdata.
 std::string shared_testdata(const std::string& relative);
 

@@ -678,7 +678,7 @@ TEST(HardeningTokenizer, SpecialTokenMatchingIsLinearInThePrompt) {
 }
 
 TEST(HardeningTokenizer, LongRunsOfOneLetterTokenizeWithEveryPreTokenizer) {
-    for (const std::string pre : {"gpt-4o", "tekken", "llama-bpe", "qwen2", "gpt-2"}) {
+    for (const std::string pre : {"gpt-4o", "tekken", "llama-bpe", "qwen2", "qwen35", "gpt-2"}) {
         const auto tok = bpe_tokenizer(pre, {});
         for (const std::string& text : {std::string(600000, 'a'), std::string(600000, 'A'), std::string(300000, ' '),
                                         std::string(200000, '1')}) {

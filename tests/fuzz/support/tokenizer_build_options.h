@@ -34,6 +34,7 @@ inline const MutationOptions& tokenizer_build_options() {
         o.dictionary = {
             "gpt2",
             "llama",
+            "gemma4",
             "bert",
             "t5",
             "rwkv",
@@ -41,6 +42,8 @@ inline const MutationOptions& tokenizer_build_options() {
             "default",
             "llama-bpe",
             "qwen2",
+            "qwen35",
+            "sarvam-moe",
             "smollm",
             "gpt-4o",
             "deepseek-llm",

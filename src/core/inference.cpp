@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/versioned.h"
 #include "core/fault.h"
 #include "sampling/sampler.h"
 #include "tokenizer/utf8.h"
@@ -176,16 +177,9 @@ struct Inference::State {
 
 InferenceParams InferenceParams::from_abi(const WorkerInferenceParams* given) {
     if (given == nullptr) fail(CUDA_ERROR_INVALID_PARAMETER, "params is NULL");
-    // Callers compiled against a shorter struct give a smaller struct_size:
-    // fields past it keep their defaults. The first three fields are required.
-    constexpr size_t kMinimumSize = offsetof(WorkerInferenceParams, seed) + sizeof(uint64_t);
-    const size_t size = given->struct_size;
-    if (size < kMinimumSize || size > sizeof(WorkerInferenceParams)) {
-        fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", size, ", expected between ", kMinimumSize,
-             " and ", sizeof(WorkerInferenceParams));
-    }
-    WorkerInferenceParams p = sampling::kDefaults;
-    std::memcpy(&p, given, size);
+    // The first three fields are required.
+    const WorkerInferenceParams p = read_versioned(*given, sampling::kDefaults,
+                                                   offsetof(WorkerInferenceParams, seed) + sizeof(uint64_t));
     if (p.parse_special != 0 && p.parse_special != 1) {
         fail(CUDA_ERROR_INVALID_PARAMETER, "params->parse_special must be 0 or 1, got ", p.parse_special);
     }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/versioned.h"
 
 namespace worker {
 
@@ -201,16 +202,7 @@ Settings Settings::from_environment() { return from_params(nullptr); }
 
 Settings Settings::from_params(const WorkerContextParams* params) {
     WorkerContextParams p = WORKER_CONTEXT_PARAMS_INIT;
-    if (params != nullptr) {
-        // Callers compiled against a shorter struct give a smaller
-        // struct_size: the fields past it keep their defaults.
-        const size_t size = params->struct_size;
-        if (size < sizeof(uint32_t) || size > sizeof(WorkerContextParams)) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", size, "; expected between ", sizeof(uint32_t),
-                 " and ", sizeof(WorkerContextParams));
-        }
-        std::memcpy(&p, params, size);
-    }
+    if (params != nullptr) p = read_versioned(*params, p, sizeof(uint32_t));
     Settings s;
     s.cpu_threads = cpu_threads_from(p.cpu_threads);
     s.cpu_isa_cap = cpu_isa_cap_from(p.cpu_isa);

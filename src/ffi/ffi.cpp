@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/versioned.h"
 #include "ffi/boundary.h"
 #include "worker_ffi.h"
 
@@ -15,14 +16,7 @@ CudaModel* load_model(CudaContext* ctx, const char* model_path, const WorkerLoad
     auto context = live_context(ctx);
     if (model_path == nullptr) invalid("model_path is NULL");
     WorkerLoadParams p = WORKER_LOAD_PARAMS_INIT;
-    if (given != nullptr) {
-        constexpr size_t kMinimum = offsetof(WorkerLoadParams, progress) + sizeof(WorkerLoadProgress);
-        if (given->struct_size < kMinimum || given->struct_size > sizeof(WorkerLoadParams)) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", given->struct_size, ", expected between ",
-                 kMinimum, " and ", sizeof(WorkerLoadParams));
-        }
-        std::memcpy(&p, given, given->struct_size);
-    }
+    if (given != nullptr) p = read_versioned(*given, p, offsetof(WorkerLoadParams, progress) + sizeof(WorkerLoadProgress));
     model::LoadProgress progress;
     if (p.progress != nullptr) {
         progress = [callback = p.progress, user = p.progress_user_data](double fraction) {

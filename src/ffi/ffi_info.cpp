@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "core/versioned.h"
 #include "ffi/boundary.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -55,14 +56,7 @@ std::vector<chat::Message> chat_messages(const WorkerChatMessage* messages, int3
 std::string render_chat(const Model& model, const WorkerChatMessage* messages, int32_t n_messages,
                         const WorkerChatParams* given) {
     WorkerChatParams p = WORKER_CHAT_PARAMS_INIT;
-    if (given != nullptr) {
-        constexpr size_t kMinimum = offsetof(WorkerChatParams, add_generation_prompt) + sizeof(int32_t);
-        if (given->struct_size < kMinimum || given->struct_size > sizeof(WorkerChatParams)) {
-            fail(CUDA_ERROR_INVALID_PARAMETER, "params->struct_size is ", given->struct_size, ", expected between ",
-                 kMinimum, " and ", sizeof(WorkerChatParams));
-        }
-        std::memcpy(&p, given, given->struct_size);
-    }
+    if (given != nullptr) p = read_versioned(*given, p, offsetof(WorkerChatParams, add_generation_prompt) + sizeof(int32_t));
     if (p.add_generation_prompt != 0 && p.add_generation_prompt != 1) {
         fail(CUDA_ERROR_INVALID_PARAMETER, "params->add_generation_prompt must be 0 or 1, got ", p.add_generation_prompt);
     }

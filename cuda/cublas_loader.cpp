@@ -1,8 +1,7 @@
 #include "cublas_loader.h"
 
-#include <dlfcn.h>
-
 #include <cublas_v2.h>
+#include <dlfcn.h>
 
 #include <string>
 
@@ -59,8 +58,8 @@ const Cublas& cublas() {
 void require_cublas(int device) {
     const Cublas& api = cublas();
     if (!api.error.empty()) {
-        fail(CUDA_ERROR_DEVICE_NOT_FOUND, "GPU ", device, " requested but cuBLAS (" WORKER_CUBLAS_SONAME
-             ") cannot be loaded: ", api.error,
+        fail(CUDA_ERROR_DEVICE_NOT_FOUND, "GPU ", device,
+             " requested but cuBLAS (" WORKER_CUBLAS_SONAME ") cannot be loaded: ", api.error,
              "; install the CUDA runtime libraries or add their folder to LD_LIBRARY_PATH (the CPU device needs "
              "neither)");
     }

@@ -13,13 +13,13 @@
 namespace worker {
 
 struct ModelFacts {
-    std::string architecture;   // general.architecture
-    std::string name;           // general.name, "" when absent
+    std::string architecture;  // general.architecture
+    std::string name;          // general.name, "" when absent
     bool has_chat_template = false;
     std::string chat_template;  // tokenizer.chat_template
     std::string weight_types;   // "Q4_K:120,Q6_K:13,F32:61": tensors per type, most first
     std::vector<int32_t> eog_ids;
-    uint64_t n_params = 0;      // elements of every weight tensor
+    uint64_t n_params = 0;  // elements of every weight tensor
 };
 
 ModelFacts describe_model(const gguf::File& file, const model::Config& config, const tokenizer::Tokenizer& tokenizer);

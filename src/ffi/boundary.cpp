@@ -81,7 +81,8 @@ void check_buffer(const void* out, int64_t capacity, const char* what) {
         fail(CUDA_ERROR_INVALID_PARAMETER, what, " is NULL with a capacity of ", capacity,
              " (pass NULL and 0 to ask for the size)");
     }
-    if (out != nullptr && capacity <= 0) fail(CUDA_ERROR_INVALID_PARAMETER, what, "'s capacity must be > 0, got ", capacity);
+    if (out != nullptr && capacity <= 0)
+        fail(CUDA_ERROR_INVALID_PARAMETER, what, "'s capacity must be > 0, got ", capacity);
 }
 
 int64_t copy_out(std::string_view text, char* out, int64_t capacity) noexcept {

@@ -16,7 +16,8 @@ CudaModel* load_model(CudaContext* ctx, const char* model_path, const WorkerLoad
     auto context = live_context(ctx);
     if (model_path == nullptr) invalid("model_path is NULL");
     WorkerLoadParams p = WORKER_LOAD_PARAMS_INIT;
-    if (given != nullptr) p = read_versioned(*given, p, offsetof(WorkerLoadParams, progress) + sizeof(WorkerLoadProgress));
+    if (given != nullptr)
+        p = read_versioned(*given, p, offsetof(WorkerLoadParams, progress) + sizeof(WorkerLoadProgress));
     model::LoadProgress progress;
     if (p.progress != nullptr) {
         progress = [callback = p.progress, user = p.progress_user_data](double fraction) {
@@ -49,17 +50,28 @@ extern "C" {
 
 const char* cuda_error_message(int error_code) {
     switch (error_code) {
-        case CUDA_SUCCESS: return "success";
-        case CUDA_ERROR_INVALID_DEVICE: return "invalid device";
-        case CUDA_ERROR_OUT_OF_MEMORY: return "out of memory";
-        case CUDA_ERROR_MODEL_LOAD_FAILED: return "model load failed";
-        case CUDA_ERROR_INFERENCE_FAILED: return "inference failed";
-        case CUDA_ERROR_INVALID_PARAMETER: return "invalid parameter";
-        case CUDA_ERROR_KERNEL_LAUNCH_FAILED: return "kernel launch failed";
-        case CUDA_ERROR_VRAM_RESIDENCY_FAILED: return "VRAM residency check failed";
-        case CUDA_ERROR_DEVICE_NOT_FOUND: return "no CUDA device found";
-        case CUDA_ERROR_UNKNOWN: return "unknown error";
-        default: return "unknown error code";
+        case CUDA_SUCCESS:
+            return "success";
+        case CUDA_ERROR_INVALID_DEVICE:
+            return "invalid device";
+        case CUDA_ERROR_OUT_OF_MEMORY:
+            return "out of memory";
+        case CUDA_ERROR_MODEL_LOAD_FAILED:
+            return "model load failed";
+        case CUDA_ERROR_INFERENCE_FAILED:
+            return "inference failed";
+        case CUDA_ERROR_INVALID_PARAMETER:
+            return "invalid parameter";
+        case CUDA_ERROR_KERNEL_LAUNCH_FAILED:
+            return "kernel launch failed";
+        case CUDA_ERROR_VRAM_RESIDENCY_FAILED:
+            return "VRAM residency check failed";
+        case CUDA_ERROR_DEVICE_NOT_FOUND:
+            return "no CUDA device found";
+        case CUDA_ERROR_UNKNOWN:
+            return "unknown error";
+        default:
+            return "unknown error code";
     }
 }
 
@@ -71,16 +83,13 @@ int cuda_get_device_count(void) { return cuda_device_count(); }
 
 CudaContext* cuda_init(int gpu_device, int* error_code) {
     if (missing_error_code(error_code, "cuda_init")) return nullptr;
-    return guarded<CudaContext*>(error_code, nullptr, [&] {
-        return contexts().add(Context::create(gpu_device));
-    });
+    return guarded<CudaContext*>(error_code, nullptr, [&] { return contexts().add(Context::create(gpu_device)); });
 }
 
 CudaContext* cuda_init_ex(int device, const WorkerContextParams* params, int* error_code) {
     if (missing_error_code(error_code, "cuda_init_ex")) return nullptr;
-    return guarded<CudaContext*>(error_code, nullptr, [&] {
-        return contexts().add(Context::create(device, Settings::from_params(params)));
-    });
+    return guarded<CudaContext*>(
+        error_code, nullptr, [&] { return contexts().add(Context::create(device, Settings::from_params(params))); });
 }
 
 void cuda_destroy(CudaContext* ctx) {
@@ -90,14 +99,16 @@ void cuda_destroy(CudaContext* ctx) {
 CudaModel* cuda_load_model(CudaContext* ctx, const char* model_path, uint64_t* vram_bytes_used, int* error_code) {
     if (vram_bytes_used != nullptr) *vram_bytes_used = 0;
     if (missing_error_code(error_code, "cuda_load_model")) return nullptr;
-    return guarded<CudaModel*>(error_code, nullptr, [&] { return load_model(ctx, model_path, nullptr, vram_bytes_used); });
+    return guarded<CudaModel*>(error_code, nullptr,
+                               [&] { return load_model(ctx, model_path, nullptr, vram_bytes_used); });
 }
 
 CudaModel* cuda_load_model_ex(CudaContext* ctx, const char* model_path, const WorkerLoadParams* params,
                               uint64_t* vram_bytes_used, int* error_code) {
     if (vram_bytes_used != nullptr) *vram_bytes_used = 0;
     if (missing_error_code(error_code, "cuda_load_model_ex")) return nullptr;
-    return guarded<CudaModel*>(error_code, nullptr, [&] { return load_model(ctx, model_path, params, vram_bytes_used); });
+    return guarded<CudaModel*>(error_code, nullptr,
+                               [&] { return load_model(ctx, model_path, params, vram_bytes_used); });
 }
 
 void cuda_unload_model(CudaModel* model) {
@@ -156,8 +167,9 @@ bool cuda_inference_next_token(InferenceResult* result, char* token_out, int tok
         const size_t needed = piece->text.size() + 1;
         if (needed > static_cast<size_t>(token_buffer_size)) {
             token_out[0] = '\0';
-            fail(CUDA_ERROR_INVALID_PARAMETER, "token_buffer_size ", token_buffer_size, " is too small: the piece needs ",
-                 needed, " bytes; call again with a larger buffer, the piece is kept");
+            fail(CUDA_ERROR_INVALID_PARAMETER, "token_buffer_size ", token_buffer_size,
+                 " is too small: the piece needs ", needed,
+                 " bytes; call again with a larger buffer, the piece is kept");
         }
         std::memcpy(token_out, piece->text.data(), piece->text.size());
         token_out[piece->text.size()] = '\0';

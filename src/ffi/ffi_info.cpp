@@ -19,7 +19,8 @@ namespace {
 // fills what fits (a caller built against a newer, larger struct gets the
 // fields this library knows).
 void check_struct_size(uint32_t size, size_t minimum, const char* what) {
-    if (size < minimum) fail(CUDA_ERROR_INVALID_PARAMETER, what, "->struct_size is ", size, ", expected at least ", minimum);
+    if (size < minimum)
+        fail(CUDA_ERROR_INVALID_PARAMETER, what, "->struct_size is ", size, ", expected at least ", minimum);
 }
 
 // Copies the first `size` bytes of `full` (a fully filled struct) to `out`,
@@ -56,9 +57,11 @@ std::vector<chat::Message> chat_messages(const WorkerChatMessage* messages, int3
 std::string render_chat(const Model& model, const WorkerChatMessage* messages, int32_t n_messages,
                         const WorkerChatParams* given) {
     WorkerChatParams p = WORKER_CHAT_PARAMS_INIT;
-    if (given != nullptr) p = read_versioned(*given, p, offsetof(WorkerChatParams, add_generation_prompt) + sizeof(int32_t));
+    if (given != nullptr)
+        p = read_versioned(*given, p, offsetof(WorkerChatParams, add_generation_prompt) + sizeof(int32_t));
     if (p.add_generation_prompt != 0 && p.add_generation_prompt != 1) {
-        fail(CUDA_ERROR_INVALID_PARAMETER, "params->add_generation_prompt must be 0 or 1, got ", p.add_generation_prompt);
+        fail(CUDA_ERROR_INVALID_PARAMETER, "params->add_generation_prompt must be 0 or 1, got ",
+             p.add_generation_prompt);
     }
     const ModelFacts& facts = model.facts();
     std::string source;

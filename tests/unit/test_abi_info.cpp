@@ -7,12 +7,12 @@
 // (log-softmax of llama.cpp's logits).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <algorithm>
-#include <cstddef>
 #include <fstream>
 #include <map>
 #include <string>
@@ -317,7 +317,8 @@ TEST_F(AbiInfo, TokenizeWithTooSmallABufferSaysTheSizeAndWritesNothing) {
     int32_t ids[1] = {-7};
     EXPECT_EQ(cuda_tokenize(model_.get(), "Hello world", false, false, ids, 1, &err), 2);
     EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);
-    EXPECT_NE(std::string(cuda_last_error_detail()).find("2 are needed"), std::string::npos) << cuda_last_error_detail();
+    EXPECT_NE(std::string(cuda_last_error_detail()).find("2 are needed"), std::string::npos)
+        << cuda_last_error_detail();
     EXPECT_EQ(ids[0], -7);
     EXPECT_EQ(cuda_tokenize(model_.get(), "Hello world", false, false, nullptr, 5, &err), -1);
     EXPECT_EQ(err, CUDA_ERROR_INVALID_PARAMETER);

@@ -45,7 +45,8 @@ class EveryArchitecture : public testing::TestWithParam<std::string> {};
 // reads: the model loads as written, and an extra, unknown key is refused.
 TEST_P(EveryArchitecture, ReadsEveryKeyItWritesAndRefusesAnUnknownOne) {
     const std::string arch = GetParam();
-    const std::string plain = write(arch + "_plain", [](test::GgufWriter&) {}, arch);
+    const std::string plain = write(
+        arch + "_plain", [](test::GgufWriter&) {}, arch);
     EXPECT_EQ(refusal(plain), "");
     const auto file = gguf::File::open(plain);
     int arch_keys = 0;
@@ -55,8 +56,7 @@ TEST_P(EveryArchitecture, ReadsEveryKeyItWritesAndRefusesAnUnknownOne) {
     const std::string extra = write(
         arch + "_extra", [&](test::GgufWriter& w) { w.add_f32(arch + ".attention.logit_softcapping", 50.0f); }, arch);
     const std::string detail = refusal(extra);
-    EXPECT_NE(detail.find("metadata key '" + arch + ".attention.logit_softcapping' = 50"), std::string::npos)
-        << detail;
+    EXPECT_NE(detail.find("metadata key '" + arch + ".attention.logit_softcapping' = 50"), std::string::npos) << detail;
     EXPECT_NE(detail.find("not implemented"), std::string::npos) << detail;
 }
 
@@ -74,15 +74,18 @@ TEST(ConfigKeys, KnownVariantsTheEngineLacksAreRefusedByName) {
     const std::vector<Case> cases = {
         // llama.cpp applies rope.scaling.factor whatever the type says: a
         // factor without a type would silently differ.
-        {"factor_without_type", [](test::GgufWriter& w) { w.add_f32("llama.rope.scaling.factor", 4.0f); },
+        {"factor_without_type",
+         [](test::GgufWriter& w) { w.add_f32("llama.rope.scaling.factor", 4.0f); },
          {"'llama.rope.scaling.factor' = 4"}},
-        {"yarn", [](test::GgufWriter& w) {
+        {"yarn",
+         [](test::GgufWriter& w) {
              w.add_string("llama.rope.scaling.type", "yarn");
              w.add_f32("llama.rope.scaling.factor", 4.0f);
              w.add_u32("llama.rope.scaling.original_context_length", 4096);
          },
          {"'llama.rope.scaling.type' = 'yarn'"}},
-        {"final_softcap", [](test::GgufWriter& w) { w.add_f32("llama.final_logit_softcapping", 30.0f); },
+        {"final_softcap",
+         [](test::GgufWriter& w) { w.add_f32("llama.final_logit_softcapping", 30.0f); },
          {"'llama.final_logit_softcapping' = 30"}},
         {"experts",
          [](test::GgufWriter& w) {
@@ -90,7 +93,8 @@ TEST(ConfigKeys, KnownVariantsTheEngineLacksAreRefusedByName) {
              w.add_u32("llama.expert_used_count", 2);
          },
          {"llama.expert_count 8", "mixture-of-experts"}},
-        {"embedding_scale", [](test::GgufWriter& w) { w.add_f32("llama.embedding_scale", 12.0f); },
+        {"embedding_scale",
+         [](test::GgufWriter& w) { w.add_f32("llama.embedding_scale", 12.0f); },
          {"'llama.embedding_scale' = 12"}},
     };
     for (const Case& c : cases) {

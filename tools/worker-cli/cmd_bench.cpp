@@ -117,11 +117,10 @@ void measure(model::Transformer& tr, const BenchOptions& o, std::vector<double>&
     }
 }
 
-void report(const BenchOptions& o, const Context& context, const model::Transformer& tr, double load_s,
-            const Stats& pf, const Stats& dc) {
+void report(const BenchOptions& o, const Context& context, const model::Transformer& tr, double load_s, const Stats& pf,
+            const Stats& dc) {
     const double rss_mib = static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0);
-    const double device_mib =
-        context.is_cpu() ? 0.0 : static_cast<double>(context.process_memory_usage()) / 1048576.0;
+    const double device_mib = context.is_cpu() ? 0.0 : static_cast<double>(context.process_memory_usage()) / 1048576.0;
     const int threads = context.is_cpu() ? context.settings().cpu_threads : 0;
     // The instruction set of the context's CPU kernels (WORKER_CPU_ISA caps it); "" on a GPU.
     const char* isa = context.is_cpu() ? cpu::dot_kernel_isa(context.settings().cpu_isa) : "";
@@ -139,8 +138,8 @@ void report(const BenchOptions& o, const Context& context, const model::Transfor
                 tr.backend().name().c_str(), threads, context.is_cpu() ? ", kernels " : "", isa, load_s * 1e3);
     std::printf("prefill  %d tokens: %.1f tok/s median (min %.1f, max %.1f) over %d runs\n", o.n_prompt, pf.median,
                 pf.min, pf.max, o.reps);
-    std::printf("decode   %d tokens: %.1f tok/s median (min %.1f, max %.1f) over %d runs\n", o.n_gen, dc.median,
-                dc.min, dc.max, o.reps);
+    std::printf("decode   %d tokens: %.1f tok/s median (min %.1f, max %.1f) over %d runs\n", o.n_gen, dc.median, dc.min,
+                dc.max, o.reps);
     std::printf("peak RSS %.1f MiB\n", rss_mib);
     if (!context.is_cpu()) std::printf("device memory in use %.1f MiB\n", device_mib);
 }
@@ -166,8 +165,7 @@ int run_bench(const std::vector<std::string>& args) {
     const double load_s = seconds_since(t_load);
     model::Transformer& tr = model->transformer();
     if (static_cast<uint32_t>(o.n_prompt + o.n_gen) > tr.config().context_length) {
-        throw UsageError{"-p + -n exceeds the model's context length of " +
-                         std::to_string(tr.config().context_length)};
+        throw UsageError{"-p + -n exceeds the model's context length of " + std::to_string(tr.config().context_length)};
     }
     std::vector<double> prefill_tps, decode_tps;
     measure(tr, o, prefill_tps, decode_tps);
@@ -191,8 +189,7 @@ constexpr const char* kHelp =
     "\n"
     "Tokenizer throughput: worker-cli bench-tokenize.\n";
 
-const bool registered =
-    register_command({"bench", "measure load time, prefill and decode speed", kHelp, &run_bench});
+const bool registered = register_command({"bench", "measure load time, prefill and decode speed", kHelp, &run_bench});
 
 }  // namespace
 }  // namespace worker::cli

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "command.h"
-#include "options.h"
 #include "gguf/gguf_file.h"
+#include "options.h"
 #include "tokenizer/tokenizer.h"
 
 namespace worker::cli {
@@ -107,8 +107,8 @@ int run_bench_tokenize(const std::vector<std::string>& args) {
     return 0;
 }
 
-const bool registered =
-    register_command({"bench-tokenize", "tokenizer throughput in MB/s (-m MODEL [-f FILE])", kHelp, &run_bench_tokenize});
+const bool registered = register_command(
+    {"bench-tokenize", "tokenizer throughput in MB/s (-m MODEL [-f FILE])", kHelp, &run_bench_tokenize});
 
 }  // namespace
 }  // namespace worker::cli

@@ -29,9 +29,10 @@ int run_devices(const std::vector<std::string>& args) {
 }
 
 const bool registered =
-    register_command({"version", "print the library version (also: worker-cli --version)",
-                      "usage: worker-cli version\n\nPrints the library version and whether the CUDA backend is built in.\n",
-                      &run_version}) &&
+    register_command(
+        {"version", "print the library version (also: worker-cli --version)",
+         "usage: worker-cli version\n\nPrints the library version and whether the CUDA backend is built in.\n",
+         &run_version}) &&
     register_command({"devices", "list the devices this build can use",
                       "usage: worker-cli devices\n\nLists the CUDA devices this build and machine can use, and the CPU "
                       "reference device.\n",

@@ -142,7 +142,9 @@ const char* fallback_template(CudaModel* model) {
             return std::string(marker) == "<start_of_turn>" ? kGemmaTemplate : kChatMlTemplate;
         }
     }
-    throw UsageError{"--chat: the model file has no chat template, and its vocabulary has neither ChatML's nor Gemma's turn markers"};
+    throw UsageError{
+        "--chat: the model file has no chat template, and its vocabulary has neither ChatML's nor Gemma's turn "
+        "markers"};
 }
 
 // The options as the ABI's parameters; `stops` holds the stop strings' pointers.
@@ -178,12 +180,18 @@ std::string chat_prompt(CudaModel* model, const GenerateOptions& o) {
 
 const char* finish_reason_name(int32_t reason) {
     switch (reason) {
-        case WORKER_FINISH_EOS: return "end of generation";
-        case WORKER_FINISH_MAX_TOKENS: return "max tokens";
-        case WORKER_FINISH_STOP: return "stop string";
-        case WORKER_FINISH_CANCELLED: return "cancelled";
-        case WORKER_FINISH_ERROR: return "error";
-        default: return "running";
+        case WORKER_FINISH_EOS:
+            return "end of generation";
+        case WORKER_FINISH_MAX_TOKENS:
+            return "max tokens";
+        case WORKER_FINISH_STOP:
+            return "stop string";
+        case WORKER_FINISH_CANCELLED:
+            return "cancelled";
+        case WORKER_FINISH_ERROR:
+            return "error";
+        default:
+            return "running";
     }
 }
 

@@ -6,13 +6,13 @@
 #include <vector>
 
 #include "command.h"
-#include "options.h"
+#include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "gguf/summary.h"
 #include "model/config.h"
 #include "model/transformer.h"
+#include "options.h"
 #include "tokenizer/tokenizer.h"
-#include "core/error.h"
 
 namespace worker::cli {
 namespace {
@@ -64,8 +64,8 @@ void print_support(const gguf::File& file) {
         std::printf("engine reads:    %s, %u blocks, %u heads (%u for keys/values) of %u, context %u\n",
                     model::arch_name(c.arch), c.block_count, c.head_count, c.head_count_kv, c.head_dim,
                     c.context_length);
-        std::printf("  rope:          %s pairs, base %g, %u rotated dims, scale %g\n", c.rope_neox ? "NeoX" : "adjacent",
-                    static_cast<double>(c.rope_freq_base), c.rope_dimension_count,
+        std::printf("  rope:          %s pairs, base %g, %u rotated dims, scale %g\n",
+                    c.rope_neox ? "NeoX" : "adjacent", static_cast<double>(c.rope_freq_base), c.rope_dimension_count,
                     static_cast<double>(c.rope_freq_scale));
         if (c.sliding_window > 0) {
             std::printf("  attention:     sliding window of %u tokens", c.sliding_window);

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "command.h"
-#include "options.h"
 #include "gguf/gguf_file.h"
+#include "options.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 

@@ -62,8 +62,7 @@ int run_command(const worker::cli::Command& c, const std::vector<std::string>& a
         std::fprintf(stderr, "worker-cli %s: %s: %s\n", c.name, worker::cli::error_name(e.code()), e.what());
         return 1;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "worker-cli %s: %s: %s\n", c.name, worker::cli::error_name(CUDA_ERROR_UNKNOWN),
-                     e.what());
+        std::fprintf(stderr, "worker-cli %s: %s: %s\n", c.name, worker::cli::error_name(CUDA_ERROR_UNKNOWN), e.what());
         return 1;
     }
 }

@@ -5,9 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <filesystem>
 #include <string>
 
 #include "command.h"
@@ -29,7 +29,8 @@ int ArgReader::int_value(const std::string& option, int min, int max) {
     const bool integer = end != v.c_str() && *end == '\0';
     if (integer && errno != ERANGE && n >= min && n <= max) return static_cast<int>(n);
     char text[160];
-    std::snprintf(text, sizeof text, integer ? "%s must be in [%d, %d], got %s" : "%s needs an integer in [%d, %d], got '%s'",
+    std::snprintf(text, sizeof text,
+                  integer ? "%s must be in [%d, %d], got %s" : "%s needs an integer in [%d, %d], got '%s'",
                   option.c_str(), min, max, v.c_str());
     throw UsageError{text};
 }
@@ -57,16 +58,26 @@ unsigned long long ArgReader::u64_value(const std::string& option) {
 
 const char* error_name(int code) {
     switch (code) {
-        case CUDA_SUCCESS: return "CUDA_SUCCESS";
-        case CUDA_ERROR_INVALID_DEVICE: return "CUDA_ERROR_INVALID_DEVICE";
-        case CUDA_ERROR_OUT_OF_MEMORY: return "CUDA_ERROR_OUT_OF_MEMORY";
-        case CUDA_ERROR_MODEL_LOAD_FAILED: return "CUDA_ERROR_MODEL_LOAD_FAILED";
-        case CUDA_ERROR_INFERENCE_FAILED: return "CUDA_ERROR_INFERENCE_FAILED";
-        case CUDA_ERROR_INVALID_PARAMETER: return "CUDA_ERROR_INVALID_PARAMETER";
-        case CUDA_ERROR_KERNEL_LAUNCH_FAILED: return "CUDA_ERROR_KERNEL_LAUNCH_FAILED";
-        case CUDA_ERROR_VRAM_RESIDENCY_FAILED: return "CUDA_ERROR_VRAM_RESIDENCY_FAILED";
-        case CUDA_ERROR_DEVICE_NOT_FOUND: return "CUDA_ERROR_DEVICE_NOT_FOUND";
-        default: return "CUDA_ERROR_UNKNOWN";
+        case CUDA_SUCCESS:
+            return "CUDA_SUCCESS";
+        case CUDA_ERROR_INVALID_DEVICE:
+            return "CUDA_ERROR_INVALID_DEVICE";
+        case CUDA_ERROR_OUT_OF_MEMORY:
+            return "CUDA_ERROR_OUT_OF_MEMORY";
+        case CUDA_ERROR_MODEL_LOAD_FAILED:
+            return "CUDA_ERROR_MODEL_LOAD_FAILED";
+        case CUDA_ERROR_INFERENCE_FAILED:
+            return "CUDA_ERROR_INFERENCE_FAILED";
+        case CUDA_ERROR_INVALID_PARAMETER:
+            return "CUDA_ERROR_INVALID_PARAMETER";
+        case CUDA_ERROR_KERNEL_LAUNCH_FAILED:
+            return "CUDA_ERROR_KERNEL_LAUNCH_FAILED";
+        case CUDA_ERROR_VRAM_RESIDENCY_FAILED:
+            return "CUDA_ERROR_VRAM_RESIDENCY_FAILED";
+        case CUDA_ERROR_DEVICE_NOT_FOUND:
+            return "CUDA_ERROR_DEVICE_NOT_FOUND";
+        default:
+            return "CUDA_ERROR_UNKNOWN";
     }
 }
 

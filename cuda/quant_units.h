@@ -15,6 +15,7 @@
 #include "quant/dequant.h"
 #include "quant/ggml_type.h"
 #include "quant/hd.h"
+#include "quant/rn_math.h"
 
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
@@ -136,14 +137,6 @@ WORKER_HD int round_to_int(float x) {
     return __float2int_rn(x);
 #else
     return static_cast<int>(std::nearbyint(x));  // round half to even, the default mode
-#endif
-}
-
-WORKER_HD float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;
 #endif
 }
 

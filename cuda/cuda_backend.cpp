@@ -22,11 +22,6 @@ bool graphs_requested() {
 
 using model::Tensor;
 
-const char* type_name(GgmlType type) {
-    const char* name = type_traits(type).name;
-    return name != nullptr ? name : "unknown";
-}
-
 // Elements between rows of an F32/F16/I32 tensor.
 int64_t stride_of(const Tensor& t, size_t element_size, const char* op, const char* what) {
     if (t.ne1 <= 1 && t.nb1 == 0) return t.ne0;

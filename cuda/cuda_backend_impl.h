@@ -34,8 +34,6 @@
 
 namespace worker::cuda {
 
-const char* type_name(GgmlType type);
-
 // Elements between rows of an F32/F16/I32 tensor.
 int64_t stride_of(const model::Tensor& t, size_t element_size, const char* op, const char* what);
 

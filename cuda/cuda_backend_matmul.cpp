@@ -34,12 +34,12 @@ void CudaBackend::matmul(const Tensor& w, const Tensor& x, const Tensor& out) {
     const int64_t xs = stride_of(x, 4, "matmul", "x");
     const int64_t os = stride_of(out, 4, "matmul", "out");
     if (n == 0 || w.ne1 == 0) return;
-    const bool is_float = w.type == GgmlType::F32 || w.type == GgmlType::F16;
-    if (n <= kMaxMatvecRows && is_float) {
+    const TypeTraits traits = type_traits(w.type);
+    if (n <= kMaxMatvecRows && traits.can(kFloatMatmul)) {
         launch_matvec_float(w.type, w.data, w.nb1, w.ne1, w.ne0, f32(x), xs, n, f32(out), os, stream_);
         return;
     }
-    if (n <= kMaxMatvecRows && has_q8_matvec(w.type)) {
+    if (n <= kMaxMatvecRows && traits.can(kCudaMatvec)) {
         if (w.ne0 % 32 != 0) fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row of ", w.ne0, " is not a multiple of 32");
         if (w.type == GgmlType::Q4_K && (reinterpret_cast<uintptr_t>(w.data) % 16 != 0 || w.nb1 % 16 != 0)) {
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: Q4_K weight rows are not 16-byte aligned");
@@ -86,7 +86,7 @@ void CudaBackend::gemm(const Tensor& w, const Tensor& x, int64_t xs, const Tenso
                      "cublasGemmEx (F32 matmul)");
         return;
     }
-    if (w.type != GgmlType::F16 && !can_dequantize_on_device(w.type)) {
+    if (w.type != GgmlType::F16 && !type_traits(w.type).can(kCudaDequant)) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
     }
     auto* xh = static_cast<uint16_t*>(

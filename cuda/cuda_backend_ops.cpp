@@ -14,7 +14,7 @@ void CudaBackend::embed(const Tensor& table, const Tensor& ids, const Tensor& ou
         fail(CUDA_ERROR_INFERENCE_FAILED, "embed: out [", out.ne1, "][", out.ne0, "] cannot hold ", n, " rows of ",
              table.ne0);
     }
-    if (!can_dequantize_on_device(table.type)) {
+    if (!type_traits(table.type).can(kCudaDequant)) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "embed: table type ", type_name(table.type), " is not supported");
     }
     launch_embed(table.type, table.data, table.nb1, table.ne0, table.ne1, static_cast<const int32_t*>(ids.data), n,

@@ -46,11 +46,6 @@ void launch_embed(GgmlType type, const void* table, size_t table_row_bytes, int6
 
 // ---- matrix products ------------------------------------------------------------------
 
-// Types the quantized matrix-vector kernel takes (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K).
-bool has_q8_matvec(GgmlType type);
-// Types launch_dequantize_f16 and launch_embed take.
-bool can_dequantize_on_device(GgmlType type);
-
 // x (rows of cols floats, cols % 32 == 0) to rows * cols / 32 blocks, as the
 // CPU backend quantizes activations for a weight of `weight_type`
 // (quant_units.h).

@@ -222,10 +222,10 @@ namespace worker {
 // Dequantizes n elements stored as `type` at `src` (unaligned is fine) into
 // dst. Throws Error(CUDA_ERROR_INVALID_PARAMETER) when the type has no
 // dequantizer or n is negative or not a multiple of the type's block size.
-// Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K .. Q8_K, MXFP4.
+// Types: those with kCpuDequant in the type table (quant/ggml_type.h).
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 
 // True when dequantize_row accepts the type.
-bool can_dequantize(GgmlType type);
+inline bool can_dequantize(GgmlType type) { return type_traits(type).can(kCpuDequant); }
 
 }  // namespace worker

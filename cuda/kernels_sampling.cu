@@ -97,13 +97,13 @@ __global__ void __launch_bounds__(kThreads) sample_finish_kernel(const float* sc
     __syncthreads();
     if (threadIdx.x == 0) {
         double total = 0.0;
-        for (int64_t i = 0; i < n_keep; ++i) total = sampling_steps::add(total, static_cast<double>(probs[i]));
+        for (int64_t i = 0; i < n_keep; ++i) total = add_rn(total, static_cast<double>(probs[i]));
         total_shared = total;
     }
     __syncthreads();
     const double total = total_shared;
     for (int64_t i = threadIdx.x; i < n_keep; i += kThreads) {
-        probs[i] = static_cast<float>(sampling_steps::div(static_cast<double>(probs[i]), total));
+        probs[i] = static_cast<float>(div_rn(static_cast<double>(probs[i]), total));
     }
     __syncthreads();
     if (threadIdx.x == 0) *result = sorted_ids[sampling_steps::draw(probs, n_keep, top_p, min_p, uniform)];

@@ -3,7 +3,8 @@
 // call them, and tests/unit/test_cuda_sampling_steps.cpp runs them on the
 // CPU against src/sampling to check they choose the same id. Every
 // operation mirrors the CPU sampler's expression, with explicit IEEE
-// round-to-nearest arithmetic on the device so no multiply-add is fused.
+// round-to-nearest arithmetic on the device (quant/rn_math.h) so no
+// multiply-add is fused.
 #pragma once
 
 #include <cmath>
@@ -11,40 +12,9 @@
 #include <cstring>
 
 #include "quant/hd.h"
+#include "quant/rn_math.h"
 
 namespace worker::cuda::sampling_steps {
-
-WORKER_HD double add(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
-
-WORKER_HD double mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-WORKER_HD double div(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __ddiv_rn(a, b);
-#else
-    return a / b;
-#endif
-}
-
-WORKER_HD float mulf(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
 
 // The repetition penalty of one logit.
 WORKER_HD float penalise(float logit, float penalty) { return logit > 0.0f ? logit / penalty : logit * penalty; }
@@ -80,24 +50,24 @@ WORKER_HD int64_t draw(const float* p, int64_t n_keep, float top_p, float min_p,
         double cumulative = 0.0;
         int64_t keep = 0;
         while (keep < count) {
-            cumulative = add(cumulative, static_cast<double>(p[keep]));
+            cumulative = add_rn(cumulative, static_cast<double>(p[keep]));
             ++keep;
             if (cumulative >= static_cast<double>(top_p)) break;
         }
         count = keep;
     }
     if (min_p > 0.0f) {
-        const float threshold = mulf(min_p, p[0]);
+        const float threshold = mul_rn(min_p, p[0]);
         int64_t keep = 1;
         while (keep < count && p[keep] >= threshold) ++keep;
         count = keep;
     }
     double kept = 0.0;
-    for (int64_t i = 0; i < count; ++i) kept = add(kept, static_cast<double>(p[i]));
-    const double target = mul(uniform, kept);
+    for (int64_t i = 0; i < count; ++i) kept = add_rn(kept, static_cast<double>(p[i]));
+    const double target = mul_rn(uniform, kept);
     double cumulative = 0.0;
     for (int64_t i = 0; i < count; ++i) {
-        cumulative = add(cumulative, static_cast<double>(p[i]));
+        cumulative = add_rn(cumulative, static_cast<double>(p[i]));
         if (target < cumulative) return i;
     }
     return count - 1;  // rounding left the target at the very top

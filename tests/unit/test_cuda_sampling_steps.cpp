@@ -59,8 +59,8 @@ int32_t gpu_order_choice(std::vector<float> work, const sampling::Settings& s, c
     const float max_logit = scaled[ids[0]];
     for (int64_t i = 0; i < n_keep; ++i) p[i] = steps::exp_prob(scaled[ids[i]] - max_logit);
     double total = 0.0;
-    for (int64_t i = 0; i < n_keep; ++i) total = steps::add(total, static_cast<double>(p[i]));
-    for (int64_t i = 0; i < n_keep; ++i) p[i] = static_cast<float>(steps::div(static_cast<double>(p[i]), total));
+    for (int64_t i = 0; i < n_keep; ++i) total = add_rn(total, static_cast<double>(p[i]));
+    for (int64_t i = 0; i < n_keep; ++i) p[i] = static_cast<float>(div_rn(static_cast<double>(p[i]), total));
     return ids[steps::draw(p.data(), n_keep, s.top_p, s.min_p, uniform)];
 }
 

@@ -164,7 +164,8 @@ __global__ void dequantize_f16_kernel(const uint8_t* w, size_t row_bytes, int64_
 }
 
 // Calls fn.template operator()<Block>() for the block type of `type`; false
-// when the type has no device dequantizer.
+// when the type has no device dequantizer. The cases are the types with
+// kCudaDequant in the type table (quant/ggml_type.h).
 template <typename Fn>
 bool dispatch_block_type(GgmlType type, Fn&& fn) {
     switch (type) {

@@ -388,22 +388,21 @@ void quantize_q8_k(const float* x, BlockQ8* out, int64_t n) {
 }  // namespace
 
 void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n) {
-    switch (weight_type) {
-        case GgmlType::Q4_K:
-        case GgmlType::Q6_K:
+    switch (type_traits(weight_type).activations) {
+        case ActQuant::Q8_K:
             if (n % QK_K == 0) {
                 quantize_q8_k(x, out, n);
                 return;
             }
             break;
-        case GgmlType::Q4_1:
+        case ActQuant::Q8_1:
             quantize_q8(x, out, n);
             for (int64_t b = 0; b < n / 32; ++b) {
                 out[b].dsum = round_to_half(out[b].dsum);
                 out[b].d = round_to_half(out[b].d);
             }
             return;
-        default:
+        case ActQuant::Q8_0:
             break;
     }
     quantize_q8(x, out, n);

@@ -54,12 +54,21 @@ enum TypeCap : uint32_t {
     kCudaDequant = 1u << 4,
 };
 
+// The 8-bit activation blocks a product with a quantized weight quantizes
+// its activations to, as llama.cpp pairs them (its vec_dot_type): Q8_0,
+// blocks of 32 with a half scale; Q8_1, the same with the half of
+// d * sum(q); Q8_K, one float scale per 256. The CPU dot products and the
+// CUDA matrix-vector and prefill paths all quantize from this column
+// (src/cpu/quant_dot.cpp, cuda/quant_units.h).
+enum class ActQuant : uint8_t { Q8_0, Q8_1, Q8_K };
+
 struct TypeTraits {
     GgmlType type;
     const char* name;     // nullptr: not a type this library knows
     uint32_t block_size;  // elements per block
     uint32_t type_size;   // bytes per block
     uint32_t caps;        // TypeCap bits
+    ActQuant activations = ActQuant::Q8_0;  // rows without the column: Q8_0
 
     constexpr bool can(TypeCap cap) const { return (caps & cap) != 0; }
 };
@@ -71,20 +80,20 @@ constexpr uint32_t kCudaQuant = kCudaMatvec | kCudaDequant;
 
 // clang-format off
 inline constexpr TypeTraits kTypes[] = {
-//   type             name     block bytes  caps
+//   type             name     block bytes  caps                                          activations
     {GgmlType::F32,   "F32",   1,    4,     kCpuDequant | kFloatMatmul | kCudaDequant},
     {GgmlType::F16,   "F16",   1,    2,     kCpuDequant | kFloatMatmul | kCudaDequant},
     {GgmlType::Q4_0,  "Q4_0",  32,   18,    kCpuQuant | kCudaQuant},
-    {GgmlType::Q4_1,  "Q4_1",  32,   20,    kCpuQuant | kCudaQuant},
+    {GgmlType::Q4_1,  "Q4_1",  32,   20,    kCpuQuant | kCudaQuant,                       ActQuant::Q8_1},
     {GgmlType::Q5_0,  "Q5_0",  32,   22,    kCpuQuant | kCudaQuant},
     {GgmlType::Q5_1,  "Q5_1",  32,   24,    kCpuDequant | kCudaDequant},
     {GgmlType::Q8_0,  "Q8_0",  32,   34,    kCpuQuant | kCudaQuant},
     {GgmlType::Q8_1,  "Q8_1",  32,   36,    0},
     {GgmlType::Q2_K,  "Q2_K",  256,  84,    kCpuDequant | kCudaDequant},
     {GgmlType::Q3_K,  "Q3_K",  256,  110,   kCpuDequant | kCudaDequant},
-    {GgmlType::Q4_K,  "Q4_K",  256,  144,   kCpuQuant | kCudaQuant},
+    {GgmlType::Q4_K,  "Q4_K",  256,  144,   kCpuQuant | kCudaQuant,                       ActQuant::Q8_K},
     {GgmlType::Q5_K,  "Q5_K",  256,  176,   kCpuDequant | kCudaDequant},
-    {GgmlType::Q6_K,  "Q6_K",  256,  210,   kCpuQuant | kCudaQuant},
+    {GgmlType::Q6_K,  "Q6_K",  256,  210,   kCpuQuant | kCudaQuant,                       ActQuant::Q8_K},
     {GgmlType::Q8_K,  "Q8_K",  256,  292,   kCpuDequant},
     {GgmlType::I8,    "I8",    1,    1,     0},
     {GgmlType::I16,   "I16",   1,    2,     0},

@@ -5,7 +5,9 @@
 // -ffp-contract=off, so plain operators already round each step there.
 // Code whose device results must equal the host's bit for bit (the
 // dequantizers, activation quantization, the sampler's decisions) writes
-// such products and sums with these.
+// such products and sums with these. The four functions look alike on
+// purpose: each names its own intrinsic, and no template over the operation
+// would be shorter than the four cases.
 #pragma once
 
 #include "quant/hd.h"

@@ -64,10 +64,10 @@ enum class ActQuant : uint8_t { Q8_0, Q8_1, Q8_K };
 
 struct TypeTraits {
     GgmlType type;
-    const char* name;     // nullptr: not a type this library knows
-    uint32_t block_size;  // elements per block
-    uint32_t type_size;   // bytes per block
-    uint32_t caps;        // TypeCap bits
+    const char* name;                       // nullptr: not a type this library knows
+    uint32_t block_size;                    // elements per block
+    uint32_t type_size;                     // bytes per block
+    uint32_t caps;                          // TypeCap bits
     ActQuant activations = ActQuant::Q8_0;  // rows without the column: Q8_0
 
     constexpr bool can(TypeCap cap) const { return (caps & cap) != 0; }
@@ -106,6 +106,9 @@ inline constexpr TypeTraits kTypes[] = {
 // clang-format on
 
 }  // namespace type_table_detail
+
+// Every row of the table, for code that walks all types (tests, tools).
+constexpr const auto& type_table() { return type_table_detail::kTypes; }
 
 // The row of a GGUF type number; {name nullptr, sizes 0, no caps} for a
 // number this library does not know.

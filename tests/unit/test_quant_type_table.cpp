@@ -1,8 +1,8 @@
 // The type table (quant/ggml_type.h) against the host code it describes: the
 // CPU dequantizer, the CPU dot-product kernels and the CPU backend's matmul
 // take exactly the types the table says, and the loader's set of weight
-// matrix types is the one docs/gguf.md lists. The CUDA launchers' dispatch
-// needs a GPU to run; test_gpu covers the types the table gives it.
+// matrix types is the one docs/gguf.md lists. The CUDA backend is checked
+// against the table on a GPU (GpuOps.TakesTheTypesTheTypeTableSays).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -23,14 +23,14 @@ namespace {
 
 std::vector<GgmlType> table_types() {
     std::vector<GgmlType> types;
-    for (const TypeTraits& t : type_table_detail::kTypes) types.push_back(t.type);
+    for (const TypeTraits& t : type_table()) types.push_back(t.type);
     return types;
 }
 
 TEST(TypeTable, RowsAreDistinctAndFoundByNumber) {
     std::set<uint32_t> numbers;
     std::set<std::string> names;
-    for (const TypeTraits& t : type_table_detail::kTypes) {
+    for (const TypeTraits& t : type_table()) {
         ASSERT_NE(t.name, nullptr);
         EXPECT_TRUE(numbers.insert(static_cast<uint32_t>(t.type)).second) << t.name;
         EXPECT_TRUE(names.insert(t.name).second) << t.name;

@@ -39,17 +39,13 @@ void launch_copy_to_cache(const float* src, int64_t src_stride, int64_t cols, in
 void launch_set_position(int32_t* dst, int32_t value, cudaStream_t stream);
 // *word = value from a one-thread kernel: the health probe (cuda_device.h).
 void launch_health_probe(uint32_t* word, uint32_t value, cudaStream_t stream);
-// out[i] = dequantized row ids[i] of the table. An id outside [0, table_rows)
-// writes zeros and sets *error_flag to 1.
+// out[i] = dequantized row ids[i] of the table, for the types with
+// kCudaDequant in the type table (quant/ggml_type.h). An id outside
+// [0, table_rows) writes zeros and sets *error_flag to 1.
 void launch_embed(GgmlType type, const void* table, size_t table_row_bytes, int64_t cols, int64_t table_rows,
                   const int32_t* ids, int64_t n, float* out, int64_t out_stride, int* error_flag, cudaStream_t stream);
 
 // ---- matrix products ------------------------------------------------------------------
-
-// Types the quantized matrix-vector kernel takes (Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K).
-bool has_q8_matvec(GgmlType type);
-// Types launch_dequantize_f16 and launch_embed take.
-bool can_dequantize_on_device(GgmlType type);
 
 // x (rows of cols floats, cols % 32 == 0) to rows * cols / 32 blocks, as the
 // CPU backend quantizes activations for a weight of `weight_type`
@@ -57,14 +53,14 @@ bool can_dequantize_on_device(GgmlType type);
 void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
                         BlockQ8Act* out, cudaStream_t stream);
 // out[i][r] = w[r] . x[i] for n activation rows already quantized by
-// launch_quantize_q8 (n * cols / 32 blocks).
+// launch_quantize_q8 (n * cols / 32 blocks), for the types with kCudaMatvec.
 void launch_matvec_q8(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols,
                       const BlockQ8Act* xq, int64_t n, float* out, int64_t out_stride, cudaStream_t stream);
 // The same for F32 and F16 weights, with float activations.
 void launch_matvec_float(GgmlType type, const void* w, size_t row_bytes, int64_t rows, int64_t cols, const float* x,
                          int64_t x_stride, int64_t n, float* out, int64_t out_stride, cudaStream_t stream);
 // Rows [first_row, first_row + n_rows) of w as contiguous IEEE half
-// [n_rows][cols].
+// [n_rows][cols], for the types with kCudaDequant.
 void launch_dequantize_f16(GgmlType type, const void* w, size_t row_bytes, int64_t first_row, int64_t n_rows,
                            int64_t cols, uint16_t* out, cudaStream_t stream);
 

@@ -43,6 +43,34 @@ __host__ __device__ inline int64_t keys_per_split(int64_t n_keys) {
     return (n_keys + splits - 1) / splits;
 }
 
+// The end of attention_kernel: kPartial, the block's {max, sum,
+// unnormalised output} into `partial`; otherwise the normalised output row.
+template <bool kPartial>
+__device__ __forceinline__ void write_result(const AttentionLaunch& a, float* partial, int h, int64_t i,
+                                             float running_max, float running_sum, const float (&acc)[kDimsPerThread]) {
+    const int hd = a.head_dim;
+    if constexpr (kPartial) {
+        float* out = partial + (static_cast<int64_t>(h) * gridDim.y + blockIdx.y) * (hd + 2);
+        if (threadIdx.x == 0) {
+            out[0] = running_max;
+            out[1] = running_sum;
+        }
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < hd) out[2 + d] = acc[j];
+        }
+    } else {
+        float* out = a.out + i * a.out_stride + static_cast<int64_t>(h) * hd;
+        const float inv = 1.0f / running_sum;
+#pragma unroll
+        for (int j = 0; j < kDimsPerThread; ++j) {
+            const int d = threadIdx.x + j * kThreads;
+            if (d < hd) out[d] = acc[j] * inv;
+        }
+    }
+}
+
 // !kPartial: blockIdx.x = token * n_head + head. kPartial (one query row):
 // blockIdx.x is the head, blockIdx.y the split of its keys, and the block
 // writes {max, sum, unnormalised output[head_dim]} to `partial`. Splits past
@@ -118,26 +146,7 @@ __global__ void __launch_bounds__(kThreads) attention_kernel(AttentionLaunch a, 
         __syncthreads();  // scores are rewritten by the next tile
     }
 
-    if constexpr (kPartial) {
-        float* out = partial + (static_cast<int64_t>(h) * gridDim.y + blockIdx.y) * (hd + 2);
-        if (threadIdx.x == 0) {
-            out[0] = running_max;
-            out[1] = running_sum;
-        }
-#pragma unroll
-        for (int j = 0; j < kDimsPerThread; ++j) {
-            const int d = threadIdx.x + j * kThreads;
-            if (d < hd) out[2 + d] = acc[j];
-        }
-    } else {
-        float* out = a.out + i * a.out_stride + static_cast<int64_t>(h) * hd;
-        const float inv = 1.0f / running_sum;
-#pragma unroll
-        for (int j = 0; j < kDimsPerThread; ++j) {
-            const int d = threadIdx.x + j * kThreads;
-            if (d < hd) out[d] = acc[j] * inv;
-        }
-    }
+    write_result<kPartial>(a, partial, h, i, running_max, running_sum, acc);
 }
 
 // One block per head: rescales every split's partial result to the common

@@ -164,7 +164,8 @@ __global__ void dequantize_f16_kernel(const uint8_t* w, size_t row_bytes, int64_
 }
 
 // Calls fn.template operator()<Block>() for the block type of `type`; false
-// when the type has no device dequantizer.
+// when the type has no device dequantizer. The cases are the types with
+// kCudaDequant in the type table (quant/ggml_type.h).
 template <typename Fn>
 bool dispatch_block_type(GgmlType type, Fn&& fn) {
     switch (type) {
@@ -184,30 +185,7 @@ bool dispatch_block_type(GgmlType type, Fn&& fn) {
     }
 }
 
-const char* type_name(GgmlType type) {
-    const char* name = type_traits(type).name;
-    return name != nullptr ? name : "unknown";
-}
-
 }  // namespace
-
-bool can_dequantize_on_device(GgmlType type) {
-    switch (type) {
-        case GgmlType::F32:
-        case GgmlType::F16:
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q5_1:
-        case GgmlType::Q8_0:
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K:
-        case GgmlType::Q4_K:
-        case GgmlType::Q5_K:
-        case GgmlType::Q6_K: return true;
-        default: return false;
-    }
-}
 
 void launch_add(const float* a, int64_t a_stride, const float* b, int64_t b_stride, float* out, int64_t out_stride,
                 int64_t cols, int64_t rows, cudaStream_t stream) {

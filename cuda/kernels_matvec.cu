@@ -151,11 +151,6 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock)
     if (threadIdx.x == 0) out[col * out_stride + row] = sum;
 }
 
-const char* type_name(GgmlType type) {
-    const char* name = type_traits(type).name;
-    return name != nullptr ? name : "unknown";
-}
-
 void check_grid(int64_t rows, int64_t n, const char* op) {
     if ((rows + kRowsPerBlock - 1) / kRowsPerBlock > 0x7FFFFFFF || n > 65535) {
         fail(CUDA_ERROR_INFERENCE_FAILED, op, ": ", rows, " rows x ", n, " columns exceed the launch grid");
@@ -163,18 +158,6 @@ void check_grid(int64_t rows, int64_t n, const char* op) {
 }
 
 }  // namespace
-
-bool has_q8_matvec(GgmlType type) {
-    switch (type) {
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q8_0:
-        case GgmlType::Q4_K:
-        case GgmlType::Q6_K: return true;
-        default: return false;
-    }
-}
 
 void launch_quantize_q8(GgmlType weight_type, const float* x, int64_t stride, int64_t cols, int64_t rows,
                         BlockQ8Act* out, cudaStream_t stream) {

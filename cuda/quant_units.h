@@ -15,6 +15,7 @@
 #include "quant/dequant.h"
 #include "quant/ggml_type.h"
 #include "quant/hd.h"
+#include "quant/rn_math.h"
 
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
@@ -106,22 +107,18 @@ WORKER_HD void load_32_bytes_a16(const uint8_t* p, uint32_t (&words)[8]) {
 
 // ---- activation quantization, as the CPU backend does it per weight type ----------
 //
-// Q4_0, Q5_0, Q8_0 (and the default): blocks of 32, d = max|x| / 127, q =
-// rint(x * (127 / max|x|)), d then rounded to half (llama.cpp's Q8_0). Q4_1: the same
-// with d and s = d * sum(q) rounded to half (Q8_1). Q4_K, Q6_K: one scale per
-// 256 (Q8_K): the value of largest magnitude (first one on ties) maps to
-// -127, q = min(127, rint(x * iscale)). These mirror src/cpu/quant_dot.cpp so
-// that both devices' integer dot products see the same activations.
-enum class ActQuant { Q8_0, Q8_1, Q8_K };
+// The type table's activations column (quant/ggml_type.h) says which form
+// a weight type takes. Q8_0 (Q4_0, Q5_0, Q8_0 and the default): blocks of 32,
+// d = max|x| / 127, q = rint(x * (127 / max|x|)), d then rounded to half.
+// Q8_1 (Q4_1): the same with d and s = d * sum(q) rounded to half. Q8_K
+// (Q4_K, Q6_K): one scale per 256: the value of largest magnitude (first one
+// on ties) maps to -127, q = min(127, rint(x * iscale)). These mirror
+// src/cpu/quant_dot.cpp so that both devices' integer dot products see the
+// same activations.
+using worker::ActQuant;
 
-WORKER_HD ActQuant act_quant_for(GgmlType weight_type) {
-    switch (weight_type) {
-        case GgmlType::Q4_K:
-        case GgmlType::Q6_K: return ActQuant::Q8_K;
-        case GgmlType::Q4_1: return ActQuant::Q8_1;
-        default: return ActQuant::Q8_0;
-    }
-}
+// Host code only: the table lives in host memory.
+inline ActQuant act_quant_for(GgmlType weight_type) { return type_traits(weight_type).activations; }
 
 WORKER_HD float round_to_half(float x) {
 #if defined(__CUDA_ARCH__)
@@ -136,14 +133,6 @@ WORKER_HD int round_to_int(float x) {
     return __float2int_rn(x);
 #else
     return static_cast<int>(std::nearbyint(x));  // round half to even, the default mode
-#endif
-}
-
-WORKER_HD float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;
 #endif
 }
 

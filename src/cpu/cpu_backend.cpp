@@ -26,11 +26,6 @@ public:
     ~HostBuffer() override { std::free(data()); }
 };
 
-const char* type_name(GgmlType t) {
-    const char* name = type_traits(t).name;
-    return name != nullptr ? name : "unknown";
-}
-
 inline float* row_f32(const Tensor& t, int64_t i) {
     return reinterpret_cast<float*>(static_cast<char*>(t.data) + static_cast<size_t>(i) * t.nb1);
 }
@@ -104,12 +99,12 @@ public:
             matmul_float(w, x, out);
             return;
         }
+        if (!type_traits(w.type).can(kCpuDot))
+            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         const int64_t n = x.ne1;
         // The kernels llama.cpp would use for this type and batch size (see
-        // the loop below); no one-token kernel: an unsupported type.
+        // the loop below).
         const BatchKernels kernels = batch_kernels(w.type, n, level_);
-        if (kernels.dot1 == nullptr)
-            fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: weight type ", type_name(w.type), " is not supported");
         const int64_t nb = w.ne0 / 32;
         if (w.ne0 % 32 != 0)
             fail(CUDA_ERROR_INFERENCE_FAILED, "matmul: row length ", w.ne0, " is not a multiple of 32");

@@ -12,12 +12,7 @@
 #include <immintrin.h>
 #endif
 
-// gcc 12 warns of the undefined upper halves its own AVX-512 headers leave on
-// purpose (_mm512_cast*, the reductions): gcc bug 105593, gone in gcc 13.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "cpu/avx512_gcc12_warnings.h"
 
 namespace worker::cpu {
 
@@ -411,22 +406,21 @@ void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, in
 
 void quantize_activations(GgmlType weight_type, const float* x, BlockQ8* out, int64_t n, CpuIsa level) {
     const Family family = family_for(level);
-    switch (weight_type) {
-        case GgmlType::Q4_K:
-        case GgmlType::Q6_K:
+    switch (type_traits(weight_type).activations) {
+        case ActQuant::Q8_K:
             if (n % QK_K == 0) {
                 quantize_q8_k(x, out, n);
                 return;
             }
             break;
-        case GgmlType::Q4_1:
+        case ActQuant::Q8_1:
             quantize_q8_at(x, out, n, family);
             for (int64_t b = 0; b < n / 32; ++b) {
                 out[b].dsum = round_to_half(out[b].dsum);
                 out[b].d = round_to_half(out[b].d);
             }
             return;
-        default:
+        case ActQuant::Q8_0:
             break;
     }
     quantize_q8_at(x, out, n, family);

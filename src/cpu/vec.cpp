@@ -12,12 +12,7 @@
 #include <immintrin.h>
 #endif
 
-// gcc 12 warns of the undefined upper halves its own AVX-512 headers leave on
-// purpose (_mm512_cast*, the reductions): gcc bug 105593, gone in gcc 13.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "cpu/avx512_gcc12_warnings.h"
 
 namespace worker::cpu {
 

@@ -167,8 +167,9 @@ public:
     virtual void embed(const Tensor& table, const Tensor& ids, const Tensor& out) = 0;
     // out[i][r] = sum_c w[r][c] * x[i][c]: w is [rows][cols] in any supported
     // block type, x is F32 [n][cols], out is F32 [n][rows]. n = 1 is a decode
-    // step, larger n a prefill batch. Supported w types: F32, F16, Q4_0, Q4_1,
-    // Q5_0, Q8_0, Q4_K, Q6_K.
+    // step, larger n a prefill batch. Supported w types: those the type table
+    // says every backend's matmul takes (is_weight_matrix_type,
+    // quant/ggml_type.h).
     virtual void matmul(const Tensor& w, const Tensor& x, const Tensor& out) = 0;
     // out = a + b, elementwise; b may have a single row that is broadcast to
     // every row of a (a bias). In place when out aliases a.

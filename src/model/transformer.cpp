@@ -13,22 +13,6 @@ namespace worker::model {
 
 namespace {
 
-bool matmul_type(GgmlType t) {
-    switch (t) {
-        case GgmlType::F32:
-        case GgmlType::F16:
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q8_0:
-        case GgmlType::Q4_K:
-        case GgmlType::Q6_K:
-            return true;
-        default:
-            return false;
-    }
-}
-
 std::string shape_text(const std::vector<uint64_t>& dims) {
     std::string s = "[";
     for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -60,11 +44,10 @@ public:
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", name, "' has shape ",
                  shape_text(info->dims), ", expected ", shape_text(dims));
         }
-        const bool ok = kind == Kind::Vector ? info->type == GgmlType::F32 : matmul_type(info->type);
+        const bool ok = kind == Kind::Vector ? info->type == GgmlType::F32 : is_weight_matrix_type(info->type);
         if (!ok) {
-            const char* type = type_traits(info->type).name;
             fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", file_.path(), "': tensor '", name, "' has type ",
-                 type ? type : "unknown", ", which is not supported for a ",
+                 type_name(info->type), ", which is not supported for a ",
                  kind == Kind::Vector ? "norm or bias (F32 expected)" : "weight matrix");
         }
         if (backend_ == nullptr) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "quant/ggml_type.h"
 #include "quant/hd.h"
 
 namespace worker::quant {
@@ -21,8 +22,8 @@ constexpr int K_SCALE_SIZE = 12;
 constexpr int QK_MXFP4 = 32;
 
 struct BlockQ4_0 {
-    uint16_t d;            // scale (half)
-    uint8_t qs[QK4_0 / 2]; // nibbles: low = element j, high = element j + 16
+    uint16_t d;             // scale (half)
+    uint8_t qs[QK4_0 / 2];  // nibbles: low = element j, high = element j + 16
 };
 struct BlockQ4_1 {
     uint16_t d;  // scale (half)
@@ -90,19 +91,25 @@ struct BlockMXFP4 {
     uint8_t qs[QK_MXFP4 / 2];
 };
 
-static_assert(sizeof(BlockQ4_0) == 18);
-static_assert(sizeof(BlockQ4_1) == 20);
-static_assert(sizeof(BlockQ5_0) == 22);
-static_assert(sizeof(BlockQ5_1) == 24);
-static_assert(sizeof(BlockQ8_0) == 34);
-static_assert(sizeof(BlockQ8_1) == 36);
-static_assert(sizeof(BlockQ2_K) == 84);
-static_assert(sizeof(BlockQ3_K) == 110);
-static_assert(sizeof(BlockQ4_K) == 144);
-static_assert(sizeof(BlockQ5_K) == 176);
-static_assert(sizeof(BlockQ6_K) == 210);
-static_assert(sizeof(BlockQ8_K) == 292);
-static_assert(sizeof(BlockMXFP4) == 17);
+// Every layout has the geometry the type table (quant/ggml_type.h) gives its type.
+template <typename Block>
+constexpr bool has_table_geometry(GgmlType type, int elements) {
+    return sizeof(Block) == type_traits(type).type_size &&
+           static_cast<uint32_t>(elements) == type_traits(type).block_size;
+}
+static_assert(has_table_geometry<BlockQ4_0>(GgmlType::Q4_0, QK4_0));
+static_assert(has_table_geometry<BlockQ4_1>(GgmlType::Q4_1, QK4_1));
+static_assert(has_table_geometry<BlockQ5_0>(GgmlType::Q5_0, QK5_0));
+static_assert(has_table_geometry<BlockQ5_1>(GgmlType::Q5_1, QK5_1));
+static_assert(has_table_geometry<BlockQ8_0>(GgmlType::Q8_0, QK8_0));
+static_assert(has_table_geometry<BlockQ8_1>(GgmlType::Q8_1, QK8_1));
+static_assert(has_table_geometry<BlockQ2_K>(GgmlType::Q2_K, QK_K));
+static_assert(has_table_geometry<BlockQ3_K>(GgmlType::Q3_K, QK_K));
+static_assert(has_table_geometry<BlockQ4_K>(GgmlType::Q4_K, QK_K));
+static_assert(has_table_geometry<BlockQ5_K>(GgmlType::Q5_K, QK_K));
+static_assert(has_table_geometry<BlockQ6_K>(GgmlType::Q6_K, QK_K));
+static_assert(has_table_geometry<BlockQ8_K>(GgmlType::Q8_K, QK_K));
+static_assert(has_table_geometry<BlockMXFP4>(GgmlType::MXFP4, QK_MXFP4));
 
 // IEEE 754 half (as raw bits) to float, exact for every value including
 // subnormals, infinities and NaN.
@@ -138,7 +145,7 @@ WORKER_HD uint16_t f32_to_fp16(float f) {
     const uint32_t abs = x & 0x7FFFFFFFu;
     if (abs >= 0x7F800000u) return static_cast<uint16_t>(sign | 0x7C00u | (abs > 0x7F800000u ? 0x200u : 0u));
     if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to infinity
-    if (abs < 0x38800000u) {                                              // subnormal or zero in half
+    if (abs < 0x38800000u) {                                               // subnormal or zero in half
         const uint32_t shift = 113 - (abs >> 23);
         // Below half the smallest subnormal everything rounds to zero; returning
         // here also keeps the shifts below 32 bits.

@@ -22,34 +22,10 @@ void dequantize_blocks(const uint8_t* src, float* dst, int64_t n) {
 
 }  // namespace
 
-bool can_dequantize(GgmlType type) {
-    switch (type) {
-        case GgmlType::F32:
-        case GgmlType::F16:
-        case GgmlType::BF16:
-        case GgmlType::Q4_0:
-        case GgmlType::Q4_1:
-        case GgmlType::Q5_0:
-        case GgmlType::Q5_1:
-        case GgmlType::Q8_0:
-        case GgmlType::Q2_K:
-        case GgmlType::Q3_K:
-        case GgmlType::Q4_K:
-        case GgmlType::Q5_K:
-        case GgmlType::Q6_K:
-        case GgmlType::Q8_K:
-        case GgmlType::MXFP4:
-            return true;
-        default:
-            return false;
-    }
-}
-
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
     const TypeTraits traits = type_traits(type);
-    if (!can_dequantize(type)) {
-        fail(CUDA_ERROR_INVALID_PARAMETER, "dequantize_row: no dequantizer for tensor type ",
-             traits.name != nullptr ? traits.name : "unknown", " (", static_cast<uint32_t>(type), ")");
+    if (!traits.can(kCpuDequant)) {
+        fail(CUDA_ERROR_INVALID_PARAMETER, "dequantize_row: no dequantizer for tensor type ", type_name(type));
     }
     if (n < 0 || n % traits.block_size != 0) {
         fail(CUDA_ERROR_INVALID_PARAMETER, "dequantize_row: ", n, " elements is not a whole number of ", traits.name,

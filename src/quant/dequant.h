@@ -8,8 +8,9 @@
 // Both evaluate the same float expressions in the same order as ggml's
 // reference dequantizers (e.g. (d * scale) * q - (dmin * min)), so that host
 // results are bit-exact with the reference values in tests/data/quant/, and
-// products followed by an add go through mul_rn() so that nvcc cannot fuse
-// them into an FMA: device results are bit-exact with the host too.
+// products followed by an add go through mul_rn() (quant/rn_math.h) so that
+// nvcc cannot fuse them into an FMA: device results are bit-exact with the
+// host too.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "quant/blocks.h"
 #include "quant/ggml_type.h"
 #include "quant/hd.h"
+#include "quant/rn_math.h"
 
 namespace worker::quant {
 
@@ -29,15 +31,6 @@ WORKER_HD int low_high_nibble(const uint8_t* qs, int i) { return i < 16 ? (qs[i]
 WORKER_HD uint32_t load_u32_le(const uint8_t* p) {
     return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) |
            (static_cast<uint32_t>(p[3]) << 24);
-}
-
-// a * b rounded on its own, never contracted with a following add.
-WORKER_HD float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;  // host: ISO C++ mode compiles with -ffp-contract=off
-#endif
 }
 
 WORKER_HD float block_value(const BlockQ4_0& b, int i) {
@@ -229,10 +222,10 @@ namespace worker {
 // Dequantizes n elements stored as `type` at `src` (unaligned is fine) into
 // dst. Throws Error(CUDA_ERROR_INVALID_PARAMETER) when the type has no
 // dequantizer or n is negative or not a multiple of the type's block size.
-// Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K .. Q8_K, MXFP4.
+// Types: those with kCpuDequant in the type table (quant/ggml_type.h).
 void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
 
 // True when dequantize_row accepts the type.
-bool can_dequantize(GgmlType type);
+inline bool can_dequantize(GgmlType type) { return type_traits(type).can(kCpuDequant); }
 
 }  // namespace worker

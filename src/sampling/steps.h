@@ -12,40 +12,9 @@
 #include <cstring>
 
 #include "quant/hd.h"
+#include "quant/rn_math.h"
 
 namespace worker::sampling::steps {
-
-WORKER_HD double add(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
-
-WORKER_HD double mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-WORKER_HD double div(double a, double b) {
-#if defined(__CUDA_ARCH__)
-    return __ddiv_rn(a, b);
-#else
-    return a / b;
-#endif
-}
-
-WORKER_HD float mulf(float a, float b) {
-#if defined(__CUDA_ARCH__)
-    return __fmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
 
 // The repetition penalty of one logit: positive logits shrink, negative grow.
 WORKER_HD float penalise(float logit, float penalty) { return logit > 0.0f ? logit / penalty : logit * penalty; }
@@ -97,12 +66,12 @@ WORKER_HD float exp_prob(float diff) { return static_cast<float>(exp(static_cast
 // p[0] + p[1] + ... + p[n - 1] in double, in that order.
 WORKER_HD double sum_in_order(const float* p, int64_t n) {
     double total = 0.0;
-    for (int64_t i = 0; i < n; ++i) total = add(total, static_cast<double>(p[i]));
+    for (int64_t i = 0; i < n; ++i) total = add_rn(total, static_cast<double>(p[i]));
     return total;
 }
 
 // A candidate's share of `total` (sum_in_order of the unnormalised ones).
-WORKER_HD float normalise(float e, double total) { return static_cast<float>(div(static_cast<double>(e), total)); }
+WORKER_HD float normalise(float e, double total) { return static_cast<float>(div_rn(static_cast<double>(e), total)); }
 
 // How many of the sorted probabilities p[0..n) top-p keeps: the shortest
 // prefix whose cumulative mass reaches top_p (all of them when top_p >= 1).
@@ -111,7 +80,7 @@ WORKER_HD int64_t top_p_count(const float* p, int64_t n, float top_p) {
     double cumulative = 0.0;
     int64_t keep = 0;
     while (keep < n) {
-        cumulative = add(cumulative, static_cast<double>(p[keep]));
+        cumulative = add_rn(cumulative, static_cast<double>(p[keep]));
         ++keep;
         if (cumulative >= static_cast<double>(top_p)) break;
     }
@@ -122,7 +91,7 @@ WORKER_HD int64_t top_p_count(const float* p, int64_t n, float top_p) {
 // min_p times the largest (always the largest itself).
 WORKER_HD int64_t min_p_count(const float* p, int64_t n, float min_p) {
     if (!(min_p > 0.0f)) return n;
-    const float threshold = mulf(min_p, p[0]);
+    const float threshold = mul_rn(min_p, p[0]);
     int64_t keep = 1;
     while (keep < n && p[keep] >= threshold) ++keep;
     return keep;
@@ -133,10 +102,10 @@ WORKER_HD int64_t min_p_count(const float* p, int64_t n, float min_p) {
 // exceeds `uniform` times the mass kept. Returns the index into p.
 WORKER_HD int64_t draw(const float* p, int64_t n, float top_p, float min_p, double uniform) {
     const int64_t count = min_p_count(p, top_p_count(p, n, top_p), min_p);
-    const double target = mul(uniform, sum_in_order(p, count));
+    const double target = mul_rn(uniform, sum_in_order(p, count));
     double cumulative = 0.0;
     for (int64_t i = 0; i < count; ++i) {
-        cumulative = add(cumulative, static_cast<double>(p[i]));
+        cumulative = add_rn(cumulative, static_cast<double>(p[i]));
         if (target < cumulative) return i;
     }
     return count - 1;  // rounding left the target at the very top

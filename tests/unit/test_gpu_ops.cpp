@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -370,6 +371,38 @@ INSTANTIATE_TEST_SUITE_P(Types, GpuEmbed,
                          ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1,
                                            GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K),
                          [](const auto& param_info) { return std::string(type_traits(param_info.param).name); });
+
+// The CUDA columns of the type table (quant/ggml_type.h) against the CUDA
+// backend: embed takes the types with kCudaDequant, matmul (a decode step
+// and a prefill batch) the types cuda_matmul_takes says, and every other type
+// is refused with its name before anything is launched.
+TEST_F(GpuOps, TakesTheTypesTheTypeTableSays) {
+    constexpr int64_t kCols = 256, kRows = 4;
+    const std::vector<int32_t> ids = {0, 3};
+    Dev id = upload_bytes(*gpu, GgmlType::I32, 2, 1, ids.data(), ids.size() * 4);
+    Dev embedded = zeros(*gpu, kCols, 2);
+    for (const TypeTraits& t : type_table()) {
+        const size_t bytes = static_cast<size_t>(kCols / t.block_size * t.type_size * kRows);
+        const std::vector<uint8_t> zero_bytes(bytes, 0);
+        Dev w = upload_bytes(*gpu, t.type, kCols, kRows, zero_bytes.data(), bytes);
+        const auto accepts = [&](const std::function<void()>& op) {
+            try {
+                op();
+                gpu->synchronize();
+                return true;
+            } catch (const Error& e) {
+                EXPECT_NE(e.message().find(t.name), std::string::npos) << e.message();
+                return false;
+            }
+        };
+        EXPECT_EQ(accepts([&] { gpu->embed(w.t, id.t, embedded.t); }), t.can(kCudaDequant)) << t.name;
+        for (const int64_t n : {1, 16}) {
+            Dev x = zeros(*gpu, kCols, n), out = zeros(*gpu, kRows, n);
+            EXPECT_EQ(accepts([&] { gpu->matmul(w.t, x.t, out.t); }), cuda_matmul_takes(t.type))
+                << t.name << " n=" << n;
+        }
+    }
+}
 
 TEST_F(GpuOps, EmbedOutsideTheVocabularyFailsAtTheNextRead) {
     const int64_t vocab = 10, dim = 64;

@@ -190,6 +190,22 @@ public:
         });
     }
 
+    // ggml's rope_yarn for the pair starting at element i0 (its i0 / 2-th),
+    // with the product/sum pairs fused as the compiler fuses ggml's.
+    static void rope_yarn(const model::RopeParams& p, float theta_extrap, int i0, float& cos_out, float& sin_out) {
+        const float theta_interp = p.freq_scale * theta_extrap;
+        float theta = theta_interp;
+        float mscale = p.attn_factor;
+        if (p.ext_factor != 0.0f) {
+            const float y = static_cast<float>(i0 / 2 - p.corr_low) / std::max(0.001f, p.corr_high - p.corr_low);
+            const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+            theta = std::fma(theta_interp, 1.0f - ramp_mix, theta_extrap * ramp_mix);
+            mscale *= std::fma(0.1f, std::log(1.0f / p.freq_scale), 1.0f);
+        }
+        cos_out = std::cos(theta) * mscale;
+        sin_out = std::sin(theta) * mscale;
+    }
+
     void rope(const Tensor& x, const model::RopeParams& p) override {
         require_f32(x, "rope", "x");
         if (x.ne0 != static_cast<int64_t>(p.n_head) * p.head_dim || p.n_rot > p.head_dim || p.n_rot % 2 != 0 ||
@@ -198,6 +214,15 @@ public:
                  p.head_dim, " rotating ", p.n_rot);
         }
         const int half = p.n_rot / 2;
+        const float* factors = nullptr;
+        if (!p.freq_factors.empty()) {
+            require_f32(p.freq_factors, "rope", "freq_factors");
+            if (p.freq_factors.ne0 < half) {
+                fail(CUDA_ERROR_INFERENCE_FAILED, "rope: ", p.freq_factors.ne0, " frequency factors for ", half,
+                     " pairs");
+            }
+            factors = static_cast<const float*>(p.freq_factors.data);
+        }
         for_rows(x.ne1, x.ne0, [&](int64_t i) {
             // Angles by repeated multiplication, as llama.cpp computes them, so
             // that both round alike.
@@ -205,8 +230,7 @@ public:
             float theta = static_cast<float>(p.pos0 + i);
             float cs[kMaxRopePairs], sn[kMaxRopePairs];
             for (int k = 0; k < half; ++k) {
-                cs[k] = std::cos(theta * p.freq_scale);
-                sn[k] = std::sin(theta * p.freq_scale);
+                rope_yarn(p, theta / (factors ? factors[k] : 1.0f), 2 * k, cs[k], sn[k]);
                 theta *= theta_scale;
             }
             float* row = row_f32(x, i);

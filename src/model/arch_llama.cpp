@@ -1,6 +1,7 @@
-// The llama family: llama (SmolLM2), qwen2 (biases on Q, K, V) and phi3
-// (fused QKV and gate/up projections). Pre-norm blocks, RoPE, grouped-query
-// attention, SwiGLU feed-forward.
+// The llama family: llama (SmolLM2; Llama 3's rope frequency factors), qwen2
+// (biases on Q, K, V), qwen3 (per-head RMS norm of Q and K before RoPE) and
+// phi3 (fused QKV and gate/up projections). Pre-norm blocks, RoPE,
+// grouped-query attention, SwiGLU feed-forward.
 #include <cmath>
 
 #include "model/arch_params.h"
@@ -20,7 +21,7 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
     tap("embd", -1, x);
 
-    const LayerRope rope = layer_rope(c, pos0, c.rope_freq_base);
+    const LayerRope rope = layer_rope(c, pos0, c.rope_freq_base, weights_.rope_freqs);
     AttentionParams ap = attention_params(c, pos0, 1.0f / std::sqrt(static_cast<float>(hd)));
 
     for (uint32_t il = 0; il < c.block_count; ++il) {
@@ -40,6 +41,12 @@ void Transformer::forward_llama(Session& s, int32_t n) {
         tap("Qcur", static_cast<int>(il), q);
         tap("Kcur", static_cast<int>(il), k);
         tap("Vcur", static_cast<int>(il), v);
+        if (!w.q_norm.empty()) {
+            b.rms_norm(q.reshape(hd), w.q_norm, c.norm_eps, q.reshape(hd));
+            b.rms_norm(k.reshape(hd), w.k_norm, c.norm_eps, k.reshape(hd));
+            tap("Qcur_normed", static_cast<int>(il), q);
+            tap("Kcur_normed", static_cast<int>(il), k);
+        }
         b.rope(q, rope.q);
         b.rope(k, rope.k);
         tap("Qrope", static_cast<int>(il), q);

@@ -123,6 +123,17 @@ struct RopeParams {
     float freq_base = 10000.0f;
     float freq_scale = 1.0f;  // linear position scaling: angle uses pos * freq_scale
     bool neox = false;        // false: pairs (2i, 2i+1); true: pairs (i, i + n_rot/2)
+    // F32 row of n_rot / 2 divisors of the pairs' angles (llama 3's
+    // rope_freqs.weight), or empty for none.
+    Tensor freq_factors;
+    // YaRN as ggml's rope_yarn computes it: with ext_factor != 0, pair i
+    // mixes the scaled and unscaled angle by a ramp over [corr_low,
+    // corr_high] and the rotation gains 1 + 0.1 ln(1 / freq_scale); cos and
+    // sin are always multiplied by attn_factor.
+    float ext_factor = 0.0f;
+    float attn_factor = 1.0f;
+    float corr_low = 0.0f;
+    float corr_high = 0.0f;
 };
 
 class Backend {

@@ -1,5 +1,6 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -14,6 +15,8 @@ const char* arch_name(Arch arch) {
             return "llama";
         case Arch::Qwen2:
             return "qwen2";
+        case Arch::Qwen3:
+            return "qwen3";
         case Arch::Phi3:
             return "phi3";
         case Arch::Gemma3:
@@ -41,11 +44,12 @@ constexpr uint32_t kMaxHeadDim = 1024;
 Arch detect(const std::string& name, const std::string& path) {
     if (name == "llama") return Arch::Llama;
     if (name == "qwen2") return Arch::Qwen2;
+    if (name == "qwen3") return Arch::Qwen3;
     if (name == "phi3") return Arch::Phi3;
     if (name == "gemma3") return Arch::Gemma3;
     if (name == "gpt-oss") return Arch::GptOss;
     fail(CUDA_ERROR_MODEL_LOAD_FAILED, "model file '", path, "': architecture '", name,
-         "' is not supported (supported: llama, qwen2, phi3, gemma3, gpt-oss)");
+         "' is not supported (supported: llama, qwen2, qwen3, phi3, gemma3, gpt-oss)");
 }
 
 // Reads "<arch>.<suffix>" keys into a Config, naming the key in every error.
@@ -113,23 +117,48 @@ public:
             bad(key("rope.dimension_count"), " ", c_.rope_dimension_count, " does not fit head dimension ",
                 c_.head_dim);
         }
-        // Only what is implemented runs: YaRN or llama3 scaling ignored would
-        // silently give other logits than the model's.
-        const std::string scaling = f_.get_string_or(key("rope.scaling.type"), "none");
-        if (scaling == "linear") {
-            const float factor = f_.get_f32_or(key("rope.scaling.factor"), 1.0f);
-            if (!(factor > 0.0f)) bad(key("rope.scaling.factor"), " must be positive");
+        // llama.cpp's reading (llama_model::load_hparams, llama_context): the
+        // type defaults to linear, an absent or zero factor means 1, "none"
+        // never scales, and "yarn" turns on the ramp (ext_factor 1) with the
+        // magnitude factor computed below. Other types are refused rather than
+        // run unscaled. ("llama3" is no rope.scaling.type llama.cpp accepts:
+        // its conversion writes the factors as rope_freqs.weight instead.)
+        const std::string scaling = f_.get_string_or(key("rope.scaling.type"), "linear");
+        float factor = f_.get_f32_or(key("rope.scaling.factor"), 0.0f);
+        if (factor == 0.0f) factor = 1.0f;
+        if (!(factor > 0.0f) || !std::isfinite(factor)) {
+            bad(key("rope.scaling.factor"), " ", factor, " must be positive");
+        }
+        if (scaling == "none") {
+            c_.rope_freq_scale = 1.0f;
+        } else if (scaling == "linear" || scaling == "yarn") {
             c_.rope_freq_scale = 1.0f / factor;
-        } else if (scaling != "none") {
+        } else {
             bad("metadata key '", key("rope.scaling.type"), "' = '", scaling,
-                "': this rope scaling is not implemented (supported: none, linear)");
+                "': this rope scaling is not implemented (supported: none, linear, yarn)");
         }
-        // The context the rope was trained at before any scaling: llama.cpp uses
-        // it only for YaRN (refused above), so with none or linear it changes
-        // nothing (Phi-3 files carry it).
-        if (f_.has(key("rope.scaling.original_context_length"))) {
-            f_.get_u32(key("rope.scaling.original_context_length"));
+        // The context the rope was trained at before any scaling; only YaRN's
+        // correction dimensions use it.
+        c_.rope_n_ctx_orig = f_.get_u32_or(key("rope.scaling.original_context_length"), 0);
+        if (c_.rope_n_ctx_orig == 0) c_.rope_n_ctx_orig = c_.context_length;
+        if (scaling == "yarn") {
+            if (c_.arch == Arch::Gemma3) {
+                // llama.cpp scales gemma3's sliding-window layers by their own
+                // (swa) factor, which this engine does not model.
+                bad("metadata key '", key("rope.scaling.type"), "' = 'yarn' is not implemented for gemma3");
+            }
+            c_.rope_ext_factor = 1.0f;
+            // llama_context's yarn_attn_factor: get_mscale(factor) times the
+            // inverse of the factor rope_yarn multiplies in again, each step
+            // rounded to float as there.
+            const float f = 1.0f / c_.rope_freq_scale;
+            const float log_f = std::log(f);
+            const float mscale = f <= 1.0f ? 1.0f : 0.1f * 1.0f * log_f + 1.0f;
+            c_.rope_attn_factor = mscale;
+            c_.rope_attn_factor *= 1.0f / (1.0f + 0.1f * log_f);
         }
+        // A further magnitude factor llama.cpp reads for every architecture.
+        c_.rope_attn_factor *= f_.get_f32_or(key("rope.scaling.attn_factor"), 1.0f);
         // llama.cpp's convention per architecture: Meta's llama permutes Q/K at
         // conversion so that adjacent elements pair; the others pair i with i + n/2.
         c_.rope_neox = c_.arch != Arch::Llama;

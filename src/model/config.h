@@ -10,7 +10,7 @@
 
 namespace worker::model {
 
-enum class Arch { Llama, Qwen2, Phi3, Gemma3, GptOss };
+enum class Arch { Llama, Qwen2, Qwen3, Phi3, Gemma3, GptOss };
 
 const char* arch_name(Arch arch);
 
@@ -29,7 +29,16 @@ struct Config {
 
     float rope_freq_base = 10000.0f;
     float rope_freq_base_local = 10000.0f;  // gemma3 sliding-window layers
-    float rope_freq_scale = 1.0f;           // 1 / rope.scaling.factor for linear scaling
+    float rope_freq_scale = 1.0f;           // 1 / rope.scaling.factor (linear and YaRN scaling)
+    // YaRN (rope.scaling.type "yarn"), with llama.cpp's context defaults:
+    // the ramp between interpolated and extrapolated frequencies is on
+    // (ext_factor 1) and the rotation carries the magnitude factor
+    // rope_attn_factor that llama_context computes; otherwise ext_factor 0.
+    float rope_ext_factor = 0.0f;
+    float rope_attn_factor = 1.0f;
+    float rope_beta_fast = 32.0f;
+    float rope_beta_slow = 1.0f;
+    uint32_t rope_n_ctx_orig = 0;  // rope.scaling.original_context_length, else context_length
     uint32_t rope_dimension_count = 0;      // rotated elements per head
     bool rope_neox = false;                 // pairs (i, i + n/2) rather than (2i, 2i + 1)
     float norm_eps = 1e-5f;

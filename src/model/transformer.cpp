@@ -106,6 +106,11 @@ Weights load_weights(const Config& c, Loader& l) {
     weights.output_norm = l.get("output_norm.weight", {dim}, Kind::Vector);
     weights.output = l.get("output.weight", {dim, c.vocab_size}, Kind::Matrix, false);
     if (weights.output.empty()) weights.output = weights.token_embd;
+    // Llama 3.x: the llama3 rope scaling, computed at conversion into one
+    // divisor per rotated pair, applied to every layer's Q and K.
+    if (c.arch == Arch::Llama) {
+        weights.rope_freqs = l.get("rope_freqs.weight", {c.rope_dimension_count / 2}, Kind::Vector, false);
+    }
 
     const bool gemma = c.arch == Arch::Gemma3;
     for (uint32_t il = 0; il < c.block_count; ++il) {
@@ -133,9 +138,11 @@ Weights load_weights(const Config& c, Loader& l) {
             w.up = l.get(p + "ffn_up.weight", {dim, ff}, Kind::Matrix);
         }
         w.down = l.get(p + "ffn_down.weight", {ff, dim}, Kind::Matrix);
-        if (gemma) {
+        if (gemma || c.arch == Arch::Qwen3) {
             w.q_norm = l.get(p + "attn_q_norm.weight", {c.head_dim}, Kind::Vector);
             w.k_norm = l.get(p + "attn_k_norm.weight", {c.head_dim}, Kind::Vector);
+        }
+        if (gemma) {
             w.post_attn_norm = l.get(p + "post_attention_norm.weight", {dim}, Kind::Vector);
             w.post_ffn_norm = l.get(p + "post_ffw_norm.weight", {dim}, Kind::Vector);
         }

@@ -32,7 +32,8 @@ struct LayerWeights {
 struct Weights {
     Tensor token_embd;
     Tensor output_norm;
-    Tensor output;  // token_embd when the embeddings are tied
+    Tensor output;      // token_embd when the embeddings are tied
+    Tensor rope_freqs;  // llama 3's rope frequency factors, or empty
     std::vector<LayerWeights> layers;
 };
 

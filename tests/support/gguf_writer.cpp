@@ -815,8 +815,16 @@ void add_hyperparameters(GgufWriter& w, const SyntheticModelSpec& spec) {
     w.add_f32(a + ".attention.layer_norm_rms_epsilon", spec.rms_eps);
     w.add_f32(a + ".rope.freq_base", spec.rope_base);
     w.add_u32(a + ".rope.dimension_count", spec.head_dim);
-    if (a == "gemma3") {
-        w.add_u32(a + ".attention.sliding_window", spec.sliding_window);
+    if (!spec.rope_scaling.empty()) {
+        w.add_string(a + ".rope.scaling.type", spec.rope_scaling);
+        w.add_f32(a + ".rope.scaling.factor", spec.rope_scaling_factor);
+        if (spec.rope_original_context != 0) {
+            w.add_u32(a + ".rope.scaling.original_context_length", spec.rope_original_context);
+        }
+    }
+    if (a == "gemma3") w.add_u32(a + ".attention.sliding_window", spec.sliding_window);
+    // Qwen3's heads need not tile n_embd (its files always say their length).
+    if (a == "gemma3" || a == "qwen3") {
         w.add_u32(a + ".attention.key_length", spec.head_dim);
         w.add_u32(a + ".attention.value_length", spec.head_dim);
     }
@@ -876,6 +884,15 @@ public:
         w_.add_tensor(name, {n}, spec_.norm_type, values);
     }
 
+    // Divisors in [1, 8], as Llama 3's llama3 scaling gives (1 for the fast
+    // pairs, the factor for the slow ones, a smooth blend between); always F32.
+    void rope_freqs(uint64_t n) {
+        Random random(++seed_);
+        std::vector<float> values(n);
+        for (float& v : values) v = 1.0f + 7.0f * std::fabs(std::tanh(random.normal()));
+        w_.add_tensor("rope_freqs.weight", {n}, GgmlType::F32, values);
+    }
+
     void layer(uint32_t l) {
         const std::string& a = spec_.arch;
         const std::string p = "blk." + std::to_string(l) + ".";
@@ -893,7 +910,7 @@ public:
             vector(p + "attn_k.bias", kv_dim_, 0.0f);
             vector(p + "attn_v.bias", kv_dim_, 0.0f);
         }
-        if (a == "gemma3") {
+        if (a == "gemma3" || a == "qwen3") {
             norm(p + "attn_q_norm.weight", spec_.head_dim);
             norm(p + "attn_k_norm.weight", spec_.head_dim);
         }
@@ -923,12 +940,16 @@ private:
 
 void add_synthetic_model(GgufWriter& w, const SyntheticModelSpec& spec) {
     const std::string& a = spec.arch;
-    if (a != "llama" && a != "qwen2" && a != "phi3" && a != "gemma3") {
+    if (a != "llama" && a != "qwen2" && a != "qwen3" && a != "phi3" && a != "gemma3") {
         throw std::invalid_argument("synthetic model: unknown architecture '" + a + "'");
+    }
+    if (spec.rope_freqs && a != "llama") {
+        throw std::invalid_argument("synthetic model: rope_freqs.weight is a llama tensor, not " + a + "'s");
     }
     add_hyperparameters(w, spec);
     const uint64_t n_vocab = add_tokenizer(w, spec);
     SyntheticWeights weights(w, spec);
+    if (spec.rope_freqs) weights.rope_freqs(spec.head_dim / 2);
     weights.matrix("token_embd.weight", spec.n_embd, n_vocab, spec.embedding_type);
     for (uint32_t l = 0; l < spec.n_layer; ++l) weights.layer(l);
     weights.norm("output_norm.weight", spec.n_embd);

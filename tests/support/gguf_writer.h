@@ -188,7 +188,7 @@ std::vector<uint8_t> quantize(GgmlType type, const std::vector<float>& values);
 // ---- synthetic models ------------------------------------------------------------
 
 struct SyntheticModelSpec {
-    std::string arch = "llama";  // llama, qwen2, phi3 or gemma3
+    std::string arch = "llama";  // llama, qwen2, qwen3, phi3 or gemma3
     std::string name = "synthetic";
     uint32_t n_embd = 64;
     uint32_t n_layer = 2;
@@ -200,6 +200,14 @@ struct SyntheticModelSpec {
     float rms_eps = 1e-5f;
     float rope_base = 10000.0f;
     uint32_t sliding_window = 32;  // gemma3 only
+    // llama only: a rope_freqs.weight of head_dim / 2 frequency divisors
+    // (Llama 3's), drawn from [1, 8].
+    bool rope_freqs = false;
+    // Non-empty: rope.scaling.type with rope.scaling.factor and, when not 0,
+    // rope.scaling.original_context_length.
+    std::string rope_scaling;
+    float rope_scaling_factor = 1.0f;
+    uint32_t rope_original_context = 0;
     // Rows are quantized whole: the input width of each matrix (n_embd,
     // n_head * head_dim, n_ff) must be a multiple of the type's block size.
     GgmlType weight_type = GgmlType::F32;     // 2-D weights of the blocks

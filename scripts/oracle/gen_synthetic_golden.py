@@ -20,9 +20,24 @@ cache, n_ctx = n_batch = 256, 2 threads):
     evaluated alone; every step's logits digest (gen_golden.py's
     logits_digest) and id.
 
-llama-cpp-python need not be installed as a wheel: the sdist's llama_cpp
-package with a libllama.so built from the same sdist works too
-(PYTHONPATH=<sdist> LLAMA_CPP_LIB_PATH=<dir of libllama.so>).
+The CPU kernels must be those of the existing goldens (tests/data/golden/
+README.md: AVX2 FMA F16C AVX512 VBMI VNNI BF16, repacking on, no AMX). On a CPU
+with AMX, a GGML_NATIVE wheel takes ggml's AMX matmul (other arithmetic; in a
+sandbox without AMX permission it crashes), so these data were made with the
+wheel's libllama.so and a libggml-base/libggml-cpu built from the same sdist
+(vendor/llama.cpp) without it:
+
+    cmake -S vendor/llama.cpp -B /tmp/ggml-noamx -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DGGML_NATIVE=OFF -DGGML_F16C=ON -DGGML_FMA=ON -DGGML_BMI2=ON -DGGML_AVX=ON \
+      -DGGML_AVX2=ON -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON \
+      -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF \
+      -DGGML_AMX_BF16=OFF -DBUILD_SHARED_LIBS=ON && ninja -C /tmp/ggml-noamx ggml-cpu
+    # a folder with the wheel's llama_cpp/lib/* and /tmp/ggml-noamx/bin/libggml-{base,cpu}.so*
+    LD_LIBRARY_PATH=$DIR LLAMA_CPP_LIB_PATH=$DIR python3 scripts/oracle/gen_synthetic_golden.py ...
+
+That build reproduces the real models' recorded first-step logits
+(SmolLM2 Q4_1 and gemma-3 Q4_K_M, prompt 0) bit for bit, checked before these
+were made.
 """
 
 import argparse

@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include "core/error.h"
 #include "cuda_backend_impl.h"
 
@@ -64,8 +66,23 @@ void CudaBackend::rope(const Tensor& x, const model::RopeParams& p) {
         fail(CUDA_ERROR_INFERENCE_FAILED, "rope: row of ", x.ne0, " does not hold ", p.n_head, " heads of ", p.head_dim,
              " rotating ", p.n_rot);
     }
+    RopeExtension ext;
+    if (!p.freq_factors.empty()) {
+        require_type(p.freq_factors, GgmlType::F32, "rope", "freq_factors");
+        if (p.freq_factors.ne0 < p.n_rot / 2) {
+            fail(CUDA_ERROR_INFERENCE_FAILED, "rope: ", p.freq_factors.ne0, " frequency factors for ", p.n_rot / 2,
+                 " pairs");
+        }
+        ext.freq_factors = f32(p.freq_factors);
+    }
+    ext.ext_factor = p.ext_factor;
+    ext.corr_low = p.corr_low;
+    ext.corr_high = p.corr_high;
+    // The CPU backend's (ggml's) magnitude, with the host's logf.
+    ext.mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) ext.mscale *= std::fma(0.1f, std::log(1.0f / p.freq_scale), 1.0f);
     launch_rope(f32(x), stride_of(x, 4, "rope", "x"), x.ne1, p.n_head, p.head_dim, p.n_rot, p.pos0,
-                step_position("rope", p.pos0), p.freq_base, p.freq_scale, p.neox, stream_);
+                step_position("rope", p.pos0), p.freq_base, p.freq_scale, p.neox, ext, stream_);
 }
 
 void CudaBackend::swiglu(const Tensor& gate, const Tensor& up, const Tensor& out) { glu(Glu::Silu, gate, up, out); }

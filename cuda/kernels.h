@@ -27,8 +27,20 @@ void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, floa
 // pos_dev (here and below), when not null, points at the device int the
 // kernel reads the position from instead of the argument: a decode step
 // captured once in a CUDA graph and replayed with the position updated.
+// What llama.cpp's ggml_rope_ext adds to a plain rope (model::RopeParams):
+// per-pair frequency divisors in device memory (or null), and YaRN's ramp.
+// `mscale` multiplies cos and sin: attn_factor, times 1 + 0.1 ln(1 / freq_scale)
+// when ext_factor != 0 (computed on the host, with the host's logf).
+struct RopeExtension {
+    const float* freq_factors = nullptr;
+    float ext_factor = 0.0f;
+    float mscale = 1.0f;
+    float corr_low = 0.0f;
+    float corr_high = 0.0f;
+};
 void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, cudaStream_t stream);
+                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, const RopeExtension& ext,
+                 cudaStream_t stream);
 enum class Glu { Silu, GeluTanh };
 void launch_glu(Glu kind, const float* gate, int64_t gate_stride, const float* up, int64_t up_stride, float* out,
                 int64_t out_stride, int64_t cols, int64_t rows, cudaStream_t stream);

@@ -56,22 +56,40 @@ __global__ void rms_norm_kernel(const float* x, int64_t xs, const float* w, floa
 
 // One thread per rotated pair; grid y covers rows. The angle of pair k is
 // the position multiplied k times by theta_scale (computed once on the host),
-// exactly as the CPU backend (and llama.cpp) forms it, so both round alike.
-// pos_dev, when not null, holds the position of row 0 instead of pos0 (a
-// decode step replayed from a CUDA graph).
+// exactly as the CPU backend (and llama.cpp) forms it, so both round alike;
+// then divided by the pair's frequency factor and, with YaRN, mixed between
+// its scaled and unscaled value along ggml's ramp (rope_yarn), fused as the
+// CPU backend fuses it. pos_dev, when not null, holds the position of row 0
+// instead of pos0 (a decode step replayed from a CUDA graph).
 __global__ void rope_kernel(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                            const int32_t* pos_dev, float theta_scale, float freq_scale, bool neox) {
+                            const int32_t* pos_dev, float theta_scale, float freq_scale, bool neox,
+                            RopeExtension ext) {
     if (pos_dev != nullptr) pos0 = *pos_dev;
     const int half = n_rot / 2;
     const int64_t pair = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (pair >= static_cast<int64_t>(n_head) * half) return;
     const int h = static_cast<int>(pair / half);
     const int k = static_cast<int>(pair % half);
+    const float factor = ext.freq_factors != nullptr ? ext.freq_factors[k] : 1.0f;
+    float ramp_mix = 0.0f;
+    if (ext.ext_factor != 0.0f) {
+        const float y = __fdiv_rn(__fsub_rn(static_cast<float>(k), ext.corr_low),
+                                  fmaxf(0.001f, __fsub_rn(ext.corr_high, ext.corr_low)));
+        ramp_mix = __fmul_rn(__fsub_rn(1.0f, fminf(1.0f, fmaxf(0.0f, y))), ext.ext_factor);
+    }
     for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-        float theta = static_cast<float>(pos0 + r);
-        for (int j = 0; j < k; ++j) theta = __fmul_rn(theta, theta_scale);
+        float theta_extrap = static_cast<float>(pos0 + r);
+        for (int j = 0; j < k; ++j) theta_extrap = __fmul_rn(theta_extrap, theta_scale);
+        theta_extrap = __fdiv_rn(theta_extrap, factor);
+        const float theta_interp = __fmul_rn(freq_scale, theta_extrap);
+        const float theta =
+            ext.ext_factor != 0.0f
+                ? __fmaf_rn(theta_interp, __fsub_rn(1.0f, ramp_mix), __fmul_rn(theta_extrap, ramp_mix))
+                : theta_interp;
         float sn, cs;
-        sincosf(__fmul_rn(theta, freq_scale), &sn, &cs);
+        sincosf(theta, &sn, &cs);
+        sn = __fmul_rn(sn, ext.mscale);
+        cs = __fmul_rn(cs, ext.mscale);
         float* v = x + r * stride + static_cast<int64_t>(h) * head_dim;
         const int a = neox ? k : 2 * k;
         const int b = neox ? k + half : 2 * k + 1;
@@ -212,7 +230,8 @@ void launch_rms_norm(const float* x, int64_t x_stride, const float* weight, floa
 }
 
 void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_dim, int n_rot, int pos0,
-                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, cudaStream_t stream) {
+                 const int32_t* pos_dev, float freq_base, float freq_scale, bool neox, const RopeExtension& ext,
+                 cudaStream_t stream) {
     const int64_t pairs = static_cast<int64_t>(n_head) * (n_rot / 2);
     if (pairs <= 0 || rows <= 0) return;
     constexpr int kRopeThreads = 128;
@@ -221,7 +240,7 @@ void launch_rope(float* x, int64_t stride, int64_t rows, int n_head, int head_di
     // Host float pow, as the CPU backend computes it.
     const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
     rope_kernel<<<grid, kRopeThreads, 0, stream>>>(x, stride, rows, n_head, head_dim, n_rot, pos0, pos_dev,
-                                                   theta_scale, freq_scale, neox);
+                                                   theta_scale, freq_scale, neox, ext);
     check_launch("rope_kernel");
 }
 

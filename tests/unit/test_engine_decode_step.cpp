@@ -232,7 +232,7 @@ TEST_P(DecodeStep, RecordedOnceAndReplayedGivesTheSameLogits) {
     EXPECT_EQ(replay->counts.forgotten, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, DecodeStep, ::testing::Values("llama", "qwen2", "phi3", "gemma3"),
+INSTANTIATE_TEST_SUITE_P(Architectures, DecodeStep, ::testing::Values("llama", "qwen2", "qwen3", "phi3", "gemma3"),
                          [](const ::testing::TestParamInfo<const char*>& p) { return std::string(p.param); });
 
 }  // namespace

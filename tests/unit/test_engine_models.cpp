@@ -475,8 +475,8 @@ TEST(Inference, SameSeedSameTokensAcrossRunsAndThreadCountsOnASyntheticModel) {
 }
 
 // What the engine does not implement is refused at load, naming it, rather
-// than run without: rope scaling other than linear, and any tensor no code
-// reads (llama 3's rope frequency factors, for one).
+// than run without: rope scaling other than none, linear and yarn, factors
+// of the wrong shape, and any tensor no code reads.
 TEST(Unsupported, RopeScalingAndUnreadTensorsAreRefusedByName) {
     struct Case {
         const char* what;
@@ -484,14 +484,15 @@ TEST(Unsupported, RopeScalingAndUnreadTensorsAreRefusedByName) {
         std::vector<std::string> detail;
     };
     const std::vector<Case> cases = {
-        {"yarn", [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "yarn"); },
-         {"llama.rope.scaling.type", "'yarn'"}},
+        {"longrope", [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "longrope"); },
+         {"llama.rope.scaling.type", "'longrope'"}},
         {"llama3", [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "llama3"); },
          {"llama.rope.scaling.type", "'llama3'"}},
-        {"rope_freqs", [](test::GgufWriter& w) {
-             w.add_tensor("rope_freqs.weight", {8}, GgmlType::F32, std::vector<float>(8, 1.0f));
+        // Llama 3's factors are read, one per rotated pair (head_dim 16: 8).
+        {"rope_freqs_shape", [](test::GgufWriter& w) {
+             w.add_tensor("rope_freqs.weight", {7}, GgmlType::F32, std::vector<float>(7, 1.0f));
          },
-         {"tensor 'rope_freqs.weight'", "not used"}},
+         {"tensor 'rope_freqs.weight'", "shape"}},
         {"extra", [](test::GgufWriter& w) {
              w.add_tensor("blk.0.attn_sinks.weight", {4}, GgmlType::F32, std::vector<float>(4, 0.0f));
          },

@@ -171,6 +171,38 @@ INSTANTIATE_TEST_SUITE_P(
                       SyntheticCase{"gemma3_q6_k", "gemma3", GgmlType::Q6_K, GgmlType::Q8_0, 256, 512, 128}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+// The rope and attention variants of issue 15 (the CPU device matches
+// llama.cpp on these shapes: test_engine_synthetic_golden.cpp): qwen3's
+// per-head Q/K norm, Llama 3's rope frequency factors, YaRN.
+TEST(GpuModelRopeVariants, Qwen3RopeFreqsAndYarnMatchCpu) {
+    WORKER_REQUIRE_GPU();
+    auto base = [](const char* arch, const char* name) {
+        test::SyntheticModelSpec spec;
+        spec.arch = arch;
+        spec.name = name;
+        spec.weight_type = GgmlType::Q4_K;
+        spec.embedding_type = GgmlType::Q8_0;
+        spec.n_embd = 256;
+        spec.n_ff = 512;
+        spec.head_dim = 64;
+        spec.n_head = 4;
+        spec.n_head_kv = 2;
+        return spec;
+    };
+    test::SyntheticModelSpec qwen3 = base("qwen3", "qknorm");
+    qwen3.n_head = 8;
+    test::SyntheticModelSpec freqs = base("llama", "ropefreqs");
+    freqs.rope_freqs = true;
+    test::SyntheticModelSpec yarn = base("qwen2", "yarn");
+    yarn.rope_scaling = "yarn";
+    yarn.rope_scaling_factor = 4.0f;
+    yarn.rope_original_context = 16;
+    for (const auto& spec : {qwen3, freqs, yarn}) {
+        SCOPED_TRACE(spec.arch + " " + spec.name);
+        expect_gpu_matches_cpu(synthetic(spec), false);
+    }
+}
+
 TEST(GpuModelReal, SmolLM2MatchesCpu) {
     WORKER_REQUIRE_GPU();
     WORKER_REQUIRE_REAL_MODEL(path, "smollm2");

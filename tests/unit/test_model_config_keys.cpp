@@ -4,6 +4,7 @@
 // every architecture, then the known variants the engine does not implement.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -60,7 +61,7 @@ TEST_P(EveryArchitecture, ReadsEveryKeyItWritesAndRefusesAnUnknownOne) {
     EXPECT_NE(detail.find("not implemented"), std::string::npos) << detail;
 }
 
-INSTANTIATE_TEST_SUITE_P(Synthetic, EveryArchitecture, testing::Values("llama", "qwen2", "phi3", "gemma3"),
+INSTANTIATE_TEST_SUITE_P(Synthetic, EveryArchitecture, testing::Values("llama", "qwen2", "qwen3", "phi3", "gemma3"),
                          [](const auto& param_info) { return param_info.param; });
 
 // Variants named by real files that this engine does not implement: each is
@@ -72,18 +73,33 @@ TEST(ConfigKeys, KnownVariantsTheEngineLacksAreRefusedByName) {
         std::vector<std::string> detail;
     };
     const std::vector<Case> cases = {
-        // llama.cpp applies rope.scaling.factor whatever the type says: a
-        // factor without a type would silently differ.
-        {"factor_without_type",
-         [](test::GgufWriter& w) { w.add_f32("llama.rope.scaling.factor", 4.0f); },
-         {"'llama.rope.scaling.factor' = 4"}},
-        {"yarn",
+        // Rope scalings llama.cpp has (longrope) or has not ("llama3": its
+        // converter writes rope_freqs.weight instead) that this engine lacks.
+        {"longrope",
+         [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "longrope"); },
+         {"'llama.rope.scaling.type' = 'longrope'"}},
+        {"llama3_type",
+         [](test::GgufWriter& w) { w.add_string("llama.rope.scaling.type", "llama3"); },
+         {"'llama.rope.scaling.type' = 'llama3'"}},
+        // llama.cpp's llama, qwen2, qwen3 ignore the YaRN tuning keys (only
+        // deepseek2-like graphs read them): a file that sets them asks for
+        // something neither engine does.
+        {"yarn_beta_fast",
          [](test::GgufWriter& w) {
              w.add_string("llama.rope.scaling.type", "yarn");
              w.add_f32("llama.rope.scaling.factor", 4.0f);
-             w.add_u32("llama.rope.scaling.original_context_length", 4096);
+             w.add_f32("llama.rope.scaling.yarn_beta_fast", 16.0f);
          },
-         {"'llama.rope.scaling.type' = 'yarn'"}},
+         {"'llama.rope.scaling.yarn_beta_fast' = 16"}},
+        {"yarn_log_multiplier",
+         [](test::GgufWriter& w) {
+             w.add_string("llama.rope.scaling.type", "yarn");
+             w.add_f32("llama.rope.scaling.yarn_log_multiplier", 0.1f);
+         },
+         {"'llama.rope.scaling.yarn_log_multiplier'"}},
+        {"rope_finetuned",
+         [](test::GgufWriter& w) { w.add_bool("llama.rope.scaling.finetuned", true); },
+         {"'llama.rope.scaling.finetuned'"}},
         {"final_softcap",
          [](test::GgufWriter& w) { w.add_f32("llama.final_logit_softcapping", 30.0f); },
          {"'llama.final_logit_softcapping' = 30"}},
@@ -123,6 +139,45 @@ TEST(ConfigKeys, LinearScalingReadsItsFactor) {
     });
     const model::Config c = model::read_config(*gguf::File::open(path));
     EXPECT_EQ(c.rope_freq_scale, 0.25f);
+    EXPECT_EQ(c.rope_ext_factor, 0.0f);
+}
+
+// As llama.cpp reads them: no type means linear, so a lone factor scales;
+// "none" never does, whatever factor the file states.
+TEST(ConfigKeys, ScalingTypeDefaultsToLinearAndNoneIgnoresTheFactor) {
+    const model::Config lone = model::read_config(*gguf::File::open(
+        write("factor_without_type", [](test::GgufWriter& w) { w.add_f32("llama.rope.scaling.factor", 4.0f); })));
+    EXPECT_EQ(lone.rope_freq_scale, 0.25f);
+    const model::Config none = model::read_config(*gguf::File::open(write("none_with_factor", [](test::GgufWriter& w) {
+        w.add_string("llama.rope.scaling.type", "none");
+        w.add_f32("llama.rope.scaling.factor", 4.0f);
+    })));
+    EXPECT_EQ(none.rope_freq_scale, 1.0f);
+}
+
+// YaRN: the ramp on, the original context read, and llama_context's
+// magnitude factor: get_mscale(s) = 0.1 ln s + 1 over 1 + 0.1 ln s, each
+// rounded to float (so close to 1, not necessarily exactly 1).
+TEST(ConfigKeys, YarnReadsFactorOriginalContextAndAttentionFactor) {
+    const model::Config c = model::read_config(*gguf::File::open(write(
+        "yarn",
+        [](test::GgufWriter& w) {
+            w.add_string("qwen2.rope.scaling.type", "yarn");
+            w.add_f32("qwen2.rope.scaling.factor", 4.0f);
+            w.add_u32("qwen2.rope.scaling.original_context_length", 32768);
+        },
+        "qwen2")));
+    EXPECT_EQ(c.rope_freq_scale, 0.25f);
+    EXPECT_EQ(c.rope_ext_factor, 1.0f);
+    EXPECT_EQ(c.rope_n_ctx_orig, 32768u);
+    const float log4 = std::log(4.0f);
+    const float mscale = 0.1f * log4 + 1.0f;
+    EXPECT_EQ(c.rope_attn_factor, mscale * (1.0f / (1.0f + 0.1f * log4)));
+    EXPECT_NEAR(c.rope_attn_factor, 1.0f, 1e-6f);
+
+    const std::string gemma = refusal(write(
+        "yarn_gemma3", [](test::GgufWriter& w) { w.add_string("gemma3.rope.scaling.type", "yarn"); }, "gemma3"));
+    EXPECT_NE(gemma.find("'gemma3.rope.scaling.type' = 'yarn'"), std::string::npos) << gemma;
 }
 
 }  // namespace

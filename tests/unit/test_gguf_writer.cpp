@@ -186,7 +186,8 @@ TEST_P(SyntheticModel, HasTheTensorsAndKeysOfItsArchitecture) {
             EXPECT_EQ(f->find_tensor(p + "attn_qkv.weight")->dims[1], 64u * (4 + 2 * 2));
         }
         EXPECT_EQ(f->find_tensor(p + "attn_q.bias") != nullptr, a == "qwen2");
-        EXPECT_EQ(f->find_tensor(p + "attn_q_norm.weight") != nullptr, a == "gemma3");
+        EXPECT_EQ(f->find_tensor(p + "attn_q_norm.weight") != nullptr, a == "gemma3" || a == "qwen3");
+        EXPECT_EQ(f->find_tensor(p + "attn_k_norm.weight") != nullptr, a == "gemma3" || a == "qwen3");
         EXPECT_EQ(f->find_tensor(p + "post_ffw_norm.weight") != nullptr, a == "gemma3");
     }
     if (a == "gemma3") {
@@ -196,7 +197,27 @@ TEST_P(SyntheticModel, HasTheTensorsAndKeysOfItsArchitecture) {
     std::filesystem::remove(path);
 }
 
-INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticModel, testing::Values("llama", "qwen2", "phi3", "gemma3"));
+INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticModel, testing::Values("llama", "qwen2", "qwen3", "phi3", "gemma3"));
+
+// Llama 3's factors and a rope scaling, when the spec asks for them.
+TEST(SyntheticModelRope, WritesRopeFreqsAndScalingKeys) {
+    SyntheticModelSpec spec;
+    spec.rope_freqs = true;
+    spec.rope_scaling = "yarn";
+    spec.rope_scaling_factor = 4.0f;
+    spec.rope_original_context = 64;
+    const std::string path = testing::TempDir() + "synthetic_rope.gguf";
+    write_synthetic_model(path, spec);
+    const auto f = gguf::File::open(path);
+    const gguf::TensorInfo* freqs = f->find_tensor("rope_freqs.weight");
+    ASSERT_NE(freqs, nullptr);
+    EXPECT_EQ(freqs->dims, (std::vector<uint64_t>{spec.head_dim / 2}));
+    EXPECT_EQ(freqs->type, GgmlType::F32);
+    EXPECT_EQ(f->get_string("llama.rope.scaling.type"), "yarn");
+    EXPECT_EQ(f->get_f32("llama.rope.scaling.factor"), 4.0f);
+    EXPECT_EQ(f->get_u32("llama.rope.scaling.original_context_length"), 64u);
+    std::filesystem::remove(path);
+}
 
 // share_layer_weights (benchmark models): every block's 2-D weights are block
 // 0's bytes, the rest of the file is what it would be without the option.

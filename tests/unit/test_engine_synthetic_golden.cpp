@@ -184,9 +184,8 @@ TEST_P(SyntheticGolden, LogitsOfEveryStepAreLlamaCppsBitForBit) {
         if (!same && first_diff == n_vocab) first_diff = i;
     }
     EXPECT_EQ(identical, n_vocab) << c.name << ": first-step logits differ from llama.cpp's; the first at "
-                                  << first_diff << ": ours "
-                                  << (first_diff < n_vocab ? logits[first_diff] : 0.0f) << ", llama.cpp "
-                                  << (first_diff < n_vocab ? first[first_diff] : 0.0f);
+                                  << first_diff << ": ours " << (first_diff < n_vocab ? logits[first_diff] : 0.0f)
+                                  << ", llama.cpp " << (first_diff < n_vocab ? first[first_diff] : 0.0f);
 
     size_t digests_equal = 0, greedy_equal = 0;
     for (size_t step = 0; step < greedy.size(); ++step) {
@@ -204,8 +203,7 @@ TEST_P(SyntheticGolden, LogitsOfEveryStepAreLlamaCppsBitForBit) {
     std::printf(
         "[synthetic golden] %s: first step %zu/%zu logits bit-identical; %zu/%zu step digests equal; greedy ids "
         "%zu/%zu (%s kernels)\n",
-        c.name, identical, n_vocab, digests_equal, digests.size(), greedy_equal, greedy.size(),
-        cpu::dot_kernel_isa());
+        c.name, identical, n_vocab, digests_equal, digests.size(), greedy_equal, greedy.size(), cpu::dot_kernel_isa());
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticGolden, ::testing::ValuesIn(cases()), [](const auto& param_info) {

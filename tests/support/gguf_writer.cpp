@@ -822,6 +822,7 @@ void add_hyperparameters(GgufWriter& w, const SyntheticModelSpec& spec) {
             w.add_u32(a + ".rope.scaling.original_context_length", spec.rope_original_context);
         }
     }
+    if (spec.rope_attn_factor != 0.0f) w.add_f32(a + ".rope.scaling.attn_factor", spec.rope_attn_factor);
     if (a == "gemma3") w.add_u32(a + ".attention.sliding_window", spec.sliding_window);
     // Qwen3's heads need not tile n_embd (its files always say their length).
     if (a == "gemma3" || a == "qwen3") {

@@ -208,6 +208,7 @@ struct SyntheticModelSpec {
     std::string rope_scaling;
     float rope_scaling_factor = 1.0f;
     uint32_t rope_original_context = 0;
+    float rope_attn_factor = 0.0f;  // not 0: rope.scaling.attn_factor
     // Rows are quantized whole: the input width of each matrix (n_embd,
     // n_head * head_dim, n_ff) must be a multiple of the type's block size.
     GgmlType weight_type = GgmlType::F32;     // 2-D weights of the blocks

@@ -1,6 +1,6 @@
 // The architecture variants no small real model in the cache covers, against
 // llama.cpp: qwen3 (per-head Q/K norm), llama with Llama 3's rope_freqs.weight,
-// and a YaRN-scaled qwen2. Each is a synthetic model of real shape (GQA,
+// and YaRN (qwen2; llama with rope.scaling.attn_factor). Each is a synthetic model of real shape (GQA,
 // K-quant weights) that the test GGUF writer builds deterministically here;
 // scripts/oracle/gen_synthetic_golden.py ran the same bytes through llama.cpp
 // (llama-cpp-python 0.3.36) and recorded, in tests/data/golden/synthetic/:
@@ -92,6 +92,18 @@ std::vector<SyntheticGoldenCase> cases() {
         s.rope_scaling_factor = 4.0f;
         s.rope_original_context = 32;
         v.push_back({"qwen2-yarn-q6_k", s});
+    }
+    {
+        // YaRN on the interleaved (non-NeoX) rope of llama, a factor that is
+        // not a power of two, and the magnitude factor llama.cpp reads for
+        // every architecture (rope.scaling.attn_factor).
+        SyntheticModelSpec s = base_spec("llama", GgmlType::Q4_K);
+        s.seed = 16;
+        s.rope_scaling = "yarn";
+        s.rope_scaling_factor = 2.5f;
+        s.rope_original_context = 24;
+        s.rope_attn_factor = 1.25f;
+        v.push_back({"llama-yarn-attn-factor-q4_k", s});
     }
     return v;
 }

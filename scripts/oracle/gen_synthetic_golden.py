@@ -3,7 +3,8 @@
 
 tests/unit/test_engine_synthetic_golden.cpp builds small models of real shape
 with the test GGUF writer (qwen3, llama with rope_freqs.weight, qwen2 with
-YaRN, llama with YaRN and rope.scaling.attn_factor) and writes them when WORKER_WRITE_SYNTHETIC_GOLDEN_MODELS=<dir> is set:
+YaRN, llama with YaRN and rope.scaling.attn_factor, gemma3 with linear
+scaling) and writes them when WORKER_WRITE_SYNTHETIC_GOLDEN_MODELS=<dir> is set:
 
     WORKER_WRITE_SYNTHETIC_GOLDEN_MODELS=/tmp/synth-models \\
         build/tests/test_engine_synthetic_golden --gtest_filter='*WriteModels*'
@@ -57,7 +58,7 @@ import llama_cpp  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "data", "golden", "synthetic")
 
-MODELS = ["qwen3-q4_k", "llama-rope-freqs-q4_k", "qwen2-yarn-q6_k", "llama-yarn-attn-factor-q4_k"]
+MODELS = ["qwen3-q4_k", "llama-rope-freqs-q4_k", "qwen2-yarn-q6_k", "llama-yarn-attn-factor-q4_k", "gemma3-linear-q4_k"]
 PROMPT = "hello world, the king and the queen of the north is in the house of the sea and the cat is singing"
 N_STEPS = 32
 N_CTX = 256

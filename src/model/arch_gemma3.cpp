@@ -30,7 +30,8 @@ void Transformer::forward_gemma3(Session& s, int32_t n) {
     for (uint32_t il = 0; il < c.block_count; ++il) {
         const LayerWeights& w = weights_.layers[il];
         const bool local = c.layer_is_local(il);
-        const LayerRope rope = layer_rope(c, pos0, local ? c.rope_freq_base_local : c.rope_freq_base);
+        const LayerRope rope = local ? layer_rope(c, pos0, c.rope_freq_base_local, c.rope_freq_scale_local)
+                                     : layer_rope(c, pos0, c.rope_freq_base, c.rope_freq_scale);
 
         b.rms_norm(x, w.attn_norm, c.norm_eps, xb);
         tap("attn_norm", static_cast<int>(il), xb);

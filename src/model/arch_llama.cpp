@@ -21,7 +21,7 @@ void Transformer::forward_llama(Session& s, int32_t n) {
     b.embed(weights_.token_embd, s.ids.cols(0, n), x);
     tap("embd", -1, x);
 
-    const LayerRope rope = layer_rope(c, pos0, c.rope_freq_base, weights_.rope_freqs);
+    const LayerRope rope = layer_rope(c, pos0, c.rope_freq_base, c.rope_freq_scale, weights_.rope_freqs);
     AttentionParams ap = attention_params(c, pos0, 1.0f / std::sqrt(static_cast<float>(hd)));
 
     for (uint32_t il = 0; il < c.block_count; ++il) {

@@ -32,14 +32,15 @@ inline void yarn_corr_dims(const Config& c, float freq_base, float& low, float& 
 }
 
 // `freq_factors`: the model's rope_freqs.weight, or empty.
-inline LayerRope layer_rope(const Config& c, int32_t pos0, float freq_base, const Tensor& freq_factors = {}) {
+inline LayerRope layer_rope(const Config& c, int32_t pos0, float freq_base, float freq_scale,
+                            const Tensor& freq_factors = {}) {
     LayerRope r;
     r.q.n_head = static_cast<int32_t>(c.head_count);
     r.q.head_dim = static_cast<int32_t>(c.head_dim);
     r.q.n_rot = static_cast<int32_t>(c.rope_dimension_count);
     r.q.pos0 = pos0;
     r.q.freq_base = freq_base;
-    r.q.freq_scale = c.rope_freq_scale;
+    r.q.freq_scale = freq_scale;
     r.q.neox = c.rope_neox;
     r.q.freq_factors = freq_factors;
     r.q.ext_factor = c.rope_ext_factor;

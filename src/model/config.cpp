@@ -176,6 +176,9 @@ public:
             // global one; local layers use a 10k rope base whatever the global one is.
             c_.sliding_window_pattern = 6;
             c_.rope_freq_base_local = 10000.0f;
+            // llama.cpp scales only the global layers (its rope_freq_scale_train_swa
+            // stays 1 for gemma3): Gemma 3's linear factor is for long context.
+            c_.rope_freq_scale_local = 1.0f;
         } else {
             c_.sliding_window = f_.get_u32_or(key("attention.sliding_window"), 0);
             if (c_.sliding_window != 0) c_.sliding_window_pattern = c_.arch == Arch::GptOss ? 2 : 0;

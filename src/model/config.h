@@ -29,6 +29,7 @@ struct Config {
 
     float rope_freq_base = 10000.0f;
     float rope_freq_base_local = 10000.0f;  // gemma3 sliding-window layers
+    float rope_freq_scale_local = 1.0f;     // gemma3 sliding-window layers: never scaled
     float rope_freq_scale = 1.0f;           // 1 / rope.scaling.factor (linear and YaRN scaling)
     // YaRN (rope.scaling.type "yarn"), with llama.cpp's context defaults:
     // the ramp between interpolated and extrapolated frequencies is on

@@ -1,7 +1,8 @@
 // The architecture variants no small real model in the cache covers, against
 // llama.cpp: qwen3 (per-head Q/K norm), llama with Llama 3's rope_freqs.weight,
-// and YaRN (qwen2; llama with rope.scaling.attn_factor). Each is a synthetic model of real shape (GQA,
-// K-quant weights) that the test GGUF writer builds deterministically here;
+// YaRN (qwen2; llama with rope.scaling.attn_factor) and gemma3's linear
+// scaling. Each is a synthetic model of real shape (GQA, K-quant weights)
+// that the test GGUF writer builds deterministically here;
 // scripts/oracle/gen_synthetic_golden.py ran the same bytes through llama.cpp
 // (llama-cpp-python 0.3.36) and recorded, in tests/data/golden/synthetic/:
 // the file's FNV-1a hash, the prompt's token ids, the first-step logits and
@@ -104,6 +105,20 @@ std::vector<SyntheticGoldenCase> cases() {
         s.rope_original_context = 24;
         s.rope_attn_factor = 1.25f;
         v.push_back({"llama-yarn-attn-factor-q4_k", s});
+    }
+    {
+        // Gemma 3's linear scaling (its 4B and larger files say factor 8):
+        // llama.cpp scales only the global layers (every 6th); the
+        // sliding-window layers keep scale 1. Six layers, a window of 32
+        // shorter than the prompt.
+        SyntheticModelSpec s = base_spec("gemma3", GgmlType::Q4_K);
+        s.seed = 17;
+        s.n_layer = 6;
+        s.sliding_window = 32;
+        s.rope_scaling = "linear";
+        s.rope_scaling_factor = 8.0f;
+        s.output_weight = false;
+        v.push_back({"gemma3-linear-q4_k", s});
     }
     return v;
 }

@@ -173,7 +173,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The rope and attention variants of issue 15 (the CPU device matches
 // llama.cpp on these shapes: test_engine_synthetic_golden.cpp): qwen3's
-// per-head Q/K norm, Llama 3's rope frequency factors, YaRN.
+// per-head Q/K norm, Llama 3's rope frequency factors, YaRN (with the
+// magnitude factor), gemma3's linear scaling of its global layers only.
 TEST(GpuModelRopeVariants, Qwen3RopeFreqsAndYarnMatchCpu) {
     WORKER_REQUIRE_GPU();
     auto base = [](const char* arch, const char* name) {
@@ -197,7 +198,16 @@ TEST(GpuModelRopeVariants, Qwen3RopeFreqsAndYarnMatchCpu) {
     yarn.rope_scaling = "yarn";
     yarn.rope_scaling_factor = 4.0f;
     yarn.rope_original_context = 16;
-    for (const auto& spec : {qwen3, freqs, yarn}) {
+    test::SyntheticModelSpec yarn_llama = base("llama", "yarnattn");
+    yarn_llama.rope_scaling = "yarn";
+    yarn_llama.rope_scaling_factor = 2.5f;
+    yarn_llama.rope_original_context = 16;
+    yarn_llama.rope_attn_factor = 1.25f;
+    test::SyntheticModelSpec gemma_linear = base("gemma3", "linear");
+    gemma_linear.n_layer = 6;
+    gemma_linear.rope_scaling = "linear";
+    gemma_linear.rope_scaling_factor = 8.0f;
+    for (const auto& spec : {qwen3, freqs, yarn, yarn_llama, gemma_linear}) {
         SCOPED_TRACE(spec.arch + " " + spec.name);
         expect_gpu_matches_cpu(synthetic(spec), false);
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import json
 import os
 import threading
@@ -387,7 +388,8 @@ class Model(_Owned):
         '<|im_start|>system\n...<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'
 
         Args:
-            messages: Mappings with ``"role"`` and ``"content"`` (a str or None).
+            messages: Mappings with ``"role"`` and ``"content"`` (a str; None
+                or no ``"content"`` gives a message without that key).
             add_generation_prompt: End with the opening of the assistant's turn.
             template: A Jinja template to use instead of the model's.
             tools: Tool schemas (JSON-serialisable) for templates that show them.
@@ -682,6 +684,9 @@ class Generation(_Owned, Iterator[str], AsyncIterator[str]):
             self._info = self._read_info()
         except InvalidParameterError:
             pass
+        if self._info is not None and self._closing and self._info.finish_reason is FinishReason.NONE:
+            # Closed before the library saw the cancel: ended by cancellation all the same.
+            self._info = dataclasses.replace(self._info, finish_reason=FinishReason.CANCELLED)
         self._finalizer()
 
     def _end_call(self) -> None:

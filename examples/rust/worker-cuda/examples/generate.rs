@@ -50,7 +50,7 @@ fn generate(model_path: &str, prompt: &str, max_tokens: u32) -> Result<(), CudaE
 
     let started = Instant::now();
     let inference = model.start_inference(prompt, max_tokens, 0.0, 0)?;
-    eprintln!("generate: prompt evaluated in {:.1?}", started.elapsed());
+    eprintln!("generate: started in {:.1?}", started.elapsed());
     print!("{prompt}");
     let mut last = Instant::now();
     for token in inference {

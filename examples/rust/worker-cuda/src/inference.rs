@@ -20,7 +20,7 @@ const INITIAL_PIECE_CAPACITY: usize = 256;
 /// It holds a clone of its model (no borrow: it is `'static`). It may move to
 /// another thread (`Send`) but not be shared between threads (not `Sync`),
 /// as the C API requires; to stop it from another thread, take a
-/// [`Canceller`] first. Dropping it frees the inference
+/// [`Canceller`](crate::Canceller) first. Dropping it frees the inference
 /// (`cuda_inference_free`).
 #[derive(Debug)]
 pub struct Inference {

@@ -38,7 +38,7 @@ from ._library import (
     last_error,
     library,
 )
-from .errors import ErrorCode, InvalidParameterError
+from .errors import ErrorCode, InvalidParameterError, WorkerError
 
 PathLike = Union[str, "os.PathLike[str]"]
 _Self = TypeVar("_Self", bound="_Owned")
@@ -645,13 +645,18 @@ class Generation(_Owned, Iterator[str], AsyncIterator[str]):
                 self._done = True
                 raise error
             break
-        error = last_error(err.value) if err.value != 0 else None
+        if err.value != 0:
+            error = last_error(err.value)
+            self._done = True
+            try:
+                self._info = self._read_info()
+            except WorkerError:
+                pass  # the step's error is the one to report
+            raise error
         self._done = True
         self._info = self._read_info()
-        if error is None:
-            self._collect_logprobs(self._info.generated_tokens)
-            return None
-        raise error
+        self._collect_logprobs(self._info.generated_tokens)
+        return None
 
     def _read_info(self) -> InferenceInfo:
         raw = WorkerInferenceInfo(struct_size=ctypes.sizeof(WorkerInferenceInfo))

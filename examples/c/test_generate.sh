@@ -75,21 +75,27 @@ case "$mode" in
     run 0 --chat "$model" "$question" 12
     chat_reply=$(cat "$out")
     grep -q "the chat template gave a prompt of" "$err" || fail "no chat prompt"
-    by_hand=$(printf '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$question"; printf x)
-    by_hand=${by_hand%x}
-    run 0 "$model" "$by_hand" 12
-    raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
-    [ -n "$chat_reply" ] && [ "$chat_reply" = "$raw_reply" ] \
-      || fail "chat reply '$chat_reply' is not the hand-rendered prompt's '$raw_reply'"
+    [ -n "$chat_reply" ] || fail "no chat reply"
     echo "chat: $chat_reply"
+    # The comparisons with the plain path run it again: not under a wrapper
+    # (valgrind), which checks each path once.
+    if [ ${#wrapper[@]} -eq 0 ]; then
+      by_hand=$(printf '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$question"; printf x)
+      by_hand=${by_hand%x}
+      run 0 "$model" "$by_hand" 12
+      raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
+      [ "$chat_reply" = "$raw_reply" ] || fail "chat reply '$chat_reply' is not the hand-rendered prompt's '$raw_reply'"
+    fi
 
     run 0 --system "You are terse." "$model" "Hi" 6
     chat_reply=$(cat "$out")
-    by_hand=$(printf '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'; printf x)
-    by_hand=${by_hand%x}
-    run 0 "$model" "$by_hand" 6
-    raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
-    [ "$chat_reply" = "$raw_reply" ] || fail "--system reply '$chat_reply' is not '$raw_reply'"
+    if [ ${#wrapper[@]} -eq 0 ]; then
+      by_hand=$(printf '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'; printf x)
+      by_hand=${by_hand%x}
+      run 0 "$model" "$by_hand" 6
+      raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
+      [ "$chat_reply" = "$raw_reply" ] || fail "--system reply '$chat_reply' is not '$raw_reply'"
+    fi
 
     # Cancel: a 1 ms timeout fires while the prompt is evaluated, from the
     # watchdog thread; the generation ends cleanly with nothing generated.

@@ -71,14 +71,18 @@ case "$mode" in
 
     # Chat: the reply equals the completion of the prompt SmolLM2's template
     # gives, written out by hand (its default system message, then the turn).
+    # (With a timeout that does not expire: it changes nothing.)
     question="What is the capital of France?"
-    run 0 --chat "$model" "$question" 12
+    run 0 --timeout 600000 --chat "$model" "$question" 12
     chat_reply=$(cat "$out")
     grep -q "the chat template gave a prompt of" "$err" || fail "no chat prompt"
+    grep -q "cancelled after" "$err" && fail "a 10-minute timeout cancelled"
+    grep -q "finish reason max_tokens; prompt [0-9]* tokens, generated 12 tokens" "$err" \
+      || fail "no finish reason max_tokens for the chat with a timeout set"
     [ -n "$chat_reply" ] || fail "no chat reply"
     echo "chat: $chat_reply"
-    # The comparisons with the plain path run it again: not under a wrapper
-    # (valgrind), which checks each path once.
+    # The comparisons with the plain path, and --system, run paths again: not
+    # under a wrapper (valgrind), which checks each path once.
     if [ ${#wrapper[@]} -eq 0 ]; then
       by_hand=$(printf '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$question"; printf x)
       by_hand=${by_hand%x}
@@ -87,9 +91,9 @@ case "$mode" in
       [ "$chat_reply" = "$raw_reply" ] || fail "chat reply '$chat_reply' is not the hand-rendered prompt's '$raw_reply'"
     fi
 
-    run 0 --system "You are terse." "$model" "Hi" 6
-    chat_reply=$(cat "$out")
     if [ ${#wrapper[@]} -eq 0 ]; then
+      run 0 --system "You are terse." "$model" "Hi" 6
+      chat_reply=$(cat "$out")
       by_hand=$(printf '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'; printf x)
       by_hand=${by_hand%x}
       run 0 "$model" "$by_hand" 6
@@ -103,11 +107,6 @@ case "$mode" in
     grep -q "cancelled after 1 ms" "$err" || fail "the timeout did not cancel"
     grep -q "finish reason cancelled; prompt [0-9]* tokens, generated 0 tokens, last token -1" "$err" \
       || fail "no finish reason cancelled before the first token"
-    # A timeout that does not expire changes nothing.
-    run 0 --timeout 600000 "$model" "$prompt" 4
-    grep -q "cancelled after" "$err" && fail "a 10-minute timeout cancelled"
-    grep -q "finish reason max_tokens; prompt [0-9]* tokens, generated 4 tokens" "$err" \
-      || fail "no finish reason max_tokens with a timeout set"
     ;;
   *)
     echo "usage: $0 errors|generation GENERATE [WRAPPER...]" >&2

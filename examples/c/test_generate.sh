@@ -2,7 +2,10 @@
 # Runs the generate example, optionally under a wrapper such as valgrind:
 #
 #   test_generate.sh errors     GENERATE [WRAPPER...]   failure paths
-#   test_generate.sh generation GENERATE [WRAPPER...]   real text from SmolLM2
+#   test_generate.sh generation GENERATE [WRAPPER...]   real text from SmolLM2:
+#       completion, model info, finish reasons, chat through the file's
+#       template (checked against the prompt the template gives, rendered by
+#       hand), and cancel from the --timeout thread
 #
 # The model comes from $WORKER_MODEL_CACHE (else ~/.cache/worker_cuda/models);
 # when it is missing the test is skipped (exit 77), or fails when
@@ -31,6 +34,12 @@ case "$mode" in
     grep -q '^usage: ' "$err" || fail "no usage line"
     run 2 model.gguf prompt zero
     grep -q 'MAX_TOKENS must be an integer' "$err" || fail "bad MAX_TOKENS not reported"
+    run 2 --timeout soon model.gguf
+    grep -q -- '--timeout must be an integer' "$err" || fail "bad --timeout not reported"
+    run 2 --unknown model.gguf
+    grep -q '^usage: ' "$err" || fail "no usage line for an unknown option"
+    run 2 --chat
+    grep -q '^usage: ' "$err" || fail "no usage line without a model"
     run 1 /nonexistent/model.gguf
     grep -q 'cuda_load_model failed: model load failed (code 3): .*/nonexistent/model.gguf' "$err" \
       || fail "missing model not reported with code and detail"
@@ -52,6 +61,52 @@ case "$mode" in
     [ -n "$completion" ] || fail "no text was generated"
     tokens=$(grep -c '^\[token ' "$err" || true)
     [ "$tokens" -ge 1 ] && [ "$tokens" -le 8 ] || fail "$tokens timing lines for at most 8 tokens"
+    # Model info (values as the gguf package reads the file) and usage.
+    grep -q "architecture llama, 30 layers, 9 heads (3 key/value), width 576" "$err" || fail "no model info"
+    grep -q "context length 8192, vocabulary 49152, BOS 1, EOS 2, 134515008 parameters" "$err" \
+      || fail "no context length, vocabulary or special tokens"
+    grep -q "chat template: in the file" "$err" || fail "the chat template is not seen"
+    grep -q "finish reason max_tokens; prompt [0-9]* tokens, generated 8 tokens" "$err" \
+      || fail "no finish reason max_tokens with 8 tokens"
+
+    # Chat: the reply equals the completion of the prompt SmolLM2's template
+    # gives, written out by hand (its default system message, then the turn).
+    # (With a timeout that does not expire: it changes nothing.)
+    question="What is the capital of France?"
+    run 0 --timeout 600000 --chat "$model" "$question" 12
+    chat_reply=$(cat "$out")
+    grep -q "the chat template gave a prompt of" "$err" || fail "no chat prompt"
+    grep -q "cancelled after" "$err" && fail "a 10-minute timeout cancelled"
+    grep -q "finish reason max_tokens; prompt [0-9]* tokens, generated 12 tokens" "$err" \
+      || fail "no finish reason max_tokens for the chat with a timeout set"
+    [ -n "$chat_reply" ] || fail "no chat reply"
+    echo "chat: $chat_reply"
+    # The comparisons with the plain path, and --system, run paths again: not
+    # under a wrapper (valgrind), which checks each path once.
+    if [ ${#wrapper[@]} -eq 0 ]; then
+      by_hand=$(printf '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$question"; printf x)
+      by_hand=${by_hand%x}
+      run 0 "$model" "$by_hand" 12
+      raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
+      [ "$chat_reply" = "$raw_reply" ] || fail "chat reply '$chat_reply' is not the hand-rendered prompt's '$raw_reply'"
+    fi
+
+    if [ ${#wrapper[@]} -eq 0 ]; then
+      run 0 --system "You are terse." "$model" "Hi" 6
+      chat_reply=$(cat "$out")
+      by_hand=$(printf '<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'; printf x)
+      by_hand=${by_hand%x}
+      run 0 "$model" "$by_hand" 6
+      raw_reply=$(tail -c +$((${#by_hand} + 1)) "$out")
+      [ "$chat_reply" = "$raw_reply" ] || fail "--system reply '$chat_reply' is not '$raw_reply'"
+    fi
+
+    # Cancel: a 1 ms timeout fires while the prompt is evaluated, from the
+    # watchdog thread; the generation ends cleanly with nothing generated.
+    run 0 --timeout 1 --chat "$model" "$question" 32
+    grep -q "cancelled after 1 ms" "$err" || fail "the timeout did not cancel"
+    grep -q "finish reason cancelled; prompt [0-9]* tokens, generated 0 tokens, last token -1" "$err" \
+      || fail "no finish reason cancelled before the first token"
     ;;
   *)
     echo "usage: $0 errors|generation GENERATE [WRAPPER...]" >&2

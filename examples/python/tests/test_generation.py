@@ -116,12 +116,14 @@ def test_streaming_keeps_utf8_intact(model: worker_cuda.Model, monkeypatch: pyte
     assert list(model.generate(prompt, max_tokens=30, temperature=0.0)) == pieces
 
 
-def test_a_closed_generation_raises(model: worker_cuda.Model) -> None:
+def test_a_closed_generation_ends_its_iteration(model: worker_cuda.Model) -> None:
     generation = model.generate(PROMPT, max_tokens=8, temperature=0.0)
     next(generation)
     generation.close()
-    with pytest.raises(worker_cuda.InvalidParameterError):
-        next(generation)
+    assert generation.closed
+    assert next(generation, None) is None
+    assert generation.info.finish_reason is worker_cuda.FinishReason.CANCELLED
+    generation.close()  # closing twice is fine
 
 
 def test_handles_may_be_closed_in_any_order(model_path: Path) -> None:

@@ -4,9 +4,22 @@
 //! tree, for instance), with the headers from `WORKER_CUDA_INCLUDE_DIR` or,
 //! failing that, the `include/` folder of this source tree. Otherwise
 //! pkg-config's `worker_cuda` module gives both.
+//!
+//! Either way the folder of the library is published as the `lib_dir`
+//! metadata: the build scripts of crates that depend on this one read it as
+//! `DEP_WORKER_CUDA_LIB_DIR` to give their programs an rpath (see the
+//! `worker-cuda` crate's documentation).
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Gives this crate's own tests an rpath to `lib_dir`, and publishes it as
+/// metadata, read by dependents' build scripts as `DEP_WORKER_CUDA_LIB_DIR`
+/// so that their programs find the library at run time too.
+fn publish_lib_dir(lib_dir: &Path) {
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib_dir.display());
+    println!("cargo:lib_dir={}", lib_dir.display());
+}
 
 fn main() {
     println!("cargo:rerun-if-env-changed=WORKER_CUDA_LIB_DIR");
@@ -17,9 +30,7 @@ fn main() {
             let lib_dir = PathBuf::from(lib_dir);
             println!("cargo:rustc-link-search=native={}", lib_dir.display());
             println!("cargo:rustc-link-lib=dylib=worker_cuda");
-            // Read by dependents' build scripts as DEP_WORKER_CUDA_LIB_DIR, so that
-            // their tests and examples find the library at run time.
-            println!("cargo:lib_dir={}", lib_dir.display());
+            publish_lib_dir(&lib_dir);
             env::var_os("WORKER_CUDA_INCLUDE_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| {
@@ -37,6 +48,11 @@ fn main() {
                          worker_cuda.pc ({e})"
                     )
                 });
+            // The module's link search path is its libdir; pkg-config leaves
+            // out system folders, which need no rpath.
+            if let Some(lib_dir) = library.link_paths.first() {
+                publish_lib_dir(lib_dir);
+            }
             library
                 .include_paths
                 .into_iter()
@@ -64,6 +80,10 @@ fn main() {
         .allowlist_function("cuda_.*")
         .allowlist_type(
             "CudaContext|CudaModel|InferenceResult|WorkerInferenceParams|WorkerContextParams|WorkerLogCallback|CudaErrorCode",
+        )
+        // 0.3
+        .allowlist_type(
+            "WorkerInferenceInfo|WorkerFinishReason|WorkerTokenLogprob|WorkerModelInfo|WorkerChatMessage|WorkerChatParams|WorkerLoadParams|WorkerLoadProgress",
         )
         .allowlist_var("WORKER_.*")
         // CUDA_SUCCESS etc. as plain constants, named as in C.

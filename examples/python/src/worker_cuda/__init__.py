@@ -8,13 +8,15 @@ or on the CPU reference device, and stream the generated text.
 ...             print(piece, end="", flush=True)
 
 The library is found through ``$WORKER_CUDA_LIBRARY`` (a path), else the
-installed ``libworker_cuda.so.0`` through the dynamic loader, else
+copy a wheel carries inside this package, else the installed
+``libworker_cuda.so.0`` through the dynamic loader, else
 ``ctypes.util.find_library("worker_cuda")``. It is loaded on first use;
 :class:`LibraryLoadError` says why when that fails.
 """
 
-from ._api import Context, Generation, LogLevel, Model, api_version, device_count
-from ._library import API_MAJOR, DEVICE_CPU, library
+from ._api import Context, Generation, LogLevel, Message, Model, api_version, device_count
+from ._info import FinishReason, InferenceInfo, ModelInfo, TokenLogprob
+from ._library import API_MAJOR, DEVICE_CPU, bundled_library, library
 from .errors import (
     DeviceNotFoundError,
     ErrorCode,
@@ -39,20 +41,26 @@ __all__ = [
     "Context",
     "DeviceNotFoundError",
     "ErrorCode",
+    "FinishReason",
     "Generation",
+    "InferenceInfo",
     "InferenceError",
     "InvalidDeviceError",
     "InvalidParameterError",
     "KernelLaunchError",
     "LibraryLoadError",
     "LogLevel",
+    "Message",
     "Model",
+    "ModelInfo",
     "ModelLoadError",
     "OutOfMemoryError",
+    "TokenLogprob",
     "UnknownError",
     "VramResidencyError",
     "WorkerError",
     "api_version",
+    "bundled_library",
     "device_count",
     "error_for_code",
     "library",

@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
+import dataclasses
 import enum
+import json
 import os
 import threading
 import weakref
-from ctypes import byref, c_char_p, c_int
-from typing import Any, Callable, Iterable, Iterator, Optional, Tuple, TypeVar, Union
+from ctypes import byref, c_char_p, c_int, c_int32
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
+from ._info import FinishReason, InferenceInfo, ModelInfo, TokenLogprob
 from ._library import (
     CPU_ISA,
     CPU_WEIGHTS,
     DEVICE_CPU,
     LogCallback,
+    WorkerChatMessage,
+    WorkerChatParams,
+    WorkerInferenceInfo,
     WorkerInferenceParams,
+    WorkerModelInfo,
+    WorkerTokenLogprob,
     check,
     context_params_init,
     last_error,
     library,
 )
-from .errors import ErrorCode, InvalidParameterError
+from .errors import ErrorCode, InvalidParameterError, WorkerError
 
 PathLike = Union[str, "os.PathLike[str]"]
 _Self = TypeVar("_Self", bound="_Owned")
 
-# The first buffer a token's text is read into; it doubles when a piece does
-# not fit (the library keeps the piece for the retry), up to the maximum.
+# The first buffer a token's text is read into; when a piece does not fit,
+# the library keeps it and says the size it needs
+# (cuda_inference_next_token_size), and the buffer grows to that.
 _PIECE_CAPACITY = 256
-_MAX_PIECE_CAPACITY = 1 << 24
+# The first buffer of text the 0.3 calls fill (detokenize, chat templates);
+# they return the size needed when it is too small.
+_TEXT_CAPACITY = 1024
+
+#: A chat message: a mapping with a ``"role"`` and a ``"content"`` (a str, or
+#: None for a message without content), as in Hugging Face transformers.
+Message = Mapping[str, Any]
 
 _INT32 = (-(2**31), 2**31 - 1)
 
@@ -337,26 +366,34 @@ class Model(_Owned):
         repetition_penalty: float = 1.0,
         stop: Union[str, Iterable[str], None] = None,
         parse_special: bool = True,
+        logprobs: bool = False,
+        top_logprobs: int = 0,
     ) -> "Generation":
         """Starts generating from ``prompt`` and returns an iterator over the
-        text of each generated token.
+        text of each generated token (``for`` or ``async for``).
 
-        The prompt is evaluated before this returns, so argument errors are
-        raised here. Sampling runs as: repetition penalty, temperature
+        Arguments are checked and the prompt tokenized before this returns,
+        so argument errors are raised here; the prompt is evaluated by the
+        first step of the iteration, which :meth:`Generation.cancel` can
+        interrupt. Sampling runs as: repetition penalty, temperature
         (0 is greedy), top-k (0 = off), top-p (1 = off), min-p (0 = off),
         then a draw seeded by ``seed``. Generation ends at the end-of-sequence
         token, after ``max_tokens`` tokens, or at one of the ``stop`` strings
         (a single string or several), which is not returned. With
         ``parse_special`` (the default) special-token text in the prompt such
         as ``<|im_start|>`` becomes those tokens; ``False`` passes the prompt
-        as plain text (for untrusted user text).
+        as plain text (for untrusted user text). With ``logprobs`` the
+        generation records each token's log-probability, and with
+        ``top_logprobs`` (0 to 20, implies ``logprobs``) that many most likely
+        alternatives per step: see :attr:`Generation.logprobs`.
 
         Raises:
             InvalidParameterError: a value out of range, a NUL character, a
                 prompt too long for the model's context, or a closed model.
             OutOfMemoryError: the KV cache does not fit.
-            InferenceError: the prompt could not be evaluated.
         """
+        top_logprobs = _int_in("top_logprobs", top_logprobs, *_INT32)
+        logprobs = bool(logprobs) or top_logprobs > 0
         encoded_prompt = _c_string("prompt", prompt)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         encoded_stops = [_c_string("stop string", s) for s in stops]
@@ -373,80 +410,410 @@ class Model(_Owned):
             stop=stop_array if encoded_stops else None,
             n_stop=len(encoded_stops),
             parse_special=1 if parse_special else 0,
+            logprobs=1 if logprobs else 0,
+            top_logprobs=top_logprobs,
         )
         lib = library()
         err = c_int(-1)
         handle = lib.cuda_inference_start_ex(self._live(), encoded_prompt, byref(params), byref(err))
         check(err)
-        return Generation(self, handle)
+        return Generation(self, handle, top_logprobs if logprobs else None)
+
+    # ---- 0.3: tokens, model facts, chat templates -----------------------------
+
+    def tokenize(self, text: str, *, add_special: bool = True, parse_special: bool = True) -> List[int]:
+        """The token ids of ``text``, as :meth:`generate` would tokenize it
+        with the same ``parse_special``.
+
+        Args:
+            add_special: Add the BOS (and EOS) tokens the model's metadata
+                asks for.
+            parse_special: Special-token text such as ``<|im_start|>``
+                becomes those tokens; ``False`` tokenizes it as plain text.
+
+        Raises:
+            InvalidParameterError: a NUL character, or a closed model.
+        """
+        encoded = _c_string("text", text)
+        lib = library()
+        capacity = len(encoded) + 4
+        while True:
+            ids = (c_int32 * capacity)()
+            err = c_int(-1)
+            n = lib.cuda_tokenize(self._live(), encoded, bool(add_special), bool(parse_special), ids, capacity,
+                                  byref(err))
+            if n > capacity:  # the buffer was too small; the call counted the tokens
+                capacity = n
+                continue
+            check(err)
+            return list(ids[:n])
+
+    def detokenize(self, tokens: Iterable[int], *, render_special: bool = False) -> str:
+        """The text of token ids (whole characters: an incomplete or invalid
+        UTF-8 sequence becomes U+FFFD).
+
+        Args:
+            render_special: Control tokens (BOS, ``<|im_end|>``) give their
+                text; ``False`` (the default) drops them, as generated text does.
+
+        Raises:
+            InvalidParameterError: an id outside the vocabulary, or a closed model.
+        """
+        ids = [_int_in("token id", token, *_INT32) for token in tokens]
+        array = (c_int32 * len(ids))(*ids)
+        lib = library()
+        handle = self._live()
+        return _sized_text(
+            lambda out, capacity, err: lib.cuda_detokenize(handle, array, len(ids), bool(render_special), out,
+                                                           capacity, err)
+        )
+
+    @property
+    def info(self) -> ModelInfo:
+        """What the model is: architecture, name, context length, vocabulary,
+        special tokens, chat template, weight types and sizes (read once)."""
+        cached: Optional[ModelInfo] = self.__dict__.get("_info")
+        if cached is None:
+            raw = WorkerModelInfo(struct_size=ctypes.sizeof(WorkerModelInfo))
+            err = c_int(-1)
+            library().cuda_model_get_info(self._live(), byref(raw), byref(err))
+            check(err)
+            cached = ModelInfo._from_c(raw)
+            self.__dict__["_info"] = cached
+        return cached
+
+    def apply_chat_template(
+        self,
+        messages: Sequence[Message],
+        add_generation_prompt: bool = True,
+        *,
+        template: Optional[str] = None,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        **variables: Any,
+    ) -> str:
+        """Renders a conversation with the model's own chat template (the
+        file's ``tokenizer.chat_template``) into a prompt for
+        :meth:`generate` -- byte for byte what Hugging Face transformers'
+        ``apply_chat_template(..., tokenize=False)`` gives.
+
+        >>> model.apply_chat_template([{"role": "user", "content": "Hi"}])  # doctest: +SKIP
+        '<|im_start|>system\n...<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n'
+
+        Args:
+            messages: Mappings with ``"role"`` and ``"content"`` (a str; None
+                or no ``"content"`` gives a message without that key).
+            add_generation_prompt: End with the opening of the assistant's turn.
+            template: A Jinja template to use instead of the model's.
+            tools: Tool schemas (JSON-serialisable) for templates that show them.
+            variables: More template variables (JSON-serialisable), e.g.
+                ``enable_thinking=False``.
+
+        Raises:
+            InvalidParameterError: a message without a role, a model without
+                a template (and no ``template``), or a template that fails
+                (the detail names the line and the cause).
+            TypeError: a message that is not a mapping of strings.
+        """
+        entries = list(messages)
+        array = (WorkerChatMessage * len(entries))()
+        for i, message in enumerate(entries):
+            if not isinstance(message, Mapping):
+                raise TypeError(f"messages[{i}] must be a mapping, not {type(message).__name__}")
+            content = message.get("content")
+            array[i].role = _c_string(f"messages[{i}]['role']", message.get("role"))
+            array[i].content = None if content is None else _c_string(f"messages[{i}]['content']", content)
+        params = WorkerChatParams(
+            struct_size=ctypes.sizeof(WorkerChatParams),
+            add_generation_prompt=1 if add_generation_prompt else 0,
+            template_text=None if template is None else _c_string("template", template),
+            tools_json=None if tools is None else _c_string("tools", _to_json(list(tools))),
+            extra_json=_c_string("variables", _to_json(variables)) if variables else None,
+        )
+        lib = library()
+        handle = self._live()
+        return _sized_text(
+            lambda out, capacity, err: lib.cuda_chat_apply_template(handle, array, len(entries), byref(params), out,
+                                                                    capacity, err)
+        )
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Optional[Sequence[Mapping[str, Any]]] = None,
+        template_variables: Optional[Mapping[str, Any]] = None,
+        **generate_options: Any,
+    ) -> "Generation":
+        """Starts the assistant's reply to a conversation: renders it with
+        the model's chat template (:meth:`apply_chat_template`, generation
+        prompt added) and generates from that (:meth:`generate`, with
+        ``generate_options`` such as ``max_tokens`` or ``temperature``).
+
+        The rendered prompt's special-token text is parsed, as the template
+        needs; special-token text inside message contents is parsed too, so
+        filter untrusted text for it.
+
+        >>> for piece in model.chat([{"role": "user", "content": "Hi!"}], max_tokens=32):  # doctest: +SKIP
+        ...     print(piece, end="")
+        """
+        prompt = self.apply_chat_template(messages, True, tools=tools, **dict(template_variables or {}))
+        return self.generate(prompt, parse_special=True, **generate_options)
 
 
-class Generation(_Owned, Iterator[str]):
-    """One running generation; iterate over it for the text of each token.
+def _to_json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"not JSON-serialisable: {e}") from None
+
+
+def _sized_text(call: Callable[[Any, int, Any], int]) -> str:
+    """Runs a call that fills a text buffer and returns the size it needs
+    (text plus NUL), growing the buffer to that size when it was too small."""
+    capacity = _TEXT_CAPACITY
+    while True:
+        out = ctypes.create_string_buffer(capacity)
+        err = c_int(-1)
+        needed = call(out, capacity, byref(err))
+        if needed > capacity:
+            capacity = needed
+            continue
+        check(err)
+        return out.raw[: needed - 1].decode("utf-8")
+
+
+
+
+class Generation(_Owned, Iterator[str], AsyncIterator[str]):
+    """One running generation; iterate over it (``for`` or ``async for``) for
+    the text of each token.
 
     Each piece is whole UTF-8 characters (a character split across tokens
     comes with the token that completes it, so a piece may be empty). The
-    handle is freed when generation completes, on :meth:`close` or at the
-    end of a ``with`` block. One generation may be used from any thread;
-    concurrent calls on it are serialised.
+    handle is freed when generation completes, on :meth:`close`, at the end
+    of a ``with`` block, or when the object is garbage-collected.
+
+    Threads: one thread at a time consumes it (concurrent calls are
+    serialised), and it may move between threads. :meth:`cancel` and
+    :meth:`close` may be called from any thread at any time: the consumer's
+    iteration then ends cleanly (``StopIteration``) within one step, even
+    during the prompt's evaluation, and :attr:`info` says
+    :attr:`FinishReason.CANCELLED`.
 
     Attributes:
         model: The :class:`Model` it runs on.
-        tokens: Tokens generated so far (a piece may cover several tokens).
+        tokens: Tokens generated up to the last piece returned (a piece may
+            cover several tokens).
     """
 
     _kind = "Generation"
 
-    def __init__(self, model: Model, handle: Any) -> None:
+    def __init__(self, model: Model, handle: Any, top_logprobs: Optional[int] = None) -> None:
         super().__init__(handle, library().cuda_inference_free)
         self.model = model
         self.tokens = 0
-        self._lock = threading.RLock()
+        # Held around every call that uses the handle, except cancel.
+        self._call = threading.Lock()
+        # Guards the handle's life (free, and cancel against free) and _closing.
+        self._state = threading.Lock()
+        self._closing = False
         self._done = False
+        self._info: Optional[InferenceInfo] = None
+        self._top_logprobs = top_logprobs
+        self._logprobs: Optional[List[TokenLogprob]] = None if top_logprobs is None else []
         self._buffer = ctypes.create_string_buffer(_PIECE_CAPACITY)
 
     def __repr__(self) -> str:
         state = "done" if self._done else "closed" if self.closed else "running"
         return f"<worker_cuda.Generation tokens={self.tokens} {state}>"
 
+    # ---- iteration ---------------------------------------------------------
+
     def __iter__(self) -> "Generation":
         return self
 
     def __next__(self) -> str:
-        with self._lock:
-            if self._done:
-                raise StopIteration
-            handle = self._live()
-            lib = library()
-            index = c_int(-1)
-            err = c_int(-1)
-            while True:
-                produced = lib.cuda_inference_next_token(
-                    handle, self._buffer, len(self._buffer), byref(index), byref(err)
-                )
-                if produced:
-                    self.tokens = index.value + 1
-                    return self._buffer.value.decode("utf-8")
-                if err.value == ErrorCode.INVALID_PARAMETER and len(self._buffer) < _MAX_PIECE_CAPACITY:
-                    # Only the buffer size can be wrong here; the piece waits.
-                    self._buffer = ctypes.create_string_buffer(2 * len(self._buffer))
-                    continue
-                break
-            error = last_error(err.value) if err.value != 0 else None
-            self._done = True
-            self.close()  # nothing more will come: release the KV cache now
-            if error is not None:
-                raise error
+        self._call.acquire()
+        try:
+            piece = self._step()
+        finally:
+            self._end_call()
+        if piece is None:
             raise StopIteration
+        return piece
 
-    def close(self) -> None:
-        """Frees the generation now (waiting for a call in another thread to
-        finish). Further iteration raises
-        :class:`~worker_cuda.InvalidParameterError` unless it had completed."""
-        with self._lock:
-            super().close()
+    def __aiter__(self) -> "Generation":
+        return self
+
+    async def __anext__(self) -> str:
+        """The next piece, computed in the event loop's default executor so
+        that the loop keeps running. Cancelling the awaiting task cancels
+        the generation."""
+        loop = asyncio.get_running_loop()
+        try:
+            piece = await loop.run_in_executor(None, self._next_or_none)
+        except asyncio.CancelledError:
+            self.close()
+            raise
+        if piece is None:
+            raise StopAsyncIteration
+        return piece
+
+    def _next_or_none(self) -> Optional[str]:
+        return next(self, None)
 
     def text(self) -> str:
         """The rest of the generation, joined."""
         return "".join(self)
 
+    async def atext(self) -> str:
+        """The rest of the generation, joined, without blocking the event loop."""
+        return "".join([piece async for piece in self])
+
+    # ---- ending it ------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stops generating, from any thread, without freeing: the consumer
+        gets the pieces already made, then the iteration ends; :attr:`info`
+        says :attr:`FinishReason.CANCELLED`. Takes effect within one step or
+        one chunk of the prompt; never waits. Cancelling a generation that
+        ended changes nothing."""
+        with self._state:
+            if not self.closed:
+                library().cuda_inference_cancel(self._handle, None)
+
+    def close(self) -> None:
+        """Ends the generation and frees it, from any thread.
+
+        It is cancelled first; when another thread is in the middle of a
+        step, that thread frees it as soon as the step returns and its
+        iteration ends cleanly. Later iteration ends at once
+        (``StopIteration``); :attr:`info` keeps its last value. Closing twice
+        is fine."""
+        with self._state:
+            if self.closed:
+                return
+            self._closing = True
+            library().cuda_inference_cancel(self._handle, None)
+            if self._call.acquire(blocking=False):
+                try:
+                    self._free()
+                finally:
+                    self._call.release()
+
+    # ---- what it used ---------------------------------------------------------
+
+    @property
+    def info(self) -> InferenceInfo:
+        """Tokens used so far and why generation ended
+        (:attr:`InferenceInfo.finish_reason` is ``NONE`` until the last piece
+        has been read). Waits for a step running in another thread. After the
+        generation was freed, the last value read.
+
+        Raises:
+            InvalidParameterError: freed before anything was generated.
+        """
+        with self._call:
+            if not self.closed:
+                self._info = self._read_info()
+            if self._info is None:
+                raise _closed(self._kind)
+            return self._info
+
+    @property
+    def logprobs(self) -> Optional[List[TokenLogprob]]:
+        """The log-probability of each token generated so far, an
+        end-of-generation token included (with its ``top_logprobs`` most likely
+        alternatives), when :meth:`Model.generate` asked for ``logprobs``; else
+        ``None``. Complete once the iteration has ended."""
+        with self._call:
+            return None if self._logprobs is None else list(self._logprobs)
+
+    # ---- with self._call held -------------------------------------------------
+
+    def _step(self) -> Optional[str]:
+        """One piece, or None at the end (generation complete, cancelled, or
+        closed)."""
+        if self._done or self.closed or self._closing:
+            return None
+        lib = library()
+        handle = self._handle
+        index = c_int(-1)
+        err = c_int(-1)
+        while True:
+            produced = lib.cuda_inference_next_token(handle, self._buffer, len(self._buffer), byref(index), byref(err))
+            if produced:
+                self.tokens = index.value + 1
+                self._collect_logprobs(index.value + 1)
+                return self._buffer.value.decode("utf-8")
+            if err.value == ErrorCode.INVALID_PARAMETER:
+                # The buffer was too small (the piece waits), unless the
+                # size call says otherwise.
+                error = last_error(err.value)
+                needed = lib.cuda_inference_next_token_size(handle, byref(err))
+                if needed > len(self._buffer):
+                    self._buffer = ctypes.create_string_buffer(needed)
+                    continue
+                self._done = True
+                raise error
+            break
+        if err.value != 0:
+            error = last_error(err.value)
+            self._done = True
+            try:
+                self._info = self._read_info()
+            except WorkerError:
+                pass  # the step's error is the one to report
+            raise error
+        self._done = True
+        self._info = self._read_info()
+        self._collect_logprobs(self._info.generated_tokens)
+        return None
+
+    def _read_info(self) -> InferenceInfo:
+        raw = WorkerInferenceInfo(struct_size=ctypes.sizeof(WorkerInferenceInfo))
+        err = c_int(-1)
+        library().cuda_inference_get_info(self._handle, byref(raw), byref(err))
+        check(err)
+        return InferenceInfo._from_c(raw)
+
+    def _collect_logprobs(self, count: int) -> None:
+        """Reads the log-probabilities of the tokens before ``count`` not yet read."""
+        if self._logprobs is None or self._top_logprobs is None:
+            return
+        lib = library()
+        top = (WorkerTokenLogprob * max(self._top_logprobs, 1))()
+        while len(self._logprobs) < count:
+            index = len(self._logprobs)
+            chosen = WorkerTokenLogprob()
+            err = c_int(-1)
+            n = lib.cuda_inference_get_logprobs(self._handle, index, byref(chosen), top, self._top_logprobs,
+                                                byref(err))
+            check(err)
+            alternatives = tuple((int(top[i].token_id), float(top[i].logprob)) for i in range(min(n, self._top_logprobs)))
+            self._logprobs.append(TokenLogprob(index, int(chosen.token_id), float(chosen.logprob), alternatives))
+
+    def _free(self) -> None:
+        """Frees the handle, keeping its last info (_call and _state held)."""
+        if self.closed:
+            return
+        try:
+            self._info = self._read_info()
+        except InvalidParameterError:
+            pass
+        if self._info is not None and self._closing and self._info.finish_reason is FinishReason.NONE:
+            # Closed before the library saw the cancel: ended by cancellation all the same.
+            self._info = dataclasses.replace(self._info, finish_reason=FinishReason.CANCELLED)
+        self._finalizer()
+
+    def _end_call(self) -> None:
+        """Releases _call; frees first when the generation is done or was
+        closed meanwhile. Checking and releasing under _state means a
+        close() either sees the call running (and leaves the free to it) or
+        runs after it."""
+        with self._state:
+            try:
+                if self._done or self._closing:
+                    self._free()
+            finally:
+                self._call.release()

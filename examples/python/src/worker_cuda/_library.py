@@ -1,4 +1,4 @@
-"""Finds and loads libworker_cuda, and declares the C prototypes of its 18
+"""Finds and loads libworker_cuda, and declares the C prototypes of its
 functions for ctypes."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import ctypes
 import ctypes.util
 import os
 import threading
-from ctypes import CFUNCTYPE, POINTER, c_bool, c_char, c_char_p, c_float, c_int, c_int32, c_uint32, c_uint64, c_void_p
+from ctypes import CFUNCTYPE, POINTER, c_bool, c_char, c_char_p, c_float, c_int, c_int32, c_int64, c_uint32, c_uint64, c_void_p
+from pathlib import Path
 from typing import List, Optional
 
 from .errors import LibraryLoadError, WorkerError, error_for_code
@@ -54,6 +55,9 @@ class WorkerInferenceParams(ctypes.Structure):
         ("stop", POINTER(c_char_p)),
         ("n_stop", c_int32),
         ("parse_special", c_int32),
+        # 0.3
+        ("logprobs", c_int32),
+        ("top_logprobs", c_int32),
     ]
 
 
@@ -138,14 +142,117 @@ _PROTOTYPES = {
 }
 
 
+# ---- ABI 0.3: inference details, tokens, model facts, chat templates ----------
+
+
+class WorkerInferenceInfo(ctypes.Structure):
+    """``WorkerInferenceInfo`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("prompt_tokens", c_int32),
+        ("generated_tokens", c_int32),
+        ("finish_reason", c_int32),
+        ("last_token_id", c_int32),
+        ("error_code", c_int32),
+    ]
+
+
+class WorkerTokenLogprob(ctypes.Structure):
+    """``WorkerTokenLogprob`` of worker_types.h."""
+
+    _fields_ = [("token_id", c_int32), ("logprob", c_float)]
+
+
+class WorkerModelInfo(ctypes.Structure):
+    """``WorkerModelInfo`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("architecture", c_char_p),
+        ("name", c_char_p),
+        ("chat_template", c_char_p),
+        ("weight_types", c_char_p),
+        ("context_length", c_uint32),
+        ("vocab_size", c_int32),
+        ("bos_token_id", c_int32),
+        ("eos_token_id", c_int32),
+        ("eog_token_ids", POINTER(c_int32)),
+        ("n_eog_token_ids", c_int32),
+        ("n_layers", c_int32),
+        ("n_embd", c_int32),
+        ("n_heads", c_int32),
+        ("n_kv_heads", c_int32),
+        ("n_params", c_uint64),
+        ("weight_bytes", c_uint64),
+    ]
+
+
+class WorkerChatMessage(ctypes.Structure):
+    """``WorkerChatMessage`` of worker_types.h."""
+
+    _fields_ = [("role", c_char_p), ("content", c_char_p)]
+
+
+class WorkerChatParams(ctypes.Structure):
+    """``WorkerChatParams`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("add_generation_prompt", c_int32),
+        ("template_text", c_char_p),
+        ("tools_json", c_char_p),
+        ("extra_json", c_char_p),
+    ]
+
+
+_PROTOTYPES.update(
+    {
+        "cuda_inference_cancel": (c_bool, [InferenceHandle, _ERR]),
+        "cuda_inference_get_info": (c_bool, [InferenceHandle, POINTER(WorkerInferenceInfo), _ERR]),
+        "cuda_inference_next_token_size": (c_int32, [InferenceHandle, _ERR]),
+        "cuda_inference_get_logprobs": (
+            c_int32,
+            [InferenceHandle, c_int32, POINTER(WorkerTokenLogprob), POINTER(WorkerTokenLogprob), c_int32, _ERR],
+        ),
+        "cuda_tokenize": (c_int32, [ModelHandle, c_char_p, c_bool, c_bool, POINTER(c_int32), c_int32, _ERR]),
+        "cuda_detokenize": (
+            c_int64,
+            [ModelHandle, POINTER(c_int32), c_int32, c_bool, POINTER(c_char), c_int64, _ERR],
+        ),
+        "cuda_model_get_info": (c_bool, [ModelHandle, POINTER(WorkerModelInfo), _ERR]),
+        "cuda_chat_apply_template": (
+            c_int64,
+            [ModelHandle, POINTER(WorkerChatMessage), c_int32, POINTER(WorkerChatParams), POINTER(c_char), c_int64, _ERR],
+        ),
+    }
+)
+
+
+#: The file name of the library a wheel carries inside this package.
+BUNDLED_NAME = f"libworker_cuda.so.{API_MAJOR}"
+
+
+def bundled_library() -> Optional[Path]:
+    """The library a wheel installed next to this package's modules, or
+    ``None`` (a source checkout, or a wheel built without one)."""
+    path = Path(__file__).resolve().with_name(BUNDLED_NAME)
+    return path if path.is_file() else None
+
+
 def _candidates() -> List[str]:
-    """Where to look, in order: ``$WORKER_CUDA_LIBRARY``; the installed
-    library by its SONAME through the dynamic loader (system library folders,
-    ``LD_LIBRARY_PATH``); then ``ctypes.util.find_library``."""
+    """Where to look, in order: ``$WORKER_CUDA_LIBRARY`` (an explicit
+    choice, so it wins); the copy a wheel carries inside this package; the
+    installed library by its SONAME through the dynamic loader (system
+    library folders, ``LD_LIBRARY_PATH``); then ``ctypes.util.find_library``."""
     explicit = os.environ.get(LIBRARY_ENV)
     if explicit:
         return [explicit]
-    candidates = [f"libworker_cuda.so.{API_MAJOR}"]
+    candidates = []
+    bundled = bundled_library()
+    if bundled is not None:
+        candidates.append(str(bundled))
+    candidates.append(BUNDLED_NAME)
     found = ctypes.util.find_library("worker_cuda")
     if found:
         candidates.append(found)

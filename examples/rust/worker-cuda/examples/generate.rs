@@ -1,21 +1,28 @@
-//! Streams a completion, as the C example does:
+//! Streams a completion or a chat reply, as the C example does:
 //!
 //! ```text
-//! cargo run --example generate -- MODEL [PROMPT] [MAX_TOKENS]
+//! cargo run --example generate -- [--chat] MODEL [PROMPT] [MAX_TOKENS]
 //! ```
 //!
-//! Runs on CUDA device 0 when a GPU is present, else on the CPU.
+//! With `--chat`, PROMPT is a user message that the chat template in the
+//! model's file turns into the prompt. Runs on CUDA device 0 when a GPU is
+//! present, else on the CPU. Model facts, per-token timing, the finish
+//! reason and the token counts go to stderr.
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use worker_cuda::{Context, CudaError, DEVICE_CPU};
+use worker_cuda::{ChatMessage, Context, CudaError, InferenceParams, DEVICE_CPU};
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let chat = args.get(1).map(String::as_str) == Some("--chat");
+    if chat {
+        args.remove(1);
+    }
     if !(2..=4).contains(&args.len()) {
-        eprintln!("usage: {} MODEL [PROMPT] [MAX_TOKENS]", args[0]);
+        eprintln!("usage: {} [--chat] MODEL [PROMPT] [MAX_TOKENS]", args[0]);
         return ExitCode::from(2);
     }
     let prompt = args
@@ -29,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match generate(&args[1], prompt, max_tokens) {
+    match generate(&args[1], prompt, max_tokens, chat) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("generate: {e} (code {})", e.code().raw());
@@ -38,28 +45,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn generate(model_path: &str, prompt: &str, max_tokens: u32) -> Result<(), CudaError> {
+fn generate(model_path: &str, prompt: &str, max_tokens: u32, chat: bool) -> Result<(), CudaError> {
     let device = if Context::device_count() > 0 {
         0
     } else {
         DEVICE_CPU
     };
-    let ctx = Context::new(device)?;
-    let model = ctx.load_model(model_path)?;
-    eprintln!("generate: {} MiB of weights", model.vram_bytes() >> 20);
+    // The model keeps its context: no need to hold on to it here.
+    let model = Context::new(device)?.load_model(model_path)?;
+    let info = model.info()?;
+    eprintln!(
+        "generate: {} ({}), {} layers, context length {}, {} MiB of weights, chat template: {}",
+        info.name,
+        info.architecture,
+        info.n_layers,
+        info.context_length,
+        model.vram_bytes() >> 20,
+        if info.chat_template.is_some() { "in the file" } else { "none" }
+    );
 
+    let params = InferenceParams::new().max_tokens(max_tokens).temperature(0.0);
     let started = Instant::now();
-    let inference = model.start_inference(prompt, max_tokens, 0.0, 0)?;
-    eprintln!("generate: prompt evaluated in {:.1?}", started.elapsed());
-    print!("{prompt}");
-    let mut last = Instant::now();
-    for token in inference {
-        let (text, index) = token?;
+    let mut inference = if chat {
+        model.chat(&[ChatMessage::user(prompt)], &params)?
+    } else {
+        print!("{prompt}");
+        model.start_inference_with(prompt, &params)?
+    };
+    let mut last = started;
+    while let Some((text, index)) = inference.next_token()? {
         print!("{text}");
         std::io::stdout().flush().ok();
         eprintln!("[token {index:3}] {:8.2?}", last.elapsed());
         last = Instant::now();
     }
     println!();
+    let usage = inference.info()?;
+    eprintln!(
+        "generate: finish reason {:?}; prompt {} tokens, generated {} tokens",
+        usage.finish_reason, usage.prompt_tokens, usage.generated_tokens
+    );
     Ok(())
 }

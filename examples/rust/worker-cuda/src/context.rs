@@ -1,6 +1,7 @@
 use std::ffi::CString;
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::Arc;
 
 use worker_cuda_sys as sys;
 
@@ -13,9 +14,18 @@ pub const DEVICE_CPU: i32 = sys::WORKER_DEVICE_CPU;
 
 /// A context on one device: a CUDA GPU, or the CPU reference device.
 ///
-/// Dropping it frees the context (`cuda_destroy`).
-#[derive(Debug)]
+/// A reference-counted handle: clones share one context, and every
+/// [`Model`] loaded on it holds a clone, so the context lives until the last
+/// of them is dropped (then `cuda_destroy` frees it). It is `'static`,
+/// `Send` and `Sync`.
+#[derive(Debug, Clone)]
 pub struct Context {
+    handle: Arc<ContextHandle>,
+}
+
+/// The owned C handle; freed when the last [`Context`] clone goes.
+#[derive(Debug)]
+struct ContextHandle {
     raw: NonNull<sys::CudaContext>,
     // The log function the library calls for this context: dropped after
     // the context is destroyed (fields drop after `Drop::drop`), and models,
@@ -25,10 +35,10 @@ pub struct Context {
 
 // SAFETY: the C API documents that all functions may be called from any
 // thread and that a context may be used from several threads at once.
-unsafe impl Send for Context {}
-// SAFETY: as above; every method takes `&self` and the library synchronises
-// concurrent use of one context internally.
-unsafe impl Sync for Context {}
+unsafe impl Send for ContextHandle {}
+// SAFETY: as above; the library synchronises concurrent use of one context
+// internally, and only `&self` methods reach the pointer.
+unsafe impl Sync for ContextHandle {}
 
 impl Context {
     /// Creates a context on CUDA device `device` (in
@@ -55,7 +65,9 @@ impl Context {
     }
 
     pub(crate) fn from_raw(raw: NonNull<sys::CudaContext>, log: Option<LogSink>) -> Context {
-        Context { raw, _log: log }
+        Context {
+            handle: Arc::new(ContextHandle { raw, _log: log }),
+        }
     }
 
     /// Number of CUDA devices visible to this process (0 without a GPU).
@@ -70,18 +82,20 @@ impl Context {
     /// [`CudaError::ModelLoadFailed`] when the file is missing, malformed or
     /// unsupported; [`CudaError::OutOfMemory`] when it does not fit;
     /// [`CudaError::InvalidParameter`] for a path with a NUL byte.
-    pub fn load_model(&self, path: impl AsRef<Path>) -> Result<Model<'_>, CudaError> {
+    ///
+    /// The model holds a clone of this context: it may outlive this value.
+    pub fn load_model(&self, path: impl AsRef<Path>) -> Result<Model, CudaError> {
         let path = path_to_cstring(path.as_ref())?;
         let mut code = 0;
-        // SAFETY: `self.raw` is a live context, `path` is NUL-terminated and
+        // SAFETY: `self.as_ptr()` is a live context, `path` is NUL-terminated and
         // outlives the call, the VRAM out-pointer may be NULL, and `code` is a
         // valid out-pointer.
         let raw = unsafe {
-            sys::cuda_load_model(self.raw.as_ptr(), path.as_ptr(), ptr::null_mut(), &mut code)
+            sys::cuda_load_model(self.as_ptr(), path.as_ptr(), ptr::null_mut(), &mut code)
         };
         let raw = check(code, raw)?;
         NonNull::new(raw)
-            .map(Model::from_raw)
+            .map(|raw| Model::from_raw(raw, self.clone()))
             .ok_or_else(|| CudaError::Unknown("cuda_load_model returned NULL with success".into()))
     }
 
@@ -89,8 +103,8 @@ impl Context {
     /// library (every model and inference on it), in bytes; the resident set
     /// size on the CPU device.
     pub fn process_vram_usage(&self) -> u64 {
-        // SAFETY: `self.raw` is a live context.
-        unsafe { sys::cuda_get_process_vram_usage(self.raw.as_ptr()) }
+        // SAFETY: `self.as_ptr()` is a live context.
+        unsafe { sys::cuda_get_process_vram_usage(self.as_ptr()) }
     }
 
     /// Whether the device still works (always true on the CPU device).
@@ -100,15 +114,23 @@ impl Context {
     /// device is in an error state.
     pub fn check_device_health(&self) -> Result<bool, CudaError> {
         let mut code = 0;
-        // SAFETY: `self.raw` is a live context and `code` a valid out-pointer.
-        let healthy = unsafe { sys::cuda_check_device_health(self.raw.as_ptr(), &mut code) };
+        // SAFETY: `self.as_ptr()` is a live context and `code` a valid out-pointer.
+        let healthy = unsafe { sys::cuda_check_device_health(self.as_ptr(), &mut code) };
         check(code, healthy)
     }
 }
 
-impl Drop for Context {
+impl Context {
+    /// The live C handle; valid while this value (or a clone) lives.
+    pub(crate) fn as_ptr(&self) -> *mut sys::CudaContext {
+        self.handle.raw.as_ptr()
+    }
+}
+
+impl Drop for ContextHandle {
     fn drop(&mut self) {
-        // SAFETY: `self.raw` came from cuda_init and is freed only here.
+        // SAFETY: `self.raw` came from cuda_init and is freed only here, when
+        // the last Context clone is dropped.
         unsafe { sys::cuda_destroy(self.raw.as_ptr()) }
     }
 }

@@ -18,44 +18,59 @@
 //!
 //! # Ownership and threads
 //!
-//! Every handle of the C API is an owning type whose `Drop` frees it. The
-//! borrow checker keeps a [`Model`] from outliving its [`Context`]:
+//! Every handle of the C API is an owning, reference-counted type whose last
+//! clone frees it. A [`Model`] holds its [`Context`], and an [`Inference`]
+//! its [`Model`], so none borrows another: all are `'static`, and a model
+//! may outlive the binding its context was created in:
 //!
-//! ```compile_fail,E0597
-//! # use worker_cuda::{Context, DEVICE_CPU};
-//! let model = {
-//!     let ctx = Context::new(DEVICE_CPU).unwrap();
-//!     ctx.load_model("model.gguf").unwrap()
-//! };
-//! ```
-//!
-//! and an [`Inference`] from outliving its [`Model`]:
-//!
-//! ```compile_fail,E0597
-//! # use worker_cuda::{Context, DEVICE_CPU};
-//! let ctx = Context::new(DEVICE_CPU).unwrap();
-//! let inference = {
-//!     let model = ctx.load_model("model.gguf").unwrap();
-//!     model.start_inference("Hello", 8, 0.0, 0).unwrap()
-//! };
+//! ```no_run
+//! # use worker_cuda::{Context, Model, DEVICE_CPU};
+//! fn load() -> Result<Model, worker_cuda::CudaError> {
+//!     let ctx = Context::new(DEVICE_CPU)?;
+//!     ctx.load_model("model.gguf") // ctx is dropped; the model keeps it
+//! }
 //! ```
 //!
 //! Contexts and models are `Send` and `Sync`: several threads may share a
-//! model, each running its own inference. An inference is `Send` — it may
-//! move to another thread between calls — but not `Sync`:
+//! model (clone it into each), each running its own inference. An inference
+//! is `Send` — it may move to another thread between calls — but not `Sync`,
+//! as the C API requires; a [`Canceller`] stops it from any other thread:
 //!
 //! ```
-//! fn send_and_sync<T: Send + Sync>() {}
-//! fn send<T: Send>() {}
+//! fn send_and_sync<T: Send + Sync + 'static>() {}
+//! fn send<T: Send + 'static>() {}
 //! send_and_sync::<worker_cuda::Context>();
-//! send_and_sync::<worker_cuda::Model<'static>>();
-//! send::<worker_cuda::Inference<'static>>();
+//! send_and_sync::<worker_cuda::Model>();
+//! send_and_sync::<worker_cuda::Canceller>();
+//! send::<worker_cuda::Inference>();
 //! ```
 //!
 //! ```compile_fail,E0277
 //! fn sync<T: Sync>() {}
-//! sync::<worker_cuda::Inference<'static>>();
+//! sync::<worker_cuda::Inference>();
 //! ```
+//!
+//! # Finding the library at run time
+//!
+//! `worker-cuda-sys` links `libworker_cuda.so` from `WORKER_CUDA_LIB_DIR`, or
+//! from pkg-config's `worker_cuda` module. A program outside the system's
+//! library folders must also find it when it runs. Either set
+//! `LD_LIBRARY_PATH`, or give the program an rpath: depend on
+//! `worker-cuda-sys` too (it publishes the folder it linked from as
+//! `DEP_WORKER_CUDA_LIB_DIR` to the build scripts of the crates that depend
+//! on it directly) and add this `build.rs`:
+//!
+//! ```ignore
+//! fn main() {
+//!     println!("cargo:rerun-if-env-changed=DEP_WORKER_CUDA_LIB_DIR");
+//!     if let Some(dir) = std::env::var_os("DEP_WORKER_CUDA_LIB_DIR") {
+//!         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.to_string_lossy());
+//!     }
+//! }
+//! ```
+//!
+//! (Cargo passes a build script's link arguments only to its own package's
+//! targets, so a library crate cannot do this for the programs that use it.)
 #![warn(missing_docs)]
 // Every unsafe block says why it is sound.
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -66,6 +81,10 @@ mod inference;
 mod model;
 mod params;
 mod settings;
+// ABI 0.3
+mod chat;
+mod inference_info;
+mod tokens;
 
 pub use context::{Context, DEVICE_CPU};
 pub use error::{CudaError, CudaErrorCode};
@@ -73,3 +92,7 @@ pub use inference::Inference;
 pub use model::Model;
 pub use params::InferenceParams;
 pub use settings::{ContextBuilder, CpuIsa, CpuWeights, LogLevel};
+// ABI 0.3
+pub use chat::{ChatMessage, ChatOptions};
+pub use inference_info::{Canceller, FinishReason, InferenceInfo, TokenLogprobs};
+pub use tokens::{ModelInfo, TokenId};

@@ -11,7 +11,7 @@ use crate::error::CudaError;
 /// built in the style of a builder; `InferenceParams::new()` gives the C
 /// API's defaults (`WORKER_INFERENCE_PARAMS_INIT`): 128 tokens, temperature
 /// 0.8, seed 0, top-k 40, top-p 0.95, min-p 0.05, no repetition penalty, no
-/// stop strings, special-token text parsed.
+/// stop strings, special-token text parsed, no log-probabilities.
 ///
 /// Sampling runs in this order: repetition penalty, temperature, top-k,
 /// top-p, min-p, then a draw seeded by `seed`. The library checks the ranges
@@ -28,6 +28,8 @@ pub struct InferenceParams {
     repetition_penalty: f32,
     stop: Vec<String>,
     parse_special: bool,
+    logprobs: bool,
+    top_logprobs: u32,
 }
 
 impl Default for InferenceParams {
@@ -42,6 +44,8 @@ impl Default for InferenceParams {
             repetition_penalty: 1.0,
             stop: Vec::new(),
             parse_special: true,
+            logprobs: false,
+            top_logprobs: 0,
         }
     }
 }
@@ -116,6 +120,23 @@ impl InferenceParams {
         self
     }
 
+    /// Record each generated token's log-probability, read with
+    /// [`Inference::logprobs`](crate::Inference::logprobs) (default off).
+    pub fn logprobs(mut self, logprobs: bool) -> Self {
+        self.logprobs = logprobs;
+        self
+    }
+
+    /// Also record the `top_logprobs` most likely tokens of each step, in
+    /// [0, 20]; more than 0 turns [`InferenceParams::logprobs`] on.
+    pub fn top_logprobs(mut self, top_logprobs: u32) -> Self {
+        self.top_logprobs = top_logprobs;
+        if top_logprobs > 0 {
+            self.logprobs = true;
+        }
+        self
+    }
+
     /// The stop strings as the C API takes them.
     pub(crate) fn stop_cstrings(&self) -> Result<Vec<CString>, CudaError> {
         self.stop
@@ -156,6 +177,9 @@ impl InferenceParams {
             n_stop: i32::try_from(stop.len())
                 .map_err(|_| too_large("the number of stop strings"))?,
             parse_special: i32::from(self.parse_special),
+            logprobs: i32::from(self.logprobs),
+            top_logprobs: i32::try_from(self.top_logprobs)
+                .map_err(|_| too_large("top_logprobs"))?,
         })
     }
 }

@@ -11,7 +11,7 @@ const PROMPT: &str =
 
 /// Loads the model on a CPU context and runs `test` on it; skips (see
 /// `common::smollm2`) when the model is not fetched.
-fn with_model(test: impl FnOnce(&Model<'_>)) {
+fn with_model(test: impl FnOnce(&Model)) {
     let path = match common::smollm2() {
         Some(path) => path,
         None => return,
@@ -21,12 +21,12 @@ fn with_model(test: impl FnOnce(&Model<'_>)) {
     test(&model);
 }
 
-fn load<'ctx>(ctx: &'ctx Context, path: &Path) -> Model<'ctx> {
+fn load(ctx: &Context, path: &Path) -> Model {
     ctx.load_model(path)
         .unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
-fn greedy(model: &Model<'_>, max_tokens: u32) -> Vec<(String, u32)> {
+fn greedy(model: &Model, max_tokens: u32) -> Vec<(String, u32)> {
     model
         .start_inference(PROMPT, max_tokens, 0.0, 0)
         .expect("start")

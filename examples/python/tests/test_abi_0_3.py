@@ -470,3 +470,27 @@ def test_cancelling_the_awaiting_task_closes_the_generation(model: worker_cuda.M
     assert generation.closed
     assert generation.info.finish_reason is FinishReason.CANCELLED
     assert generation.info.generated_tokens < 300
+
+
+# ---- load progress ------------------------------------------------------------
+
+
+def test_load_progress_rises_to_one_and_can_cancel(model_path: Path) -> None:
+    with worker_cuda.Context(worker_cuda.DEVICE_CPU) as ctx:
+        seen: List[float] = []
+        with ctx.load_model(model_path, progress=lambda f: seen.append(f) or True):
+            pass
+        assert len(seen) >= 30 and seen[-1] == 1.0
+        assert all(a <= b for a, b in zip(seen, seen[1:]))
+
+        with pytest.raises(worker_cuda.ModelLoadError, match="cancelled by its progress callback"):
+            ctx.load_model(model_path, progress=lambda f: f < 0.5)
+
+        def boom(fraction: float) -> bool:
+            raise KeyError("from the callback")
+
+        with pytest.raises(KeyError, match="from the callback"):
+            ctx.load_model(model_path, progress=boom)
+        # The context is still usable.
+        with ctx.load_model(model_path) as model:
+            assert model.info.architecture == "llama"

@@ -31,11 +31,13 @@ from ._library import (
     CPU_ISA,
     CPU_WEIGHTS,
     DEVICE_CPU,
+    LoadProgress,
     LogCallback,
     WorkerChatMessage,
     WorkerChatParams,
     WorkerInferenceInfo,
     WorkerInferenceParams,
+    WorkerLoadParams,
     WorkerModelInfo,
     WorkerTokenLogprob,
     check,
@@ -276,11 +278,19 @@ class Context(_Owned):
         state = "closed" if self.closed else "open"
         return f"<worker_cuda.Context device={self.device} {state}>"
 
-    def load_model(self, path: PathLike) -> "Model":
+    def load_model(self, path: PathLike, progress: Optional[Callable[[float], bool]] = None) -> "Model":
         """Loads a GGUF model onto this context's device.
 
+        Args:
+            path: the GGUF file.
+            progress: called on this thread with the fraction of the weights
+                loaded so far (the last call 1.0); returning False cancels the
+                load (ModelLoadError). An exception it raises cancels it too
+                and is raised again here.
+
         Raises:
-            ModelLoadError: the file is missing, malformed or unsupported.
+            ModelLoadError: the file is missing, malformed or unsupported, or
+                the load was cancelled.
             OutOfMemoryError: the model does not fit.
             InvalidParameterError: the context is closed.
         """
@@ -291,7 +301,25 @@ class Context(_Owned):
             )
         lib = library()
         err = c_int(-1)
-        handle = lib.cuda_load_model(self._live(), encoded, None, byref(err))
+        if progress is None:
+            handle = lib.cuda_load_model(self._live(), encoded, None, byref(err))
+            check(err)
+            return Model(self, handle, os.fsdecode(encoded))
+        raised: List[BaseException] = []
+
+        def report(fraction: float, _user: Any) -> bool:
+            try:
+                return bool(progress(float(fraction)))
+            except BaseException as e:  # noqa: BLE001 - re-raised after the C call returns
+                raised.append(e)
+                return False
+
+        params = WorkerLoadParams(ctypes.sizeof(WorkerLoadParams), LoadProgress(report), None)
+        handle = lib.cuda_load_model_ex(self._live(), encoded, byref(params), None, byref(err))
+        if raised:
+            if handle:
+                lib.cuda_unload_model(handle)
+            raise raised[0]
         check(err)
         return Model(self, handle, os.fsdecode(encoded))
 

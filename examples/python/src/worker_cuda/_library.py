@@ -206,8 +206,26 @@ class WorkerChatParams(ctypes.Structure):
     ]
 
 
+#: ``WorkerLoadProgress``: ``bool (*)(float fraction, void* user_data)``.
+LoadProgress = CFUNCTYPE(c_bool, c_float, c_void_p)
+
+
+class WorkerLoadParams(ctypes.Structure):
+    """``WorkerLoadParams`` of worker_types.h, field for field."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("progress", LoadProgress),
+        ("progress_user_data", c_void_p),
+    ]
+
+
 _PROTOTYPES.update(
     {
+        "cuda_load_model_ex": (
+            ModelHandle,
+            [ContextHandle, c_char_p, POINTER(WorkerLoadParams), POINTER(c_uint64), _ERR],
+        ),
         "cuda_inference_cancel": (c_bool, [InferenceHandle, _ERR]),
         "cuda_inference_get_info": (c_bool, [InferenceHandle, POINTER(WorkerInferenceInfo), _ERR]),
         "cuda_inference_next_token_size": (c_int32, [InferenceHandle, _ERR]),

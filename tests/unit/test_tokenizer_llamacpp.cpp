@@ -21,9 +21,12 @@
 #include "gguf/gguf_file.h"
 #include "support/json.h"
 #include "support/test_models.h"
+#include "support/text.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
+
+using worker::test::escaped;
 
 using worker::test::Json;
 using worker::tokenizer::Tokenizer;
@@ -32,20 +35,6 @@ const Json& vectors() {
     static const Json doc =
         Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/llamacpp_vectors.json");
     return doc;
-}
-
-std::string escaped(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
 }
 
 std::string from_hex(const std::string& hex) {

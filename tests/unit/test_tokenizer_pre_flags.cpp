@@ -14,9 +14,12 @@
 #include "gguf/gguf_file.h"
 #include "support/gguf_writer.h"
 #include "support/json.h"
+#include "support/text.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
+
+using worker::test::ids_text;
 
 using worker::test::Json;
 using worker::tokenizer::Tokenizer;
@@ -24,15 +27,6 @@ using worker::tokenizer::Tokenizer;
 const Json& vectors() {
     static const Json doc = Json::parse_file(std::string(WORKER_SOURCE_DIR) + "/tests/data/tokenizer/pre-flags.json");
     return doc;
-}
-
-std::string ids_text(const std::vector<int32_t>& ids) {
-    std::string out;
-    for (int32_t id : ids) {
-        if (!out.empty()) out += ' ';
-        out += std::to_string(id);
-    }
-    return out;
 }
 
 TEST(PreTokenizerFlags, EveryKnownNameMatchesLlamaCpp) {

@@ -35,9 +35,13 @@
 #include "gguf/gguf_file.h"
 #include "support/json.h"
 #include "support/test_models.h"
+#include "support/text.h"
 #include "tokenizer/tokenizer.h"
 
 namespace {
+
+using worker::test::escaped;
+using worker::test::ids_text;
 
 using worker::tokenizer::Tokenizer;
 
@@ -149,29 +153,6 @@ std::vector<std::vector<int32_t>> read_outputs(const std::string& path) {
             pos = next + 1;
         }
         out.push_back(std::move(ids));
-    }
-    return out;
-}
-
-std::string escaped(const std::string& s) {
-    std::string out;
-    for (unsigned char c : s) {
-        if (c < 0x20 || c == 0x7F) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02X", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
-std::string ids_text(const std::vector<int32_t>& ids) {
-    std::string out;
-    for (int32_t id : ids) {
-        if (!out.empty()) out += ' ';
-        out += std::to_string(id);
     }
     return out;
 }

@@ -103,10 +103,18 @@ case "$mode" in
 
     # Cancel: a 1 ms timeout fires while the prompt is evaluated, from the
     # watchdog thread; the generation ends cleanly with nothing generated.
+    # Under valgrind, which runs one thread at a time, the watchdog may only
+    # get its turn some tokens later: there the end must still be a clean
+    # cancel before max_tokens.
     run 0 --timeout 1 --chat "$model" "$question" 32
     grep -q "cancelled after 1 ms" "$err" || fail "the timeout did not cancel"
-    grep -q "finish reason cancelled; prompt [0-9]* tokens, generated 0 tokens, last token -1" "$err" \
-      || fail "no finish reason cancelled before the first token"
+    if [ ${#wrapper[@]} -eq 0 ]; then
+      grep -q "finish reason cancelled; prompt [0-9]* tokens, generated 0 tokens, last token -1" "$err" \
+        || fail "no finish reason cancelled before the first token"
+    else
+      grep -Eq "finish reason cancelled; prompt [0-9]+ tokens, generated ([0-9]|[12][0-9]|3[01]) tokens" "$err" \
+        || fail "no finish reason cancelled before max_tokens"
+    fi
     ;;
   *)
     echo "usage: $0 errors|generation GENERATE [WRAPPER...]" >&2
